@@ -1,0 +1,99 @@
+//! Typed errors of the library; each says what went wrong in words a user can act on, and maps to an exit code.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::exit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot listen on {addr}: port {port} is already in use, another program holds it \
+         (find it with `ss -ltnup 'sport = :{port}'`)",
+        port = addr.port()
+    )]
+    AddrInUse { addr: SocketAddr },
+
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("nobody is listening at {addr} (connection refused): start the server first, or check the port")]
+    Refused { addr: SocketAddr },
+
+    #[error("cannot connect to {addr} within {secs:.1} s")]
+    ConnectTimeout { addr: SocketAddr, secs: f64 },
+
+    #[error("cannot connect to {addr}")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot resolve host {host:?}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot read {}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot write {}", path.display())]
+    WriteFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with a sentence saying what was being done.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The process exit code that this error stands for (see [`crate::exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::AddrInUse { .. }
+            | Error::Bind { .. }
+            | Error::Refused { .. }
+            | Error::ConnectTimeout { .. }
+            | Error::Connect { .. } => exit::NETWORK,
+            Error::Resolve { .. } | Error::Usage(_) => exit::USAGE,
+            Error::ReadFile { .. } | Error::WriteFile { .. } => exit::FILE,
+            Error::Io { .. } => exit::FAILED,
+        }
+    }
+
+    /// True when the error is only a closed stdout (`sockspec ... | head`), which is not worth reporting.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

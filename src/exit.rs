@@ -1,0 +1,21 @@
+//! Exit codes of the `sockspec` binary, one per kind of outcome, so scripts can tell them apart.
+
+/// Everything asked for was done (for `grade`: every required check passed).
+pub const OK: u8 = 0;
+/// The work ran but did not succeed: a transfer broke, or (for `grade`) a required check failed.
+pub const FAILED: u8 = 1;
+/// The command line, a suite file or the program to launch is wrong (clap uses 2 as well).
+pub const USAGE: u8 = 2;
+/// The network said no: the port is in use, nobody listens at the address, the host cannot be reached.
+pub const NETWORK: u8 = 3;
+/// A file cannot be read or written.
+pub const FILE: u8 = 4;
+
+/// The help text's table of exit codes; kept beside the constants so the two cannot drift apart.
+pub const HELP: &str = "\
+Exit codes:
+  0  success (grade: every required check passed)
+  1  the work failed (a transfer broke; grade: a required check failed)
+  2  usage error: bad flag or value, bad suite file, program could not be launched
+  3  network error: port already in use, connection refused, host unreachable
+  4  file error: a file cannot be read or written";

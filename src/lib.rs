@@ -1,0 +1,15 @@
+//! sockspec: reference peers for the programs of an introductory socket lesson, and a grader that drives
+//! any implementation of them over loopback.
+//!
+//! - [`peers`]: echo, chat, file-transfer and UDP servers and clients, each bound to an address you choose
+//!   (port 0 for an ephemeral one) and usable from tests as a library.
+//! - [`wire`]: deadline-bounded socket helpers shared by the peers, the tests and the grader.
+//! - [`cli`]: the `sockspec` command line, turned into checked configuration before anything runs.
+
+pub mod cli;
+pub mod error;
+pub mod exit;
+pub mod peers;
+pub mod wire;
+
+pub use error::Error;

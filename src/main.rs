@@ -1,0 +1,18 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use sockspec::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    match cli::run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = err.exit_code();
+            // `{:#}` puts the whole cause chain on one line: "cannot read x: No such file or directory".
+            eprintln!("sockspec: {:#}", anyhow::Error::from(err));
+            ExitCode::from(code)
+        }
+    }
+}
