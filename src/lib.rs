@@ -4,11 +4,13 @@
 //! - [`peers`]: echo, chat, file-transfer and UDP servers and clients, each bound to an address you choose
 //!   (port 0 for an ephemeral one) and usable from tests as a library.
 //! - [`wire`]: deadline-bounded socket helpers shared by the peers, the tests and the grader.
+//! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it.
 //! - [`cli`]: the `sockspec` command line, turned into checked configuration before anything runs.
 
 pub mod cli;
 pub mod error;
 pub mod exit;
+pub mod grade;
 pub mod peers;
 pub mod wire;
 

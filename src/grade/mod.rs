@@ -1,0 +1,3 @@
+//! The grader: launching a program under test and watching it.
+
+pub mod capture;
