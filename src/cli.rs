@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::exit;
+use crate::grade::ctx::Options;
+use crate::grade::suite::{Level, Suite};
+use crate::grade::template::Template;
+use crate::grade::{self, GradeConfig};
 use crate::peers::echo::{self, EchoConfig, EchoServer, Mode};
+use crate::report::{self, Format};
 use crate::wire;
 
 #[derive(Debug, Parser)]
@@ -40,6 +45,8 @@ pub enum Command {
     SendFile(SendFileArgs),
     /// UDP sender: one datagram per stdin line; stops at an empty line or EOF.
     SendUdp(ClientArgs),
+    /// Grade a program: launch it, drive it over loopback with a suite's checks, report per check.
+    Grade(GradeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +145,83 @@ pub struct SendFileArgs {
     pub file: PathBuf,
 }
 
+/// Whether the human report uses colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Colour {
+    /// Colour when the report goes to a terminal and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = GRADE_HELP)]
+pub struct GradeArgs {
+    /// A built-in suite (echo-server, echo-client, chat-server, chat-client, file-receiver, file-sender,
+    /// udp-receiver, udp-sender) or the path of a suite file.
+    pub suite: String,
+    /// List the suite's checks (id, level, points, requirement) and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Required level: checks at it and below must pass (default: the suite's). Higher levels still run.
+    #[arg(long, value_enum)]
+    pub level: Option<Level>,
+    /// Run only the checks whose id matches (a glob: `*` and `?`); may be repeated.
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Skip the checks whose id matches (a glob); may be repeated.
+    #[arg(long, value_name = "ID")]
+    pub skip: Vec<String>,
+    /// Seed of the generated inputs; the report prints it, and the same seed replays a run exactly.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Exact comparison: replies exactly PREFIX + message + newline, printed lines exactly the text.
+    #[arg(long)]
+    pub strict: bool,
+    /// The reply prefix for echo suites (default: the suite's, `ECHO：`).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Multiply every deadline by this factor (slow machines, slow programs).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    pub timeout_scale: f64,
+    /// Colour in the human report.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    pub color: Colour,
+    /// The program's command line, after `--`. Placeholders: {host} {port} {file} {out}; when it has
+    /// none, the suite's own (e.g. {port}) are added at the end.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+const GRADE_HELP: &str = "\
+Examples:
+  sockspec grade echo-server -- python3 server.py {port}
+  sockspec grade echo-client --strict -- python3 client.py {host} {port}
+  sockspec grade file-receiver --format json -o report.json -- ./receiver {port} {out}
+  sockspec grade --list echo-server
+
+Outcomes: pass, fail (wrong answer), timeout (no answer by the deadline, which the report names),
+crash (the program died: exit status and stderr shown), not-run (an earlier step made it impossible).
+
+Exit codes:
+  0  every required check passed
+  1  a required check did not pass
+  2  usage, suite or launch error, or a fault of the grader itself";
+
+/// Parses a positive, finite scale factor.
+pub fn parse_scale(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 100.0 => Ok(x),
+        _ => Err(format!("{text:?} is not a factor between 0 and 100")),
+    }
+}
+
 /// Parses a positive number of seconds, such as `10` or `0.5`.
 pub fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {
     let secs: f64 = text
@@ -160,6 +244,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Chat(args) => crate::peers::chat::cli_connect(&args),
         Command::SendFile(args) => crate::peers::file::cli_send(&args),
         Command::SendUdp(args) => crate::peers::udp::cli_send(&args),
+        Command::Grade(args) => grade(&args),
     }
 }
 
@@ -195,6 +280,103 @@ fn echo_client(args: &EchoClientArgs) -> Result<u8> {
         io::stdout().lock(),
     )?;
     Ok(exit::OK)
+}
+
+impl GradeArgs {
+    /// The checked configuration of a grading run.
+    pub fn config(&self, suite: Suite) -> Result<GradeConfig> {
+        let template = Template::new(&self.command, &suite)?;
+        let mut options = Options {
+            strict: self.strict,
+            timeout_scale: self.timeout_scale,
+            ..Options::default()
+        };
+        if let Some(prefix) = self.prefix.as_ref().or(suite.prefix.as_ref()) {
+            options.prefix = prefix.as_bytes().to_vec();
+        }
+        Ok(GradeConfig {
+            required_level: self.level.unwrap_or(suite.required_level),
+            template,
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+            seed: self.seed.unwrap_or_else(grade::fresh_seed),
+            options,
+            suite,
+        })
+    }
+}
+
+fn grade(args: &GradeArgs) -> Result<u8> {
+    let suite = Suite::load(&args.suite)?;
+    if args.list {
+        write_stdout(&list_checks(&suite))?;
+        return Ok(exit::OK);
+    }
+    let config = args.config(suite)?;
+    let progress = std::io::IsTerminal::is_terminal(&io::stderr());
+    let mut done = 0;
+    let report = grade::grade(&config, |check| {
+        done += 1;
+        if progress {
+            eprintln!(
+                "[{done}] {} {}",
+                check.id,
+                report::outcome_word(check.outcome)
+            );
+        }
+    })?;
+    let to_terminal = args.output.is_none() && std::io::IsTerminal::is_terminal(&io::stdout());
+    let colour = match args.color {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let text = report::render(&report, args.format, colour);
+    match &args.output {
+        Some(path) => std::fs::write(path, text).map_err(|source| Error::WriteFile {
+            path: path.clone(),
+            source,
+        })?,
+        None => write_stdout(&text)?,
+    }
+    Ok(if report.summary.harness_fault {
+        exit::USAGE
+    } else if report.summary.success {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+fn list_checks(suite: &Suite) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}", suite.name, suite.description);
+    let _ = writeln!(
+        out,
+        "launched as: COMMAND {} · required level: {}\n",
+        suite.args.join(" "),
+        suite.required_level
+    );
+    let width = suite.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    for check in &suite.checks {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<10}  {:>3} pt  {}",
+            check.id,
+            check.level.to_string(),
+            report::trim_points(check.points),
+            check.requirement
+        );
+    }
+    out
+}
+
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("cannot write standard output", e))
 }
 
 #[cfg(test)]

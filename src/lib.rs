@@ -12,6 +12,7 @@ pub mod error;
 pub mod exit;
 pub mod grade;
 pub mod peers;
+pub mod report;
 pub mod wire;
 
 pub use error::Error;

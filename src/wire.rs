@@ -126,6 +126,39 @@ pub fn connect(addr: SocketAddr, deadline: Deadline) -> Result<TcpStream> {
     }
 }
 
+/// Accepts one connection, or returns `None` when the deadline passes first.
+pub fn accept(
+    listener: &TcpListener,
+    deadline: Deadline,
+) -> io::Result<Option<(TcpStream, SocketAddr)>> {
+    use std::os::fd::AsRawFd;
+    loop {
+        let Some(left) = deadline.remaining() else {
+            return Ok(None);
+        };
+        let mut fds = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd that outlives the call.
+        let ready = unsafe { libc::poll(&mut fds, 1, ms) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if ready > 0 {
+            let (stream, peer) = listener.accept()?;
+            stream.set_nonblocking(false)?;
+            return Ok(Some((stream, peer)));
+        }
+    }
+}
+
 /// Why a bounded read stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadEnd {

@@ -1,5 +1,311 @@
-//! The grader: launching a program under test and watching it ([`launch`], [`capture`], [`procfs`]).
+//! The grader: launches a program under test from a command template, drives it over loopback with the
+//! checks of a suite, and reports per check what held and what failed.
+//!
+//! - [`suite`]: the assignments as data; [`template`]: the command line with its placeholders.
+//! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
+//! - [`ctx`], [`conn`], [`checks`]: one check's world, the grader's side of a connection, the checks.
+//! - [`verdict`]: outcomes and evidence.
 
 pub mod capture;
+pub mod checks;
+pub mod conn;
+pub mod ctx;
 pub mod launch;
 pub mod procfs;
+pub mod suite;
+pub mod template;
+pub mod verdict;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use ctx::{Ctx, Options};
+use suite::{Level, Run, Suite};
+use template::Template;
+use verdict::{CheckReport, Evidence, Outcome};
+
+/// Everything a grading run needs, checked before anything runs.
+#[derive(Debug, Clone)]
+pub struct GradeConfig {
+    pub suite: Suite,
+    pub template: Template,
+    /// Checks at this level and below are required; higher levels are run as information.
+    pub required_level: Level,
+    /// Ids or globs (`*`, `?`): only these checks run (all when empty).
+    pub only: Vec<String>,
+    /// Ids or globs of checks not to run.
+    pub skip: Vec<String>,
+    pub seed: u64,
+    pub options: Options,
+}
+
+/// The server mode a program achieves, judged from the sequential and concurrent checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerMode {
+    /// Serves nobody correctly.
+    None,
+    /// Serves one client.
+    Single,
+    /// Serves clients one by one.
+    Sequential,
+    /// Serves clients at once.
+    Concurrent,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub timeout: usize,
+    pub crash: usize,
+    pub not_run: usize,
+    pub required_passed: usize,
+    pub required_total: usize,
+    pub points: f64,
+    pub max_points: f64,
+    /// True when every required check passed.
+    pub success: bool,
+    /// True when the grader itself failed somewhere: the result cannot be trusted.
+    pub harness_fault: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GradeReport {
+    pub sockspec_version: &'static str,
+    pub suite: String,
+    pub suite_description: String,
+    pub command: String,
+    pub seed: u64,
+    pub strict: bool,
+    pub required_level: Level,
+    /// For servers with sequential and concurrent checks: the mode the program achieves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ServerMode>,
+    pub checks: Vec<CheckReport>,
+    pub summary: Summary,
+    pub duration_secs: f64,
+}
+
+/// Runs the selected checks in suite order; `on_check` sees each report as it is made (for progress).
+pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Result<GradeReport> {
+    let started = Instant::now();
+    let selected: Vec<&suite::Check> = config
+        .suite
+        .checks
+        .iter()
+        .filter(|c| config.only.is_empty() || config.only.iter().any(|p| glob(p, &c.id)))
+        .filter(|c| !config.skip.iter().any(|p| glob(p, &c.id)))
+        .collect();
+    if selected.is_empty() {
+        return Err(Error::Usage(format!(
+            "no check of {} is selected by --only/--skip (see `sockspec grade --list {}`)",
+            config.suite.name, config.suite.name
+        )));
+    }
+    let mut reports = Vec::with_capacity(selected.len());
+    for check in selected {
+        let report = run_check(config, check)?;
+        on_check(&report);
+        reports.push(report);
+    }
+    let mode = server_mode(&config.suite, &reports);
+    let summary = summarize(&reports);
+    Ok(GradeReport {
+        sockspec_version: env!("CARGO_PKG_VERSION"),
+        suite: config.suite.name.clone(),
+        suite_description: config.suite.description.clone(),
+        command: config.template.display(),
+        seed: config.seed,
+        strict: config.options.strict,
+        required_level: config.required_level,
+        mode,
+        checks: reports,
+        summary,
+        duration_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> {
+    let started = Instant::now();
+    let seed = check_seed(config.seed, &check.id);
+    let mut ctx = Ctx::new(
+        &config.suite,
+        check,
+        &config.options,
+        &config.template,
+        seed,
+    );
+    let result = checks::run(&mut ctx).map_err(|f| ctx.classify(f));
+    if let Some(error) = ctx.launch_error.take() {
+        return Err(Error::Usage(format!(
+            "cannot launch `{}`: {error}",
+            config.template.display()
+        )));
+    }
+    let deadline_secs = ctx.wait().as_secs_f64();
+    let (transcript, transcript_dropped) = ctx.log.take();
+    let leftovers = ctx.stop();
+    drop(ctx);
+    let failure = result.err();
+    let outcome = failure.as_ref().map_or(Outcome::Pass, |f| f.outcome());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok(CheckReport {
+        id: check.id.clone(),
+        level: check.level,
+        required: check.level <= config.required_level,
+        requirement: check.requirement.clone(),
+        concept: check.concept.clone(),
+        points: check.points,
+        points_earned: if outcome == Outcome::Pass {
+            check.points
+        } else {
+            0.0
+        },
+        outcome,
+        message: failure
+            .as_ref()
+            .map(|f| f.message.clone())
+            .unwrap_or_default(),
+        deadline_secs,
+        duration_secs: started.elapsed().as_secs_f64(),
+        input: failure
+            .as_ref()
+            .and_then(|f| f.input.as_deref())
+            .map(Evidence::of),
+        expected: failure
+            .as_ref()
+            .and_then(|f| f.expected.as_deref())
+            .map(Evidence::of),
+        actual: failure
+            .as_ref()
+            .and_then(|f| f.actual.as_deref())
+            .map(Evidence::of),
+        seed: check.run.is_property().then_some(seed),
+        transcript,
+        transcript_dropped,
+        exit: leftovers.exit,
+        stdout_tail: text(&leftovers.stdout_tail),
+        stderr_tail: text(&leftovers.stderr_tail),
+        harness_fault: failure.as_ref().is_some_and(|f| f.harness),
+    })
+}
+
+/// Each check gets its own seed from the run's seed and its id, so `--only` replays one check exactly.
+pub fn check_seed(seed: u64, id: &str) -> u64 {
+    // FNV-1a of the id: stable across builds and platforms, unlike the std hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    checks::Mix::new(seed ^ hash).next_u64()
+}
+
+/// A seed for a run that was given none.
+pub fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // Keep seeds short enough to type back in.
+    checks::Mix::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000_000
+}
+
+fn server_mode(suite: &Suite, reports: &[CheckReport]) -> Option<ServerMode> {
+    let kind = |id: &str| suite.check(id).map(|c| &c.run);
+    let judged_by = |pred: &dyn Fn(&Run) -> bool| -> Option<bool> {
+        let relevant: Vec<&CheckReport> = reports
+            .iter()
+            .filter(|r| kind(&r.id).is_some_and(pred))
+            .collect();
+        (!relevant.is_empty()).then(|| relevant.iter().all(|r| r.outcome == Outcome::Pass))
+    };
+    let concurrent = judged_by(&|r| matches!(r, Run::IdleFirstClient | Run::ManyClients { .. }));
+    let sequential = judged_by(&|r| matches!(r, Run::ClientsInTurn { .. }));
+    let served = reports
+        .iter()
+        .any(|r| r.outcome == Outcome::Pass && matches!(kind(&r.id), Some(Run::Exchange { .. })));
+    match (sequential, concurrent) {
+        (None, None) => None,
+        (_, Some(true)) => Some(ServerMode::Concurrent),
+        (Some(true), _) => Some(ServerMode::Sequential),
+        (Some(false), _) if served => Some(ServerMode::Single),
+        (None, Some(false)) => None,
+        _ => Some(ServerMode::None),
+    }
+}
+
+fn summarize(reports: &[CheckReport]) -> Summary {
+    let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
+    let required: Vec<&CheckReport> = reports.iter().filter(|r| r.required).collect();
+    let required_passed = required
+        .iter()
+        .filter(|r| r.outcome == Outcome::Pass)
+        .count();
+    Summary {
+        passed: count(Outcome::Pass),
+        failed: count(Outcome::Fail),
+        timeout: count(Outcome::Timeout),
+        crash: count(Outcome::Crash),
+        not_run: count(Outcome::NotRun),
+        required_passed,
+        required_total: required.len(),
+        points: reports.iter().map(|r| r.points_earned).sum(),
+        max_points: reports.iter().map(|r| r.points).sum(),
+        success: required_passed == required.len(),
+        harness_fault: reports.iter().any(|r| r.harness_fault),
+    }
+}
+
+/// Matches `*` (any run of characters) and `?` (one character); anything else matches itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_select_check_ids() {
+        assert!(glob("echo-server/basic/*", "echo-server/basic/ascii"));
+        assert!(glob("*/robust/*", "echo-server/robust/client-reset"));
+        assert!(glob("echo-server/basic/ascii", "echo-server/basic/ascii"));
+        assert!(!glob(
+            "echo-server/basic/*",
+            "echo-server/robust/large-message"
+        ));
+        assert!(!glob("echo-server/basic", "echo-server/basic/ascii"));
+        assert!(glob("*", ""));
+        assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
+    }
+
+    #[test]
+    fn check_seeds_differ_per_check_and_repeat_per_seed() {
+        assert_eq!(check_seed(1, "a/b/c"), check_seed(1, "a/b/c"));
+        assert_ne!(check_seed(1, "a/b/c"), check_seed(1, "a/b/d"));
+        assert_ne!(check_seed(1, "a/b/c"), check_seed(2, "a/b/c"));
+    }
+}

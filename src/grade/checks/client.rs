@@ -1,0 +1,134 @@
+//! Checks of TCP clients (ECHO and chat): the grader plays the server and types on the program's stdin.
+
+use std::time::Duration;
+
+use super::{messages, property};
+use crate::grade::conn::Conn;
+use crate::grade::ctx::Ctx;
+use crate::grade::suite::Leave;
+use crate::grade::verdict::{CheckResult, Failure};
+use crate::wire::Deadline;
+
+/// Pause between the pieces of a reply sent in slices: long enough for a client's `recv()` to return
+/// with only the first piece.
+const REPLY_SLICE_PAUSE: Duration = Duration::from_millis(150);
+
+fn line(text: &[u8]) -> Vec<u8> {
+    [text, b"\n"].concat()
+}
+
+/// Waits for the program to send the line typed at it; what arrives before a newline or a quiet gap.
+fn receive_typed(ctx: &Ctx, conn: &mut Conn, typed: &[u8]) -> CheckResult {
+    let wait = ctx.wait();
+    match conn.read_message(Deadline::after(wait), ctx.opts.quiet, wait)? {
+        Some(got) if got == typed => Ok(()),
+        Some(got) => Err(
+            Failure::fail("the server received something other than the line typed")
+                .with_expected(typed)
+                .with_actual(got),
+        ),
+        None => Err(Failure::fail(
+            "the program closed the connection instead of sending the line typed",
+        )),
+    }
+}
+
+/// The grader as ECHO server: each typed line must arrive as one message, and PREFIX + it be printed.
+pub fn echo_lines(ctx: &mut Ctx, lines: &[Vec<u8>], reply_slices: Option<usize>) -> CheckResult {
+    let mut conn = ctx.launch_client(None)?;
+    for typed in lines {
+        let step = |ctx: &mut Ctx, conn: &mut Conn| -> CheckResult {
+            ctx.type_line(typed)?;
+            receive_typed(ctx, conn, typed)?;
+            let reply = ctx.prefixed(typed);
+            let mark = ctx.stdout_mark()?;
+            // The reply ends with a newline so that a client reading whole lines is served as well.
+            match reply_slices {
+                Some(pieces) => {
+                    let bytes = line(&reply);
+                    let size = bytes.len().div_ceil(pieces.max(1));
+                    conn.send_slices(&bytes, size, REPLY_SLICE_PAUSE)?;
+                }
+                None => conn.send(&line(&reply))?,
+            }
+            ctx.wait_printed(mark, &reply, "the server's reply")
+        };
+        step(ctx, &mut conn).map_err(|f| f.with_input(line(typed)))?;
+    }
+    Ok(())
+}
+
+pub fn property_echo_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> CheckResult {
+    property(
+        ctx,
+        cases,
+        messages(max_lines),
+        |lines| lines.iter().flat_map(|l| line(l.as_bytes())).collect(),
+        |ctx, lines| {
+            let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
+            echo_lines(ctx, &lines, None)
+        },
+    )
+}
+
+/// The grader as chat server: a typed line arrives; the grader answers; the answer is printed.
+pub fn chat_turns(ctx: &mut Ctx, turns: &[(Vec<u8>, Vec<u8>)]) -> CheckResult {
+    let mut conn = ctx.launch_client(None)?;
+    for (from_client, from_server) in turns {
+        let step = |ctx: &mut Ctx, conn: &mut Conn| -> CheckResult {
+            ctx.type_line(from_client)?;
+            receive_typed(ctx, conn, from_client)?;
+            let mark = ctx.stdout_mark()?;
+            conn.send(&line(from_server))?;
+            ctx.wait_printed(mark, from_server, "the server's line")
+        };
+        step(ctx, &mut conn).map_err(|f| f.with_input(line(from_client)))?;
+    }
+    Ok(())
+}
+
+pub fn property_chat_turns(ctx: &mut Ctx, cases: u32, max_turns: usize) -> CheckResult {
+    let strategy =
+        proptest::collection::vec((super::message(), super::message()), 1..=max_turns.max(1));
+    property(
+        ctx,
+        cases,
+        strategy,
+        |t| super::server::show_turns(t),
+        |ctx, turns| {
+            let turns: Vec<(Vec<u8>, Vec<u8>)> = turns
+                .iter()
+                .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
+                .collect();
+            chat_turns(ctx, &turns)
+        },
+    )
+}
+
+/// Stdin ends (EOF or an empty line): the client must close its connection and exit 0.
+pub fn exit(ctx: &mut Ctx, how: Leave) -> CheckResult {
+    let mut conn = ctx.launch_client(None)?;
+    let why = end_input(ctx, how)?;
+    let wait = ctx.wait();
+    if !conn.wait_closed(Deadline::after(wait)) {
+        return Err(Failure::timeout(format!(
+            "the program did not close the connection within {:.1} s after {why}",
+            wait.as_secs_f64()
+        )));
+    }
+    ctx.expect_clean_exit(why)
+}
+
+/// Ends the program's input the way `how` says; returns the words for messages.
+pub fn end_input(ctx: &mut Ctx, how: Leave) -> CheckResult<&'static str> {
+    match how {
+        Leave::EmptyLine => {
+            ctx.type_line(b"")?;
+            Ok("an empty line")
+        }
+        _ => {
+            ctx.close_stdin()?;
+            Ok("stdin ended")
+        }
+    }
+}

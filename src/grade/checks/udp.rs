@@ -1,0 +1,249 @@
+//! Checks of the UDP receiver and sender: one datagram is one message, whole, boundaries kept.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use super::client::end_input;
+use super::{messages, property};
+use crate::grade::ctx::{contains, printed, Ctx};
+use crate::grade::procfs::Proto;
+use crate::grade::suite::Leave;
+use crate::grade::verdict::{CheckResult, Direction, Failure};
+use crate::wire;
+
+fn socket() -> CheckResult<UdpSocket> {
+    UdpSocket::bind("127.0.0.1:0")
+        .map_err(|e| Failure::harness(format!("cannot bind a UDP socket on 127.0.0.1: {e}")))
+}
+
+/// How many of `texts` show on successive, distinct lines of `out`, in order.
+fn lines_matched(out: &[u8], texts: &[Vec<u8>], strict: bool) -> usize {
+    let mut matched = 0;
+    for line in out.split(|&b| b == b'\n') {
+        if matched < texts.len() && printed(line, &texts[matched], strict) {
+            matched += 1;
+        }
+    }
+    matched
+}
+
+/// Sends `messages` to the receiver, round robin over `senders` sockets, and waits until each is printed
+/// whole, in order, on a line of its own.
+fn send_and_watch(
+    ctx: &mut Ctx,
+    addr: SocketAddr,
+    messages: &[Vec<u8>],
+    senders: &[UdpSocket],
+) -> CheckResult {
+    let mark = ctx.stdout_mark()?;
+    for (i, message) in messages.iter().enumerate() {
+        let socket = &senders[i % senders.len()];
+        let channel = format!("udp sender {}", i % senders.len() + 1);
+        ctx.log.record(&channel, Direction::Sent, message);
+        socket
+            .send_to(message, addr)
+            .map_err(|e| Failure::harness(format!("cannot send a datagram to {addr}: {e}")))?;
+    }
+    let strict = ctx.opts.strict;
+    let (wait, deadline) = (ctx.wait(), ctx.deadline());
+    let program = ctx.program()?;
+    let all = |out: &[u8]| lines_matched(out, messages, strict) == messages.len();
+    if program.stdout().wait_since(mark, deadline, all) {
+        return Ok(());
+    }
+    let out = program.stdout().since(mark);
+    let k = lines_matched(&out, messages, strict);
+    let missing = &messages[k];
+    let nth = format!("datagram {} of {}", k + 1, messages.len());
+    let half = &missing[..missing.len().div_ceil(2)];
+    let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
+    let failure = if k > 0
+        && lines
+            .iter()
+            .any(|l| contains(l, &messages[k - 1]) && contains(l, missing))
+    {
+        Failure::fail(format!(
+            "{nth} was printed on the same line as the one before: datagrams merged"
+        ))
+    } else if missing.len() >= 8 && contains(&out, half) {
+        Failure::fail(format!(
+            "{nth} ({} bytes) was printed only in part: the datagram was cut",
+            missing.len()
+        ))
+    } else if strict && contains(&out, missing) {
+        Failure::fail(format!("{nth} was printed, but not as a line of its own"))
+    } else {
+        Failure::timeout(format!(
+            "{nth} was not printed within {:.1} s",
+            wait.as_secs_f64()
+        ))
+    };
+    Err(failure
+        .with_input(missing.clone())
+        .with_expected(missing.clone())
+        .with_actual(out))
+}
+
+pub fn datagrams(ctx: &mut Ctx, messages: &[Vec<u8>], senders: usize) -> CheckResult {
+    let addr = ctx.launch_server(Proto::Udp)?;
+    let sockets = (0..senders.max(1))
+        .map(|_| socket())
+        .collect::<CheckResult<Vec<_>>>()?;
+    send_and_watch(ctx, addr, messages, &sockets)
+}
+
+/// Generated datagrams to one receiver; after a failed case the next starts a fresh program.
+pub fn property_datagrams(ctx: &mut Ctx, cases: u32, max_messages: usize) -> CheckResult {
+    let sockets = vec![socket()?];
+    let mut live: Option<SocketAddr> = None;
+    property(
+        ctx,
+        cases,
+        messages(max_messages),
+        |series| series.join("\n").into_bytes(),
+        move |ctx, series| {
+            let addr = match live.take() {
+                Some(addr) => addr,
+                None => ctx.launch_server(Proto::Udp)?,
+            };
+            let series: Vec<Vec<u8>> = series.iter().map(|m| m.as_bytes().to_vec()).collect();
+            send_and_watch(ctx, addr, &series, &sockets)?;
+            live = Some(addr);
+            Ok(())
+        },
+    )
+}
+
+/// Receives one datagram within the deadline.
+fn receive(ctx: &Ctx, socket: &UdpSocket, wait: Duration) -> CheckResult<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; 65_536];
+    socket
+        .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+        .map_err(|e| Failure::harness(format!("cannot set a receive timeout: {e}")))?;
+    match socket.recv_from(&mut buf) {
+        Ok((n, from)) => {
+            ctx.log
+                .record(&format!("udp from {from}"), Direction::Received, &buf[..n]);
+            Ok(Some(buf[..n].to_vec()))
+        }
+        Err(e) if wire::is_timeout(&e) => Ok(None),
+        Err(e) => Err(Failure::harness(format!("cannot receive a datagram: {e}"))),
+    }
+}
+
+/// Types `line` and expects exactly one datagram holding it (a trailing newline tolerated unless strict).
+fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpSocket, line: &[u8]) -> CheckResult {
+    ctx.type_line(line)?;
+    let wait = ctx.wait();
+    match receive(ctx, socket, wait)? {
+        Some(got) => {
+            let body = if ctx.opts.strict {
+                &got[..]
+            } else {
+                got.strip_suffix(b"\n")
+                    .map(|g| g.strip_suffix(b"\r").unwrap_or(g))
+                    .unwrap_or(&got)
+            };
+            if body == line {
+                Ok(())
+            } else {
+                Err(Failure::fail("the datagram differs from the line typed")
+                    .with_expected(line)
+                    .with_actual(got))
+            }
+        }
+        None => {
+            // Did it keep the lines to send them all at the end? Ending stdin tells.
+            ctx.close_stdin()?;
+            let late = receive(ctx, socket, wait)?;
+            match late {
+                Some(got) if contains(&got, line) => Err(Failure::fail(
+                    "nothing was sent while the line was typed; after stdin ended one datagram came \
+                     holding it: send one datagram per line as it is typed",
+                )
+                .with_expected(line)
+                .with_actual(got)),
+                _ => Err(Failure::timeout(format!(
+                    "no datagram arrived within {:.1} s of typing the line",
+                    wait.as_secs_f64()
+                ))),
+            }
+        }
+    }
+}
+
+/// Drops datagrams left over from an earlier case.
+fn drain(socket: &UdpSocket) {
+    let mut buf = [0u8; 65_536];
+    if socket.set_nonblocking(true).is_ok() {
+        for _ in 0..10_000 {
+            if socket.recv_from(&mut buf).is_err() {
+                break;
+            }
+        }
+        let _ = socket.set_nonblocking(false);
+    }
+}
+
+fn launch_sender(ctx: &mut Ctx, socket: &UdpSocket) -> CheckResult {
+    let port = socket
+        .local_addr()
+        .map_err(|e| Failure::harness(format!("cannot read the UDP port: {e}")))?
+        .port();
+    drain(socket);
+    ctx.launch(port, None)
+}
+
+pub fn sender_lines(ctx: &mut Ctx, lines: &[Vec<u8>]) -> CheckResult {
+    let socket = socket()?;
+    launch_sender(ctx, &socket)?;
+    for line in lines {
+        typed_becomes_datagram(ctx, &socket, line)
+            .map_err(|f| f.with_input([line.as_slice(), b"\n"].concat()))?;
+    }
+    Ok(())
+}
+
+pub fn property_sender_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> CheckResult {
+    let socket = socket()?;
+    let mut live = false;
+    property(
+        ctx,
+        cases,
+        messages(max_lines),
+        |lines| {
+            lines
+                .iter()
+                .flat_map(|l| [l.as_bytes(), b"\n"].concat())
+                .collect()
+        },
+        move |ctx, lines| {
+            if !std::mem::take(&mut live) {
+                launch_sender(ctx, &socket)?;
+            }
+            for line in lines {
+                typed_becomes_datagram(ctx, &socket, line.as_bytes())?;
+            }
+            live = true;
+            Ok(())
+        },
+    )
+}
+
+/// Stdin ends: the sender must exit 0, and an empty line must not become an empty datagram.
+pub fn sender_exit(ctx: &mut Ctx, how: Leave) -> CheckResult {
+    let socket = socket()?;
+    launch_sender(ctx, &socket)?;
+    let why = end_input(ctx, how)?;
+    ctx.expect_clean_exit(why)?;
+    if how == Leave::EmptyLine {
+        if let Some(got) = receive(ctx, &socket, Duration::from_millis(100))? {
+            if got.is_empty() {
+                return Err(Failure::fail(
+                    "the empty line was sent as an empty datagram",
+                ));
+            }
+        }
+    }
+    Ok(())
+}

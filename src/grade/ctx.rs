@@ -1,0 +1,455 @@
+//! One check's world: its deadlines, its transcript, and the program under test, launched fresh for it.
+
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use super::conn::{Compare, Conn};
+use super::launch::{Isolation, LaunchSpec, NotReady, Program};
+use super::procfs::Proto;
+use super::suite::{Check, Suite};
+use super::template::{Template, Values};
+use super::verdict::{CheckResult, Direction, Failure, Transcript};
+use crate::wire::{self, Deadline};
+
+/// Settings that hold for every check of a run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub strict: bool,
+    /// The reply prefix of echo suites.
+    pub prefix: Vec<u8>,
+    /// Every deadline is multiplied by this (slow machines, heavy programs).
+    pub timeout_scale: f64,
+    /// A message from the program ends at a newline or after this long with nothing more.
+    pub quiet: Duration,
+    /// How much of each output stream is kept.
+    pub output_cap: usize,
+    /// How long a stopped program gets between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            strict: false,
+            prefix: crate::peers::echo::DEFAULT_PREFIX.as_bytes().to_vec(),
+            timeout_scale: 1.0,
+            quiet: Duration::from_millis(200),
+            output_cap: 1024 * 1024,
+            grace: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Names of the files a launch gets in its fresh directory.
+const INPUT_FILE: &str = "input.bin";
+const OUTPUT_FILE: &str = "output.bin";
+
+struct Launched {
+    program: Program,
+    workdir: tempfile::TempDir,
+    values: Values,
+}
+
+/// What is left of a check's program once it is stopped, for the report.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    pub exit: Option<String>,
+    pub stdout_tail: Vec<u8>,
+    pub stderr_tail: Vec<u8>,
+}
+
+pub struct Ctx<'a> {
+    pub suite: &'a Suite,
+    pub check: &'a Check,
+    pub opts: &'a Options,
+    template: &'a Template,
+    pub log: Transcript,
+    /// This check's seed, derived from the run's seed and the check id.
+    pub seed: u64,
+    current: Option<Launched>,
+    /// Set when the command itself cannot be started: the whole run stops with a usage error.
+    pub launch_error: Option<String>,
+    /// Exit of the last program stopped by a relaunch, so a crash during a property run is not forgotten.
+    last_exit: Option<String>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        suite: &'a Suite,
+        check: &'a Check,
+        opts: &'a Options,
+        template: &'a Template,
+        seed: u64,
+    ) -> Self {
+        Ctx {
+            suite,
+            check,
+            opts,
+            template,
+            log: Transcript::new(),
+            seed,
+            current: None,
+            launch_error: None,
+            last_exit: None,
+        }
+    }
+
+    fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.opts.timeout_scale)
+    }
+
+    /// The wait for each answer in this check.
+    pub fn wait(&self) -> Duration {
+        self.scaled(self.check.deadline(self.suite))
+    }
+
+    pub fn deadline(&self) -> Deadline {
+        Deadline::after(self.wait())
+    }
+
+    /// The wait for a program to start listening or connecting.
+    pub fn start_wait(&self) -> Duration {
+        self.scaled(Duration::from_millis(self.suite.deadlines.start_ms))
+    }
+
+    pub fn compare(&self) -> Compare {
+        if self.opts.strict {
+            Compare::Strict
+        } else {
+            Compare::Lenient
+        }
+    }
+
+    pub fn prefixed(&self, message: &[u8]) -> Vec<u8> {
+        [self.opts.prefix.as_slice(), message].concat()
+    }
+
+    /// Stops the current program, if any, and launches a fresh copy in a fresh directory. `port` fills
+    /// `{port}`; `input` is written to the file `{file}` names.
+    pub fn launch(&mut self, port: u16, input: Option<&[u8]>) -> CheckResult {
+        self.stop();
+        let workdir = tempfile::Builder::new()
+            .prefix("sockspec-run-")
+            .tempdir()
+            .map_err(|e| Failure::harness(format!("cannot create a working directory: {e}")))?;
+        let mut values = Values {
+            host: "127.0.0.1".into(),
+            port,
+            file: None,
+            out: Some(workdir.path().join(OUTPUT_FILE).display().to_string()),
+        };
+        if let Some(bytes) = input {
+            let path = workdir.path().join(INPUT_FILE);
+            std::fs::write(&path, bytes)
+                .map_err(|e| Failure::harness(format!("cannot write {}: {e}", path.display())))?;
+            values.file = Some(path.display().to_string());
+        }
+        let argv = self.template.expand(&values);
+        let spec = LaunchSpec {
+            argv,
+            workdir: workdir.path().to_path_buf(),
+            env: Vec::new(),
+            output_cap: self.opts.output_cap,
+            isolation: Isolation::None,
+        };
+        let program = Program::spawn(&spec).map_err(|e| {
+            self.launch_error = Some(e.to_string());
+            Failure::not_run(format!("cannot launch the program: {e}"))
+        })?;
+        self.log
+            .event("program", &format!("started (pid {})", program.pid()));
+        self.current = Some(Launched {
+            program,
+            workdir,
+            values,
+        });
+        Ok(())
+    }
+
+    /// Launches a server on a free port and waits, through /proc, until it listens (or has bound its UDP
+    /// socket): no probe connection is made, so a one-client server still has its one client.
+    pub fn launch_server(&mut self, proto: Proto) -> CheckResult<SocketAddr> {
+        let port = free_port(proto)
+            .map_err(|e| Failure::harness(format!("cannot find a free port: {e}")))?;
+        self.launch(port, None)?;
+        let wait = self.start_wait();
+        let program = self.program()?;
+        match program.wait_listening(proto, Deadline::after(wait)) {
+            Ok(addr) => {
+                self.log.event("program", &format!("listening on {addr}"));
+                Ok(addr)
+            }
+            Err(NotReady::Exited { status }) => Err(Failure::crash(format!(
+                "the program exited ({}) before it started listening",
+                describe_status(status)
+            ))),
+            Err(other) => Err(Failure::timeout(format!(
+                "{other} (deadline {:.1} s)",
+                wait.as_secs_f64()
+            ))),
+        }
+    }
+
+    /// For programs that connect to the grader: a listener on a free port, then the program launched
+    /// with that port (and `input` as its `{file}`), then its connection accepted.
+    pub fn launch_client(&mut self, input: Option<&[u8]>) -> CheckResult<Conn> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| Failure::harness(format!("cannot listen on 127.0.0.1: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Failure::harness(format!("cannot read the listening port: {e}")))?
+            .port();
+        self.launch(port, input)?;
+        let stream = self.accept(&listener)?;
+        Ok(Conn::accepted(stream, "program", &self.log))
+    }
+
+    fn accept(&mut self, listener: &TcpListener) -> CheckResult<TcpStream> {
+        let wait = self.start_wait();
+        let deadline = Deadline::after(wait);
+        loop {
+            let slice = Deadline::after(Duration::from_millis(50));
+            match wire::accept(listener, slice) {
+                Ok(Some((stream, _))) => return Ok(stream),
+                Ok(None) => {}
+                Err(e) => return Err(Failure::harness(format!("accept failed: {e}"))),
+            }
+            // A program that dies before connecting will never connect: say so at once.
+            if let Some(status) = self.program()?.try_status() {
+                return Err(Failure::crash(format!(
+                    "the program exited ({}) without connecting",
+                    describe_status(status)
+                )));
+            }
+            if deadline.passed() {
+                return Err(Failure::timeout(format!(
+                    "the program did not connect within {:.1} s",
+                    wait.as_secs_f64()
+                )));
+            }
+        }
+    }
+
+    pub fn program(&mut self) -> CheckResult<&mut Program> {
+        self.current
+            .as_mut()
+            .map(|l| &mut l.program)
+            .ok_or_else(|| Failure::harness("no program is running"))
+    }
+
+    /// The `{out}` path of the current launch.
+    pub fn out_path(&self) -> Option<PathBuf> {
+        self.current
+            .as_ref()
+            .and_then(|l| l.values.out.as_ref())
+            .map(PathBuf::from)
+    }
+
+    pub fn connect(&self, addr: SocketAddr, name: &str) -> CheckResult<Conn> {
+        Conn::connect(addr, name, &self.log, Deadline::after(self.wait()))
+    }
+
+    /// Types a line on the program's stdin (`text` and a newline).
+    pub fn type_line(&mut self, text: &[u8]) -> CheckResult {
+        let line = [text, b"\n"].concat();
+        self.log.record("stdin", Direction::Sent, &line);
+        let deadline = self.deadline();
+        let wait = self.wait();
+        self.program()?.write_stdin(&line, deadline).map_err(|e| {
+            Failure::timeout(format!(
+                "the program did not take a line from stdin within {:.1} s: {e}",
+                wait.as_secs_f64()
+            ))
+        })
+    }
+
+    /// Ends the program's stdin (as Ctrl+D at a terminal).
+    pub fn close_stdin(&mut self) -> CheckResult {
+        self.log.event("stdin", "closed (EOF)");
+        self.program()?.close_stdin();
+        Ok(())
+    }
+
+    /// How many stdout bytes the program has printed so far: a mark for [`Ctx::wait_printed`].
+    pub fn stdout_mark(&mut self) -> CheckResult<u64> {
+        Ok(self.program()?.stdout().total())
+    }
+
+    /// Waits until the program prints `text` after `mark`: anywhere in its output (lenient), or as a
+    /// whole line (strict). Printing only the start of it is a failure; printing nothing, a timeout.
+    pub fn wait_printed(&mut self, mark: u64, text: &[u8], what: &str) -> CheckResult {
+        let strict = self.opts.strict;
+        let wait = self.wait();
+        let deadline = self.deadline();
+        let program = self.program()?;
+        let found = |out: &[u8]| printed(out, text, strict);
+        if program.stdout().wait_since(mark, deadline, found) {
+            return Ok(());
+        }
+        let out = program.stdout().since(mark);
+        let exited = program.try_status();
+        let half = &text[..text.len().div_ceil(2)];
+        let failure = if strict && contains(&out, text) {
+            Failure::fail(format!(
+                "the program printed {what}, but not as a line of its own"
+            ))
+        } else if text.len() >= 4 && contains(&out, half) {
+            Failure::fail(format!("the program printed only part of {what}"))
+        } else if let Some(status) = exited {
+            Failure::fail(format!(
+                "the program exited ({}) without printing {what}",
+                describe_status(status)
+            ))
+        } else {
+            Failure::timeout(format!(
+                "the program did not print {what} within {:.1} s",
+                wait.as_secs_f64()
+            ))
+        };
+        Err(failure.with_expected(text).with_actual(out))
+    }
+
+    /// Waits up to `wait` for the program to exit by itself.
+    pub fn wait_exit(&mut self, wait: Duration) -> CheckResult<Option<ExitStatus>> {
+        let status = self.program()?.wait_exit(Deadline::after(wait));
+        if let Some(status) = status {
+            self.log
+                .event("program", &format!("exited ({})", describe_status(status)));
+        }
+        Ok(status)
+    }
+
+    /// Requires the program to exit with status 0 within the check's deadline, `after` saying what should
+    /// have made it exit.
+    pub fn expect_clean_exit(&mut self, after: &str) -> CheckResult {
+        let wait = self.wait();
+        match self.wait_exit(wait)? {
+            Some(status) if status.success() => Ok(()),
+            Some(status) => Err(Failure::crash(format!(
+                "the program exited with {} after {after}",
+                describe_status(status)
+            ))),
+            None => Err(Failure::timeout(format!(
+                "the program did not exit within {:.1} s after {after}",
+                wait.as_secs_f64()
+            ))),
+        }
+    }
+
+    /// Turns a failure into a crash when the program died on its own with a bad status: the wrong or
+    /// missing answer was the symptom, the crash the cause.
+    pub fn classify(&mut self, failure: Failure) -> Failure {
+        if failure.harness || failure.outcome() == super::verdict::Outcome::Crash {
+            return failure;
+        }
+        // A dying program may take a moment to be reaped after its socket closed.
+        let settle = Duration::from_millis(300);
+        let Some(Launched { program, .. }) = self.current.as_mut() else {
+            return failure;
+        };
+        match program.wait_exit(Deadline::after(settle)) {
+            Some(status) if !status.success() => {
+                let mut crashed = failure;
+                crashed.outcome = Some(super::verdict::Outcome::Crash);
+                crashed.message = format!(
+                    "the program crashed ({}): {}",
+                    describe_status(status),
+                    crashed.message
+                );
+                crashed
+            }
+            _ => failure,
+        }
+    }
+
+    /// Stops the current program (SIGTERM, grace, SIGKILL for its whole tree) and keeps what the report
+    /// needs of it.
+    pub fn stop(&mut self) -> Leftovers {
+        let Some(Launched {
+            mut program,
+            workdir,
+            ..
+        }) = self.current.take()
+        else {
+            return Leftovers {
+                exit: self.last_exit.clone(),
+                ..Default::default()
+            };
+        };
+        let report = program.stop(self.opts.grace);
+        let exit = if report.exited_by_itself {
+            report.status.map(describe_status)
+        } else {
+            None
+        };
+        if exit.is_some() {
+            self.last_exit = exit.clone();
+        }
+        let leftovers = Leftovers {
+            exit,
+            stdout_tail: program.stdout().tail(TAIL_BYTES),
+            stderr_tail: program.stderr().tail(TAIL_BYTES),
+        };
+        drop(program);
+        drop(workdir);
+        leftovers
+    }
+}
+
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Output kept for a report.
+const TAIL_BYTES: usize = 2048;
+
+/// `exit status 1`, `killed by signal 9 (SIGKILL)`.
+pub fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+        _ => status.to_string(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        _ => "signal",
+    }
+}
+
+/// A port that was free a moment ago: the program binds it. (A program that ignores it is still found
+/// through /proc.)
+pub fn free_port(proto: Proto) -> std::io::Result<u16> {
+    match proto {
+        Proto::Tcp => Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()),
+        Proto::Udp => Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port()),
+    }
+}
+
+/// True when `text` shows in `out`: anywhere (lenient) or as a whole line (strict).
+pub fn printed(out: &[u8], text: &[u8], strict: bool) -> bool {
+    if strict {
+        out.split(|&b| b == b'\n')
+            .any(|line| line.strip_suffix(b"\r").unwrap_or(line) == text)
+    } else {
+        contains(out, text)
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}

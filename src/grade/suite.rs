@@ -1,0 +1,425 @@
+//! Suites: the assignments as data (`fixtures/suites/*.toml`), loaded and checked before anything runs.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The suites that ship with sockspec, compiled in from `fixtures/suites/` so the binary stands alone.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "echo-server",
+        include_str!("../../fixtures/suites/echo-server.toml"),
+    ),
+    (
+        "echo-client",
+        include_str!("../../fixtures/suites/echo-client.toml"),
+    ),
+    (
+        "chat-server",
+        include_str!("../../fixtures/suites/chat-server.toml"),
+    ),
+    (
+        "chat-client",
+        include_str!("../../fixtures/suites/chat-client.toml"),
+    ),
+    (
+        "file-receiver",
+        include_str!("../../fixtures/suites/file-receiver.toml"),
+    ),
+    (
+        "file-sender",
+        include_str!("../../fixtures/suites/file-sender.toml"),
+    ),
+    (
+        "udp-receiver",
+        include_str!("../../fixtures/suites/udp-receiver.toml"),
+    ),
+    (
+        "udp-sender",
+        include_str!("../../fixtures/suites/udp-sender.toml"),
+    ),
+];
+
+/// Names of the built-in suites, in the order the lesson meets them.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(name, _)| *name)
+}
+
+/// What the program under test is, which decides what the grader plays opposite it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Program {
+    /// Listens on `{port}`; the grader connects as client(s).
+    TcpServer,
+    /// Connects to `{host} {port}`; the grader listens.
+    TcpClient,
+    /// Binds `{port}` and receives datagrams; the grader sends.
+    UdpReceiver,
+    /// Sends datagrams to `{host} {port}`; the grader receives.
+    UdpSender,
+}
+
+/// The levels of the lesson's servers, in order: a level's checks assume the ones before it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Basic,
+    Sequential,
+    Concurrent,
+    Robust,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Basic => "basic",
+            Level::Sequential => "sequential",
+            Level::Concurrent => "concurrent",
+            Level::Robust => "robust",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    pub name: String,
+    pub description: String,
+    pub program: Program,
+    /// Arguments added after the user's command when it names no placeholder itself.
+    pub args: Vec<String>,
+    pub required_level: Level,
+    /// The reply prefix for echo suites (`--prefix` overrides it).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    pub deadlines: Deadlines,
+    #[serde(rename = "check")]
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    /// How long a program may take to start listening (servers) or connecting (clients).
+    pub start_ms: u64,
+    /// How long the grader waits for each answer; a check may set its own `deadline_ms`.
+    pub reply_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// Stable id, `SUITE/LEVEL/NAME`.
+    pub id: String,
+    pub level: Level,
+    pub points: f64,
+    /// The requirement the check enforces, in one sentence.
+    pub requirement: String,
+    /// The lesson concept it tests.
+    pub concept: String,
+    /// This check's own answer deadline, overriding the suite's `reply_ms`.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+    pub run: Run,
+}
+
+impl Check {
+    pub fn deadline(&self, suite: &Suite) -> Duration {
+        Duration::from_millis(self.deadline_ms.unwrap_or(suite.deadlines.reply_ms))
+    }
+}
+
+/// How the grader writes a message series to a server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteStyle {
+    /// Each message `text\n` in one write, waiting for its reply before the next (the lesson's way).
+    #[default]
+    OnePerMessage,
+    /// Every message in a single write, then every reply.
+    AllAtOnce,
+    /// Each message one byte per write.
+    ByteSlices,
+}
+
+/// Ways a client can leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Leave {
+    /// Orderly close (FIN), or for clients under test: stdin reaches EOF.
+    Close,
+    /// Reset (RST, SO_LINGER 0).
+    Reset,
+    Eof,
+    EmptyLine,
+}
+
+/// Byte patterns for generated files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    /// Seeded random bytes.
+    #[default]
+    Random,
+    /// 0, 1, ..., 255, repeated.
+    AllBytes,
+    /// Runs of `\r\n` and NUL bytes between text.
+    CrlfNul,
+    /// Sequences that are not UTF-8: lone continuation bytes, truncated and overlong forms.
+    InvalidUtf8,
+}
+
+/// What a check does: the kinds of check the grader knows, each with its parameters.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Run {
+    /// Server: send messages on one connection, expect PREFIX + each.
+    Exchange {
+        #[serde(default)]
+        messages: Vec<String>,
+        /// Instead of `messages`, one generated message of this many bytes.
+        #[serde(default)]
+        generate_bytes: Option<usize>,
+        #[serde(default)]
+        write: WriteStyle,
+    },
+    /// Server: generated message series, one connection, shrunk on failure.
+    PropertyExchange { cases: u32, max_messages: usize },
+    /// Server: a client leaves (close or reset); the server must survive.
+    SurviveClose { how: Leave },
+    /// Server: clients one after another, each served.
+    ClientsInTurn { clients: usize },
+    /// Server: a second client is served while the first stays idle.
+    IdleFirstClient,
+    /// Server: many clients connected at once, interleaving messages.
+    ManyClients {
+        clients: usize,
+        wave: usize,
+        messages: usize,
+    },
+    /// Client: type lines, play the echo server, expect each reply printed.
+    ClientLines {
+        lines: Vec<String>,
+        /// The grader's reply goes out in this many pieces with pauses between them.
+        #[serde(default)]
+        reply_slices: Option<usize>,
+    },
+    /// Client: generated line series.
+    PropertyClientLines { cases: u32, max_lines: usize },
+    /// Client or sender: stdin ends (EOF or an empty line); it must close and exit 0.
+    ClientExit { how: Leave },
+    /// Chat, either side: turns of (client line, server line).
+    ChatTurns { turns: Vec<(String, String)> },
+    /// Chat, either side: generated turns.
+    PropertyChatTurns { cases: u32, max_turns: usize },
+    /// Chat server: the client closes; the server must exit 0.
+    ServerExitOnClose,
+    /// File receiver or sender: one generated file crosses intact.
+    File {
+        size: usize,
+        #[serde(default)]
+        pattern: Pattern,
+        /// The grader (as sender) writes in slices of this many bytes...
+        #[serde(default)]
+        slice: Option<usize>,
+        /// ...with this pause between them.
+        #[serde(default)]
+        pause_ms: Option<u64>,
+    },
+    /// File receiver or sender: generated binary contents, shrunk on failure.
+    PropertyFile { cases: u32, max_size: usize },
+    /// UDP receiver: datagrams are printed whole.
+    Datagrams {
+        #[serde(default)]
+        messages: Vec<String>,
+        #[serde(default)]
+        generate_bytes: Option<usize>,
+        /// Send from this many sockets, round robin.
+        #[serde(default = "one")]
+        senders: usize,
+    },
+    /// UDP receiver: generated datagrams.
+    PropertyDatagrams { cases: u32, max_messages: usize },
+    /// UDP sender: lines typed become datagrams.
+    SenderLines { lines: Vec<String> },
+    /// UDP sender: generated lines.
+    PropertySenderLines { cases: u32, max_lines: usize },
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Run {
+    /// The programs this kind of check can test.
+    fn fits(&self, program: Program) -> bool {
+        use Program::*;
+        match self {
+            Run::Exchange { .. }
+            | Run::PropertyExchange { .. }
+            | Run::SurviveClose { .. }
+            | Run::ClientsInTurn { .. }
+            | Run::IdleFirstClient
+            | Run::ManyClients { .. }
+            | Run::ServerExitOnClose => program == TcpServer,
+            Run::ClientLines { .. } | Run::PropertyClientLines { .. } => program == TcpClient,
+            Run::ChatTurns { .. } | Run::PropertyChatTurns { .. } => {
+                matches!(program, TcpServer | TcpClient)
+            }
+            Run::ClientExit { .. } => matches!(program, TcpClient | UdpSender),
+            Run::File { .. } | Run::PropertyFile { .. } => matches!(program, TcpServer | TcpClient),
+            Run::Datagrams { .. } | Run::PropertyDatagrams { .. } => program == UdpReceiver,
+            Run::SenderLines { .. } | Run::PropertySenderLines { .. } => program == UdpSender,
+        }
+    }
+
+    /// True for checks driven by proptest, whose report carries the seed and a shrunk input.
+    pub fn is_property(&self) -> bool {
+        matches!(
+            self,
+            Run::PropertyExchange { .. }
+                | Run::PropertyClientLines { .. }
+                | Run::PropertyChatTurns { .. }
+                | Run::PropertyFile { .. }
+                | Run::PropertyDatagrams { .. }
+                | Run::PropertySenderLines { .. }
+        )
+    }
+}
+
+impl Suite {
+    /// A built-in suite by name, or a suite file by path.
+    pub fn load(name_or_path: &str) -> Result<Suite> {
+        if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return Suite::parse(text, &format!("built-in suite {name}"));
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() {
+            let names: Vec<&str> = builtin_names().collect();
+            return Err(Error::Usage(format!(
+                "no suite named {name_or_path:?}: use one of {} or the path of a suite file",
+                names.join(", ")
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Suite::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates a suite; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Suite> {
+        let suite: Suite = toml::from_str(text).map_err(|e| {
+            // toml's message spans several lines (it quotes the source); the first says what is wrong.
+            let first = e
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .to_string();
+            let at = e
+                .span()
+                .map(|s| format!(" at line {}", text[..s.start].lines().count().max(1)))
+                .unwrap_or_default();
+            Error::Usage(format!("{origin}{at}: {first}"))
+        })?;
+        suite.validate(origin)?;
+        Ok(suite)
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |what: String| Err(Error::Usage(format!("{origin}: {what}")));
+        if self.checks.is_empty() {
+            return bad("it has no [[check]]".into());
+        }
+        let mut seen = HashSet::new();
+        for check in &self.checks {
+            if !seen.insert(check.id.as_str()) {
+                return bad(format!("check id {:?} appears twice", check.id));
+            }
+            let expected_start = format!("{}/{}/", self.name, check.level);
+            if !check.id.starts_with(&expected_start) {
+                return bad(format!(
+                    "check id {:?} must start with {expected_start:?}",
+                    check.id
+                ));
+            }
+            if !check.run.fits(self.program) {
+                return bad(format!(
+                    "check {:?}: its kind does not apply to a {:?} program",
+                    check.id, self.program
+                ));
+            }
+            if !(check.points.is_finite() && check.points >= 0.0) {
+                return bad(format!("check {:?}: points must be 0 or more", check.id));
+            }
+        }
+        for placeholder in &self.args {
+            if !PLACEHOLDERS.iter().any(|p| placeholder.contains(p)) {
+                return bad(format!("args entry {placeholder:?} names no placeholder"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}
+
+/// The placeholders a command template may hold.
+pub const PLACEHOLDERS: &[&str] = &["{host}", "{port}", "{file}", "{out}"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_suite_loads_and_validates() {
+        for name in builtin_names() {
+            let suite = Suite::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(suite.name, name);
+        }
+    }
+
+    #[test]
+    fn a_wrong_field_is_named_with_its_line() {
+        let text = BUILTIN[0].1.replacen("points = 2", "pionts = 2", 1);
+        let err = Suite::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(err.starts_with("x.toml at line "), "{err}");
+        assert!(err.contains("pionts"), "{err}");
+    }
+
+    #[test]
+    fn a_check_kind_must_fit_the_program() {
+        let text = BUILTIN[0]
+            .1
+            .replace("program = \"tcp-server\"", "program = \"udp-sender\"");
+        let err = Suite::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("does not apply"), "{err}");
+    }
+
+    #[test]
+    fn unknown_suite_names_list_the_builtin_ones() {
+        let err = Suite::load("echo-sever").unwrap_err().to_string();
+        assert!(err.contains("echo-server, echo-client"), "{err}");
+    }
+}

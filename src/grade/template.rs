@@ -1,0 +1,190 @@
+//! The command template: the user's command line with `{host}`, `{port}`, `{file}`, `{out}` placeholders.
+
+use crate::error::{Error, Result};
+
+use super::suite::{Suite, PLACEHOLDERS};
+
+/// A checked command template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    argv: Vec<String>,
+}
+
+/// Values for the placeholders of one launch.
+#[derive(Debug, Clone, Default)]
+pub struct Values {
+    pub host: String,
+    pub port: u16,
+    pub file: Option<String>,
+    pub out: Option<String>,
+}
+
+impl Template {
+    /// Checks the user's command against the suite: when it names no placeholder, the suite's own
+    /// arguments (e.g. `{port}`) are added after it; a placeholder the suite does not give is an error.
+    pub fn new(command: &[String], suite: &Suite) -> Result<Template> {
+        if command.is_empty() {
+            return Err(Error::Usage(
+                "no program to grade: give its command after `--`, e.g. `-- python3 server.py {port}`"
+                    .into(),
+            ));
+        }
+        for arg in command {
+            if let Some(unknown) = unknown_placeholder(arg) {
+                return Err(Error::Usage(format!(
+                    "unknown placeholder {unknown} in {arg:?} (known: {})",
+                    PLACEHOLDERS.join(" ")
+                )));
+            }
+        }
+        let given: Vec<&str> = suite.args.iter().map(String::as_str).collect();
+        for placeholder in PLACEHOLDERS {
+            let used = command.iter().any(|a| a.contains(placeholder));
+            let offered = given.iter().any(|a| a.contains(placeholder));
+            if used && !offered {
+                return Err(Error::Usage(format!(
+                    "the {} suite gives no {placeholder}; its program is launched as `CMD {}`",
+                    suite.name,
+                    given.join(" ")
+                )));
+            }
+        }
+        let mut argv = command.to_vec();
+        if !command
+            .iter()
+            .any(|a| PLACEHOLDERS.iter().any(|p| a.contains(p)))
+        {
+            argv.extend(suite.args.iter().cloned());
+        }
+        Ok(Template { argv })
+    }
+
+    /// The template as the user would type it, for reports.
+    pub fn display(&self) -> String {
+        self.argv
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn argv(&self) -> &[String] {
+        &self.argv
+    }
+
+    /// The argument vector for one launch.
+    pub fn expand(&self, values: &Values) -> Vec<String> {
+        self.argv
+            .iter()
+            .map(|arg| {
+                let mut arg = arg
+                    .replace("{host}", &values.host)
+                    .replace("{port}", &values.port.to_string());
+                if let Some(file) = &values.file {
+                    arg = arg.replace("{file}", file);
+                }
+                if let Some(out) = &values.out {
+                    arg = arg.replace("{out}", out);
+                }
+                arg
+            })
+            .collect()
+    }
+}
+
+/// The first `{word}` in `arg` that is not a known placeholder.
+fn unknown_placeholder(arg: &str) -> Option<String> {
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        let word = &after[..close];
+        let is_word =
+            !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let token = format!("{{{word}}}");
+        if is_word && !PLACEHOLDERS.contains(&token.as_str()) {
+            return Some(token);
+        }
+        rest = &after[close + 1..];
+    }
+    None
+}
+
+/// Quotes an argument for display the way a POSIX shell would need it.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%{}".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn suite(name: &str) -> Suite {
+        Suite::load(name).unwrap()
+    }
+
+    #[test]
+    fn suite_arguments_are_added_when_the_command_names_none() {
+        let t = Template::new(&strings(&["python3", "s.py"]), &suite("file-receiver")).unwrap();
+        assert_eq!(t.argv(), strings(&["python3", "s.py", "{port}", "{out}"]));
+        let values = Values {
+            host: "127.0.0.1".into(),
+            port: 4000,
+            out: Some("/tmp/x".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            t.expand(&values),
+            strings(&["python3", "s.py", "4000", "/tmp/x"])
+        );
+    }
+
+    #[test]
+    fn placeholders_inside_arguments_are_expanded_and_kept_in_place() {
+        let t =
+            Template::new(&strings(&["./srv", "--port={port}"]), &suite("echo-server")).unwrap();
+        let values = Values {
+            host: "127.0.0.1".into(),
+            port: 9,
+            ..Default::default()
+        };
+        assert_eq!(t.expand(&values), strings(&["./srv", "--port=9"]));
+    }
+
+    #[test]
+    fn unknown_and_unoffered_placeholders_are_errors() {
+        let err = Template::new(&strings(&["x", "{prot}"]), &suite("echo-server")).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown placeholder {prot}"),
+            "{err}"
+        );
+        let err = Template::new(&strings(&["x", "{file}"]), &suite("echo-server")).unwrap_err();
+        assert!(err.to_string().contains("gives no {file}"), "{err}");
+        assert!(Template::new(&[], &suite("echo-server")).is_err());
+        // Braces that are not a placeholder (a Python dict, say) are left alone.
+        assert!(Template::new(
+            &strings(&["python3", "-c", "print({})"]),
+            &suite("echo-server")
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn display_quotes_what_a_shell_would_split() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("{port}"), "{port}");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

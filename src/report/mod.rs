@@ -1,0 +1,196 @@
+//! Reports of a grading run: human text (default), JSON, JUnit XML and Gradescope results.
+
+mod gradescope;
+mod human;
+mod junit;
+
+use std::fmt::Write as _;
+
+use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
+use crate::grade::GradeReport;
+
+pub use gradescope::gradescope;
+pub use human::human;
+pub use junit::junit;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Per check ✓/✗, the evidence of each failure, a summary; colour only on a terminal.
+    Human,
+    /// Everything, with stable field names.
+    Json,
+    /// JUnit XML, for CI systems.
+    Junit,
+    /// Gradescope autograder results.json.
+    Gradescope,
+}
+
+/// Renders `report` in `format`; `colour` only matters for human text.
+pub fn render(report: &GradeReport, format: Format, colour: bool) -> String {
+    match format {
+        Format::Human => human(report, colour),
+        Format::Json => json(report),
+        Format::Junit => junit(report),
+        Format::Gradescope => gradescope(report),
+    }
+}
+
+pub fn json(report: &GradeReport) -> String {
+    let mut text = serde_json::to_string_pretty(report).expect("a report serializes to JSON");
+    text.push('\n');
+    text
+}
+
+/// Transcript events shown in text reports: the first ones and the last ones, the cut said.
+const SHOWN_EVENTS_HEAD: usize = 24;
+const SHOWN_EVENTS_TAIL: usize = 8;
+/// Lines of stderr shown in text reports.
+const STDERR_LINES: usize = 12;
+
+pub fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "PASS",
+        Outcome::Fail => "FAIL",
+        Outcome::Timeout => "TIMEOUT",
+        Outcome::Crash => "CRASH",
+        Outcome::NotRun => "NOT RUN",
+    }
+}
+
+fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Evidence) {
+    let cut = if evidence.len > Evidence::SHOWN_BYTES {
+        format!(
+            " … ({} bytes in all, sha256 {})",
+            evidence.len,
+            evidence.sha256.as_deref().unwrap_or("?")
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "{indent}{label:<10}\"{}\"{cut}", evidence.text);
+    if let Some(hex) = &evidence.hex {
+        for line in hex.lines() {
+            let _ = writeln!(out, "{indent}          {line}");
+        }
+    }
+}
+
+/// The plain-text details of one check that did not pass: what the person needs to see why.
+pub fn details(check: &CheckReport) -> String {
+    let mut out = String::new();
+    let i = "    ";
+    let _ = writeln!(out, "{i}requirement: {}", check.requirement);
+    let _ = writeln!(out, "{i}concept:     {}", check.concept);
+    let _ = writeln!(out, "{i}why:         {}", check.message);
+    if let Some(e) = &check.input {
+        evidence_lines(&mut out, i, "input:", e);
+    }
+    if let Some(e) = &check.expected {
+        evidence_lines(&mut out, i, "expected:", e);
+    }
+    if let Some(e) = &check.actual {
+        evidence_lines(&mut out, i, "actual:", e);
+    }
+    if let Some(seed) = check.seed {
+        let _ = writeln!(
+            out,
+            "{i}seed:        {seed} (the input above is the shrunk, minimal one)"
+        );
+    }
+    if let Some(exit) = &check.exit {
+        let _ = writeln!(out, "{i}program:     {exit}");
+    }
+    if !check.transcript.is_empty() {
+        let _ = writeln!(out, "{i}wire:");
+        let events = &check.transcript;
+        let skip_from = SHOWN_EVENTS_HEAD;
+        let skip_to = events
+            .len()
+            .saturating_sub(SHOWN_EVENTS_TAIL)
+            .max(skip_from);
+        for (n, e) in events.iter().enumerate() {
+            if n == skip_from && skip_to > skip_from {
+                let _ = writeln!(out, "{i}  … {} events …", skip_to - skip_from);
+            }
+            if (skip_from..skip_to).contains(&n) {
+                continue;
+            }
+            let (arrow, body) = match e.direction {
+                Direction::Sent => ("→", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes))),
+                Direction::Received => {
+                    ("←", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes)))
+                }
+                Direction::Event => ("·", String::from_utf8_lossy(&e.bytes).into_owned()),
+            };
+            let more = if e.len > e.bytes.len() {
+                format!(" … ({} bytes)", e.len)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "{i}  +{:.3}s {:<12} {arrow} {body}{more}",
+                e.at, e.channel
+            );
+        }
+        if check.transcript_dropped > 0 {
+            let _ = writeln!(
+                out,
+                "{i}  … {} more events not kept",
+                check.transcript_dropped
+            );
+        }
+    }
+    let stderr: Vec<&str> = check.stderr_tail.lines().collect();
+    if !stderr.is_empty() {
+        let _ = writeln!(out, "{i}stderr (last lines):");
+        for line in &stderr[stderr.len().saturating_sub(STDERR_LINES)..] {
+            let _ = writeln!(out, "{i}  | {line}");
+        }
+    }
+    out
+}
+
+/// One line that sums up a run.
+pub fn summary_line(report: &GradeReport) -> String {
+    let s = &report.summary;
+    let verdict = if s.harness_fault {
+        "GRADER ERROR"
+    } else if s.success {
+        "PASS"
+    } else {
+        "FAIL"
+    };
+    let mut problems = Vec::new();
+    for (n, word) in [
+        (s.failed, "failed"),
+        (s.timeout, "timed out"),
+        (s.crash, "crashed"),
+        (s.not_run, "not run"),
+    ] {
+        if n > 0 {
+            problems.push(format!("{n} {word}"));
+        }
+    }
+    let problems = if problems.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", problems.join(", "))
+    };
+    format!(
+        "{verdict}: required checks {}/{} passed · {} of {} points{problems} · {:.1} s",
+        s.required_passed,
+        s.required_total,
+        trim_points(s.points),
+        trim_points(s.max_points),
+        report.duration_secs
+    )
+}
+
+pub fn trim_points(p: f64) -> String {
+    if p.fract() == 0.0 {
+        format!("{p:.0}")
+    } else {
+        format!("{p:.2}")
+    }
+}
