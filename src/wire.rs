@@ -159,6 +159,9 @@ pub fn accept(
     }
 }
 
+/// The longest message [`read_message`] collects before returning it whole.
+pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
 /// Why a bounded read stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadEnd {
@@ -213,6 +216,10 @@ pub fn read_message(
     loop {
         if let Some(len) = newline(buf) {
             return Ok((ReadEnd::Done, len));
+        }
+        // A peer that floods without a newline must not fill memory: past the cap, that is the message.
+        if buf.len() >= MAX_MESSAGE {
+            return Ok((ReadEnd::Done, buf.len()));
         }
         let Some(left) = deadline.remaining() else {
             return Ok((ReadEnd::Deadline, buf.len()));

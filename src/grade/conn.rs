@@ -1,6 +1,6 @@
 //! The grader's side of a TCP connection: every byte recorded in the check's transcript, every wait bounded.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -9,6 +9,8 @@ use crate::wire::{self, Deadline, ReadEnd};
 
 /// After a wrong reply starts arriving, how long to keep reading so the report shows all of it.
 const REST_OF_WRONG_REPLY: Duration = Duration::from_millis(200);
+/// ...and at most this many bytes of it, so a program that floods cannot fill memory.
+const REST_CAP: usize = 4096;
 
 /// How replies are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,11 +180,23 @@ impl Conn {
             Judgement::Differs => {
                 // Read the rest of the wrong reply (up to its newline or a short quiet gap) to show it.
                 let rest = Deadline::after(REST_OF_WRONG_REPLY);
-                let _ = self.fill(rest, |b| b.len() > wanted.len() && b.ends_with(b"\n"));
+                let cap = wanted.len() + REST_CAP;
+                let _ = self.fill(rest, |b| {
+                    b.len() >= cap || b.len() > wanted.len() && b.ends_with(b"\n")
+                });
                 let actual = std::mem::take(&mut self.pending);
-                Err(Failure::fail(format!("{}: the reply differs", self.name))
-                    .with_expected(wanted)
-                    .with_actual(actual))
+                let shown = if strict {
+                    &actual[..]
+                } else {
+                    skip_line_ends(&actual)
+                };
+                Err(Failure::fail(format!(
+                    "{}: the reply differs{}",
+                    self.name,
+                    locate(&wanted, shown)
+                ))
+                .with_expected(wanted)
+                .with_actual(actual))
             }
             Judgement::SoFarSoGood => {
                 let actual = std::mem::take(&mut self.pending);
@@ -244,18 +258,27 @@ impl Conn {
         Ok(Some(message))
     }
 
-    /// Reads until the program closes; fails on timeout. Returns everything that arrived.
-    pub fn read_to_eof(&mut self, deadline: Deadline, wait: Duration) -> CheckResult<Vec<u8>> {
-        // Files can be large: record the transfer as one summary instead of every chunk.
+    /// Reads until the program closes; fails on timeout or when more than `limit` bytes come.
+    pub fn read_to_eof(
+        &mut self,
+        deadline: Deadline,
+        wait: Duration,
+        limit: usize,
+    ) -> CheckResult<Vec<u8>> {
         let mut data = std::mem::take(&mut self.pending);
-        let end = wire::read_to_end(&mut self.stream, &mut data, deadline)
+        let end = wire::read_until(&mut self.stream, &mut data, deadline, |b| b.len() > limit)
             .map_err(|e| self.broken("receiving", e))?;
+        // Files can be large: the transcript keeps one event for the whole transfer.
         self.log.record(&self.name, Direction::Received, &data);
         match end {
             ReadEnd::Eof => {
                 self.log.event(&self.name, "peer closed (EOF)");
                 Ok(data)
             }
+            ReadEnd::Done => Err(Failure::fail(format!(
+                "{}: the program sent more than {limit} bytes without closing",
+                self.name
+            ))),
             _ => Err(Failure::timeout(format!(
                 "{}: the program did not close the connection within {:.1} s ({} bytes arrived)",
                 self.name,
@@ -266,13 +289,32 @@ impl Conn {
         }
     }
 
-    /// Waits for EOF from the program, ignoring data; true if it closed in time.
+    /// Waits for EOF from the program, throwing away what it sends; true if it closed (or reset) in time.
     pub fn wait_closed(&mut self, deadline: Deadline) -> bool {
-        let mut sink = Vec::new();
-        matches!(
-            wire::read_to_end(&mut self.stream, &mut sink, deadline),
-            Ok(ReadEnd::Eof) | Err(_)
-        )
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let Some(left) = deadline.remaining() else {
+                return false;
+            };
+            if self.stream.set_read_timeout(Some(left)).is_err() {
+                return false;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    self.log.event(&self.name, "peer closed (EOF)");
+                    return true;
+                }
+                Ok(n) => self
+                    .log
+                    .record(&self.name, Direction::Received, &chunk[..n]),
+                Err(e) if wire::is_timeout(&e) => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.log.event(&self.name, &format!("error: {e}"));
+                    return true;
+                }
+            }
+        }
     }
 
     /// Bytes received but not part of any reply so far.
@@ -286,6 +328,26 @@ enum Judgement {
     Match,
     SoFarSoGood,
     Differs,
+}
+
+/// For long replies, where the first difference is, with a few bytes of context on each side.
+fn locate(wanted: &[u8], actual: &[u8]) -> String {
+    const LONG: usize = 80;
+    if wanted.len() <= LONG {
+        return String::new();
+    }
+    let at = wanted
+        .iter()
+        .zip(actual)
+        .position(|(a, b)| a != b)
+        .unwrap_or(wanted.len().min(actual.len()));
+    let around =
+        |b: &[u8]| wire::escape_bytes(&b[at.saturating_sub(12).min(b.len())..b.len().min(at + 24)]);
+    format!(
+        " from byte {at} on: expected …{}…, got …{}…",
+        around(wanted),
+        around(actual)
+    )
 }
 
 fn skip_line_ends(buf: &[u8]) -> &[u8] {

@@ -290,12 +290,11 @@ impl<'a> Ctx<'a> {
         }
         let out = program.stdout().since(mark);
         let exited = program.try_status();
-        let half = &text[..text.len().div_ceil(2)];
         let failure = if strict && contains(&out, text) {
             Failure::fail(format!(
                 "the program printed {what}, but not as a line of its own"
             ))
-        } else if text.len() >= 4 && contains(&out, half) {
+        } else if partly_printed(&out, text) {
             Failure::fail(format!("the program printed only part of {what}"))
         } else if let Some(status) = exited {
             Failure::fail(format!(
@@ -448,6 +447,13 @@ pub fn printed(out: &[u8], text: &[u8], strict: bool) -> bool {
     } else {
         contains(out, text)
     }
+}
+
+/// True when the start of `text` (a third of it, at least 4 bytes) shows in `out` but not all of it: a
+/// message cut by a single `recv()`.
+pub fn partly_printed(out: &[u8], text: &[u8]) -> bool {
+    let start = (text.len() / 3).max(4);
+    text.len() > start && contains(out, &text[..start]) && !contains(out, text)
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -7,7 +7,11 @@ use super::suite::{Suite, PLACEHOLDERS};
 /// A checked command template.
 #[derive(Debug, Clone)]
 pub struct Template {
+    /// As the user gave it (plus the suite's arguments), for reports.
     argv: Vec<String>,
+    /// With relative paths made absolute: each run has a fresh working directory, where `server.py`
+    /// would not be found.
+    resolved: Vec<String>,
 }
 
 /// Values for the placeholders of one launch.
@@ -56,7 +60,8 @@ impl Template {
         {
             argv.extend(suite.args.iter().cloned());
         }
-        Ok(Template { argv })
+        let resolved = argv.iter().map(|a| absolute_if_path(a)).collect();
+        Ok(Template { argv, resolved })
     }
 
     /// The template as the user would type it, for reports.
@@ -74,7 +79,7 @@ impl Template {
 
     /// The argument vector for one launch.
     pub fn expand(&self, values: &Values) -> Vec<String> {
-        self.argv
+        self.resolved
             .iter()
             .map(|arg| {
                 let mut arg = arg
@@ -89,6 +94,18 @@ impl Template {
                 arg
             })
             .collect()
+    }
+}
+
+/// `arg` made absolute when it is a relative path to something that exists here; otherwise unchanged.
+fn absolute_if_path(arg: &str) -> String {
+    let path = std::path::Path::new(arg);
+    if arg.is_empty() || arg.contains('{') || path.is_absolute() || !path.exists() {
+        return arg.to_string();
+    }
+    match std::env::current_dir() {
+        Ok(dir) => dir.join(path).display().to_string(),
+        Err(_) => arg.to_string(),
     }
 }
 
@@ -179,6 +196,22 @@ mod tests {
             &suite("echo-server")
         )
         .is_ok());
+    }
+
+    #[test]
+    fn relative_paths_to_existing_files_are_made_absolute_for_the_run() {
+        let t = Template::new(
+            &strings(&["python3", "Cargo.toml", "no-such-file"]),
+            &suite("echo-server"),
+        )
+        .unwrap();
+        let argv = t.expand(&Values::default());
+        assert!(
+            argv[1].starts_with('/') && argv[1].ends_with("/Cargo.toml"),
+            "{argv:?}"
+        );
+        assert_eq!(argv[2], "no-such-file");
+        assert_eq!(t.display(), "python3 Cargo.toml no-such-file {port}");
     }
 
     #[test]

@@ -288,7 +288,7 @@ pub struct Evidence {
 
 impl Evidence {
     /// Large evidence (a file) is shown by its length, digest and first bytes; small evidence whole.
-    pub const SHOWN_BYTES: usize = 512;
+    pub const SHOWN_BYTES: usize = 240;
 
     pub fn of(bytes: &[u8]) -> Self {
         let shown = &bytes[..bytes.len().min(Self::SHOWN_BYTES)];

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{messages, property};
-use crate::grade::conn::Conn;
+use crate::grade::conn::{Compare, Conn};
 use crate::grade::ctx::Ctx;
 use crate::grade::suite::Leave;
 use crate::grade::verdict::{CheckResult, Failure};
@@ -17,20 +17,15 @@ fn line(text: &[u8]) -> Vec<u8> {
     [text, b"\n"].concat()
 }
 
-/// Waits for the program to send the line typed at it; what arrives before a newline or a quiet gap.
-fn receive_typed(ctx: &Ctx, conn: &mut Conn, typed: &[u8]) -> CheckResult {
+/// Waits for the program to send the line typed at it: the line, a newline optional. What the program
+/// sends is compared leniently even with `--strict`: the lesson sends a line without its newline.
+pub fn receive_typed(ctx: &Ctx, conn: &mut Conn, typed: &[u8]) -> CheckResult {
     let wait = ctx.wait();
-    match conn.read_message(Deadline::after(wait), ctx.opts.quiet, wait)? {
-        Some(got) if got == typed => Ok(()),
-        Some(got) => Err(
-            Failure::fail("the server received something other than the line typed")
-                .with_expected(typed)
-                .with_actual(got),
-        ),
-        None => Err(Failure::fail(
-            "the program closed the connection instead of sending the line typed",
-        )),
-    }
+    conn.expect_reply(typed, Compare::Lenient, Deadline::after(wait), wait)
+        .map_err(|mut f| {
+            f.message = f.message.replace("the reply", "what the program sent");
+            f
+        })
 }
 
 /// The grader as ECHO server: each typed line must arrive as one message, and PREFIX + it be printed.

@@ -81,7 +81,9 @@ pub fn transfer(ctx: &mut Ctx, content: &[u8], pacing: Option<(usize, Duration)>
 fn send_side(ctx: &mut Ctx, content: &[u8]) -> CheckResult {
     let mut conn = ctx.launch_client(Some(content))?;
     let wait = ctx.wait();
-    let received = conn.read_to_eof(Deadline::after(wait), wait)?;
+    // More than the file and a margin is a runaway sender: stop reading there.
+    let limit = content.len() + 1024 * 1024;
+    let received = conn.read_to_eof(Deadline::after(wait), wait, limit)?;
     same_bytes(content, &received)?;
     ctx.expect_clean_exit("sending the file")
 }

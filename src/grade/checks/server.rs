@@ -296,18 +296,7 @@ fn chat_turn(
     conn.send(&line(from_client))?;
     ctx.wait_printed(mark, from_client, "the client's line")?;
     ctx.type_line(from_server)?;
-    let wait = ctx.wait();
-    match conn.read_message(Deadline::after(wait), ctx.opts.quiet, wait)? {
-        Some(got) if got == from_server => Ok(()),
-        Some(got) => Err(Failure::fail(
-            "the client received something other than the line typed at the server",
-        )
-        .with_expected(from_server)
-        .with_actual(got)),
-        None => Err(Failure::fail(
-            "the server closed the connection instead of sending the line typed at it",
-        )),
-    }
+    super::client::receive_typed(ctx, conn, from_server)
 }
 
 pub fn chat_turns(ctx: &mut Ctx, turns: &[(Vec<u8>, Vec<u8>)]) -> CheckResult {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::client::end_input;
 use super::{messages, property};
-use crate::grade::ctx::{contains, printed, Ctx};
+use crate::grade::ctx::{contains, partly_printed, printed, Ctx};
 use crate::grade::procfs::Proto;
 use crate::grade::suite::Leave;
 use crate::grade::verdict::{CheckResult, Direction, Failure};
@@ -55,7 +55,6 @@ fn send_and_watch(
     let k = lines_matched(&out, messages, strict);
     let missing = &messages[k];
     let nth = format!("datagram {} of {}", k + 1, messages.len());
-    let half = &missing[..missing.len().div_ceil(2)];
     let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
     let failure = if k > 0
         && lines
@@ -65,7 +64,7 @@ fn send_and_watch(
         Failure::fail(format!(
             "{nth} was printed on the same line as the one before: datagrams merged"
         ))
-    } else if missing.len() >= 8 && contains(&out, half) {
+    } else if partly_printed(&out, missing) {
         Failure::fail(format!(
             "{nth} ({} bytes) was printed only in part: the datagram was cut",
             missing.len()

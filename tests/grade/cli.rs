@@ -1,0 +1,186 @@
+//! `sockspec grade` from the command line: listing, usage errors, exit codes, report formats, replay.
+
+use std::time::Duration;
+
+use super::util::{sockspec_in, strings, submissions_dir};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn run(args: &[&str]) -> super::util::Graded {
+    sockspec_in(&submissions_dir(), &strings(args), LIMIT)
+}
+
+#[track_caller]
+fn assert_usage_error(args: &[&str], says: &str) {
+    let graded = run(args);
+    assert_eq!(graded.code, 2, "{}: {}", graded.command, graded.stderr);
+    let lines: Vec<&str> = graded.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of error, got: {}", graded.stderr);
+    assert!(
+        lines[0].contains(says),
+        "{:?} does not say {says:?}",
+        lines[0]
+    );
+}
+
+#[test]
+fn list_prints_every_check_of_a_suite_with_its_points() {
+    let graded = run(&["grade", "--list", "echo-server"]);
+    assert_eq!(graded.code, 0, "{}", graded.stderr);
+    for id in [
+        "echo-server/basic/ascii",
+        "echo-server/concurrent/idle-first-client",
+        "echo-server/robust/client-reset",
+    ] {
+        assert!(
+            graded.stdout.contains(id),
+            "{id} missing from:\n{}",
+            graded.stdout
+        );
+    }
+    assert!(
+        graded.stdout.contains("COMMAND {port}"),
+        "{}",
+        graded.stdout
+    );
+}
+
+#[test]
+fn usage_errors_are_one_line_with_exit_code_2() {
+    assert_usage_error(&["grade", "echo-sever", "--", "true"], "no suite named");
+    assert_usage_error(&["grade", "echo-server"], "no program to grade");
+    assert_usage_error(
+        &["grade", "echo-server", "--", "x", "{prot}"],
+        "unknown placeholder {prot}",
+    );
+    assert_usage_error(
+        &["grade", "echo-server", "--", "x", "{out}"],
+        "gives no {out}",
+    );
+    assert_usage_error(
+        &["grade", "echo-server", "--only", "nothing/*", "--", "true"],
+        "no check",
+    );
+    assert_usage_error(
+        &[
+            "grade",
+            "echo-server",
+            "--",
+            "/nonexistent/program",
+            "{port}",
+        ],
+        "cannot launch",
+    );
+}
+
+#[test]
+fn a_broken_suite_file_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.toml");
+    std::fs::write(
+        &path,
+        "name = \"mine\"\nprogram = \"tcp-server\"\nbogus = 1\n",
+    )
+    .unwrap();
+    assert_usage_error(
+        &["grade", path.to_str().unwrap(), "--", "true"],
+        "mine.toml",
+    );
+}
+
+#[test]
+fn every_format_reports_the_same_run() {
+    let base = [
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/ascii",
+        "--only",
+        "echo-server/basic/chinese",
+        "--seed",
+        "5",
+    ];
+    let with = |format: &str| {
+        let mut args = base.to_vec();
+        args.extend([
+            "--format",
+            format,
+            "--",
+            "python3",
+            "echo/wrong_prefix.py",
+            "{port}",
+        ]);
+        run(&args)
+    };
+    let human = with("human");
+    assert_eq!(human.code, 1, "a required check failed: {}", human.stderr);
+    assert!(
+        human.stdout.contains("✗ echo-server/basic/ascii FAIL"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("expected: \"ECHO：hello\""),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("replay:  sockspec grade echo-server --seed 5"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        !human.stdout.contains('\x1b'),
+        "no colour when not on a terminal"
+    );
+
+    let json = with("json").json();
+    assert_eq!(json["checks"].as_array().unwrap().len(), 2);
+    assert_eq!(json["checks"][0]["outcome"], "fail");
+    assert_eq!(json["checks"][0]["expected"]["text"], "ECHO：hello");
+    assert_eq!(json["seed"], 5);
+
+    let junit = with("junit");
+    assert!(junit.stdout.starts_with("<?xml"), "{}", junit.stdout);
+    assert_eq!(junit.stdout.matches("<testcase ").count(), 2);
+    assert_eq!(junit.stdout.matches("<failure ").count(), 2);
+
+    let gradescope: serde_json::Value = serde_json::from_str(&with("gradescope").stdout).unwrap();
+    assert_eq!(gradescope["score"], 0.0);
+    assert_eq!(gradescope["tests"][0]["max_score"], 2.0);
+    assert_eq!(gradescope["tests"][0]["status"], "failed");
+}
+
+#[test]
+fn the_same_seed_shrinks_to_the_same_minimal_input() {
+    let args = [
+        "grade",
+        "file-receiver",
+        "--only",
+        "file-receiver/basic/property",
+        "--seed",
+        "99",
+        "--format",
+        "json",
+        "--",
+        "python3",
+        "file/receiver_text_mode.py",
+    ];
+    let first = run(&args).json();
+    let again = run(&args).json();
+    let check = &first["checks"][0];
+    assert_ne!(
+        check["outcome"], "pass",
+        "text-mode writing must fail on binary data"
+    );
+    assert!(check["seed"].is_u64(), "a property check reports its seed");
+    assert_eq!(
+        check["input"], again["checks"][0]["input"],
+        "replay gave another input"
+    );
+    // Shrinking leaves a tiny file, not the kilobytes first generated.
+    let len = check["input"]["len"].as_u64().unwrap();
+    assert!(len <= 4, "minimal input is {len} bytes: {}", check["input"]);
+}

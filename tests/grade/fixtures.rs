@@ -1,0 +1,162 @@
+//! Every fixture submission gets exactly the verdicts its manifest entry expects.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::util::{sockspec_in, strings, submissions_dir};
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    submission: Vec<Submission>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Submission {
+    name: String,
+    suite: String,
+    command: Vec<String>,
+    about: String,
+    /// The server mode the report should state (echo servers).
+    #[serde(default)]
+    mode: Option<String>,
+    /// More `sockspec grade` flags for this submission (e.g. a shorter `--timeout-scale`).
+    #[serde(default)]
+    grade_args: Vec<String>,
+    expect: BTreeMap<String, String>,
+}
+
+fn manifest() -> Manifest {
+    let path = submissions_dir().join("manifest.toml");
+    let text = std::fs::read_to_string(&path).expect("the manifest is readable");
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The seed every fixture is graded with: verdicts must not depend on it, but a fixed one makes a
+/// failure here replayable by hand.
+const SEED: &str = "20261125";
+
+/// Grades one submission and compares every verdict (and the mode) with the manifest.
+#[track_caller]
+fn grade_submission(name: &str) {
+    let manifest = manifest();
+    let sub = manifest
+        .submission
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no submission {name:?} in the manifest"));
+    assert!(!sub.about.is_empty(), "{name}: say what the submission is");
+    let mut args = strings(&["grade", &sub.suite, "--format", "json", "--seed", SEED]);
+    args.extend(sub.grade_args.iter().cloned());
+    args.push("--".into());
+    args.extend(sub.command.iter().cloned());
+    let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(300));
+    let report = graded.json();
+    let default = sub
+        .expect
+        .get("default")
+        .map(String::as_str)
+        .unwrap_or("pass");
+    let mut wrong = String::new();
+    let checks = report["checks"].as_array().expect("checks is an array");
+    for check in checks {
+        let id = check["id"].as_str().unwrap_or_default();
+        let got = check["outcome"].as_str().unwrap_or_default();
+        let want = sub.expect.get(id).map(String::as_str).unwrap_or(default);
+        if got != want {
+            let _ = writeln!(
+                wrong,
+                "  {id}: expected {want}, got {got}: {}",
+                check["message"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    for id in sub.expect.keys().filter(|k| *k != "default") {
+        if !checks.iter().any(|c| c["id"] == id.as_str()) {
+            let _ = writeln!(
+                wrong,
+                "  {id}: in the manifest, but the suite has no such check"
+            );
+        }
+    }
+    if let Some(mode) = &sub.mode {
+        let got = report["mode"].as_str().unwrap_or("(none reported)");
+        if got != mode {
+            let _ = writeln!(wrong, "  mode: expected {mode}, got {got}");
+        }
+    }
+    let success = report["summary"]["success"].as_bool().unwrap_or(false);
+    let expected_code = if success { 0 } else { 1 };
+    if graded.code != expected_code {
+        let _ = writeln!(
+            wrong,
+            "  exit code: expected {expected_code}, got {}",
+            graded.code
+        );
+    }
+    assert!(
+        wrong.is_empty(),
+        "{name} ({}):\n{wrong}replay: cd fixtures/submissions && {} \nstderr:\n{}",
+        sub.suite,
+        graded.command.replace("--format json", "--format human"),
+        graded.stderr
+    );
+}
+
+macro_rules! fixture_tests {
+    ($($test:ident => $name:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                grade_submission($name);
+            }
+        )*
+
+        #[test]
+        fn every_manifest_entry_has_a_test() {
+            let tested = [$($name),*];
+            for sub in manifest().submission {
+                assert!(tested.contains(&sub.name.as_str()), "no test grades {}", sub.name);
+            }
+        }
+    };
+}
+
+fixture_tests! {
+    echo_single => "echo/single",
+    echo_sequential => "echo/sequential",
+    echo_threaded => "echo/threaded",
+    echo_line_threaded => "echo/line_threaded",
+    echo_wrong_prefix => "echo/wrong_prefix",
+    echo_strips_message => "echo/strips_message",
+    echo_sequential_claims_concurrent => "echo/sequential_claims_concurrent",
+    echo_crash_on_close => "echo/crash_on_close",
+    echo_client => "echo_client/client",
+    echo_client_never_exits => "echo_client/never_exits",
+    echo_client_no_print => "echo_client/no_print",
+    chat_server => "chat/server",
+    chat_client => "chat/client",
+    chat_server_no_exit => "chat/server_no_exit",
+    chat_client_ascii_only => "chat/client_ascii_only",
+    file_receiver => "file/receiver",
+    file_sender => "file/sender",
+    file_receiver_text_mode => "file/receiver_text_mode",
+    file_receiver_one_recv => "file/receiver_one_recv",
+    file_sender_no_close => "file/sender_no_close",
+    udp_receiver => "udp/receiver",
+    udp_receiver_truncates => "udp/receiver_truncates",
+    udp_sender => "udp/sender",
+    udp_sender_joins_lines => "udp/sender_joins_lines",
+    udp_sender_empty_datagram => "udp/sender_empty_datagram",
+    misbehaving_endless_output => "misbehaving/endless_output",
+    misbehaving_ignores_sigterm => "misbehaving/ignores_sigterm",
+    misbehaving_forks_keeper => "misbehaving/forks_keeper",
+    misbehaving_never_replies => "misbehaving/never_replies",
+    misbehaving_floods => "misbehaving/floods",
+    misbehaving_ignores_port => "misbehaving/ignores_port",
+    misbehaving_crashes_at_start => "misbehaving/crashes_at_start",
+    misbehaving_never_listens => "misbehaving/never_listens",
+}

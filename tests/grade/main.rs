@@ -1,0 +1,6 @@
+//! The grader, graded: fixture submissions get exactly their expected verdicts, misbehaving programs
+//! leave no process behind, the reference peers pass every level, and the CLI keeps its promises.
+
+mod cli;
+mod fixtures;
+mod util;
