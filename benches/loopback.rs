@@ -1,1 +1,333 @@
-fn main() {}
+//! Loopback benchmarks of the reference peers, each against an anchor measured in the same run:
+//!
+//! - echo round trips/s (64-byte messages, 1 and 50 clients) and echo MB/s (64 KiB messages) of the
+//!   concurrent echo server, against a minimal tokio echo server in the style of tokio's examples/echo.rs;
+//! - file transfer MB/s (1 GiB) of the file peers, against a plain read/write copy loop over a loopback
+//!   socket pair;
+//! - 10,000 idle connections held by the concurrent echo server, with the RSS they cost.
+//!
+//! Figures are printed as ratios (ours / anchor). `cargo bench` runs it; `cargo bench -- --quick` runs a
+//! smaller version (shorter rounds, a 64 MiB file, 2,000 idle connections).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sockspec::peers::echo::{EchoConfig, EchoServer, Mode};
+use sockspec::peers::file::{send_file, FileReceiver};
+
+/// Settings of one benchmark run.
+struct Plan {
+    /// Length of one measured round of echo traffic.
+    round: Duration,
+    /// Rounds per server; the median is reported (the machine has 2 cores shared with the clients).
+    rounds: usize,
+    file_bytes: u64,
+    idle_connections: usize,
+}
+
+impl Plan {
+    fn full() -> Self {
+        Plan {
+            round: Duration::from_secs(2),
+            rounds: 3,
+            file_bytes: 1 << 30,
+            idle_connections: 10_000,
+        }
+    }
+
+    fn quick() -> Self {
+        Plan {
+            round: Duration::from_millis(500),
+            rounds: 1,
+            file_bytes: 64 << 20,
+            idle_connections: 2_000,
+        }
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+    raise_fd_limit(2 * plan.idle_connections as u64 + 1024);
+    println!("sockspec loopback benchmark ({} run)", if quick { "quick" } else { "full" });
+    println!("{:<44} {:>14} {:>14} {:>8}", "measure", "ours", "anchor", "ratio");
+
+    let ours = EchoServer::bind(loopback(), EchoConfig { mode: Mode::Concurrent, ..EchoConfig::default() })
+        .expect("bind the echo server")
+        .spawn()
+        .expect("start the echo server");
+    let prefix_len = EchoConfig::default().prefix.len();
+    let anchor = AnchorEcho::start();
+
+    for clients in [1, 50] {
+        let (a, b) = compare(&plan, |server| match server {
+            Server::Ours => echo_round_trips(ours.addr(), clients, 64, prefix_len, plan.round),
+            Server::Anchor => echo_round_trips(anchor.addr, clients, 64, 0, plan.round),
+        });
+        row(&format!("echo round trips/s, 64 B, {clients} client(s)"), a, b, "");
+    }
+    for clients in [1, 8] {
+        let (a, b) = compare(&plan, |server| {
+            let per_second = match server {
+                Server::Ours => echo_round_trips(ours.addr(), clients, 64 * 1024, prefix_len, plan.round),
+                Server::Anchor => echo_round_trips(anchor.addr, clients, 64 * 1024, 0, plan.round),
+            };
+            per_second * (64.0 * 1024.0) / 1e6
+        });
+        row(&format!("echo MB/s, 64 KiB messages, {clients} client(s)"), a, b, "");
+    }
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("source.bin");
+    write_file(&source, plan.file_bytes);
+    let (a, b) = compare(&plan, |server| {
+        let out = dir.path().join("received.bin");
+        let started = Instant::now();
+        match server {
+            Server::Ours => transfer_with_peers(&source, &out),
+            Server::Anchor => transfer_with_copy_loop(&source, &out),
+        }
+        let mb_per_s = plan.file_bytes as f64 / started.elapsed().as_secs_f64() / 1e6;
+        assert_eq!(std::fs::metadata(&out).expect("received file").len(), plan.file_bytes);
+        std::fs::remove_file(&out).expect("remove the received file");
+        mb_per_s
+    });
+    row(&format!("file transfer MB/s, {} MiB", plan.file_bytes >> 20), a, b, "");
+
+    let (held, rss_per_conn, rss_total) = idle_connections(ours.addr(), plan.idle_connections, prefix_len);
+    println!(
+        "{:<44} {:>14} {:>14} {:>8}",
+        format!("idle connections held (of {})", plan.idle_connections),
+        held,
+        "-",
+        "-"
+    );
+    println!(
+        "{:<44} {:>14} {:>14} {:>8}",
+        "RSS per idle connection (bytes)",
+        format!("{rss_per_conn:.0}"),
+        "-",
+        "-"
+    );
+    println!("{:<44} {:>14} {:>14} {:>8}", "RSS with them all open (MiB)", format!("{:.1}", rss_total), "-", "-");
+    println!("\ntargets: echo at 50 clients >= 1.0x the anchor; file transfer >= 0.9x the copy loop");
+    drop(ours);
+}
+
+#[derive(Clone, Copy)]
+enum Server {
+    Ours,
+    Anchor,
+}
+
+/// Measures ours and the anchor alternately, `rounds` times each, and returns the medians.
+fn compare(plan: &Plan, mut measure: impl FnMut(Server) -> f64) -> (f64, f64) {
+    let mut ours = Vec::new();
+    let mut anchor = Vec::new();
+    for _ in 0..plan.rounds {
+        anchor.push(measure(Server::Anchor));
+        ours.push(measure(Server::Ours));
+    }
+    (median(ours), median(anchor))
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+fn row(what: &str, ours: f64, anchor: f64, unit: &str) {
+    println!(
+        "{:<44} {:>14} {:>14} {:>7.2}x",
+        what,
+        format!("{ours:.1}{unit}"),
+        format!("{anchor:.1}{unit}"),
+        ours / anchor
+    );
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("a loopback address")
+}
+
+/// Round trips per second over `clients` connections, each sending a `size`-byte message (newline last)
+/// and reading its `size + prefix` reply before the next, for `round`.
+fn echo_round_trips(addr: SocketAddr, clients: usize, size: usize, prefix: usize, round: Duration) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let mut message = vec![b'x'; size];
+    message[size - 1] = b'\n';
+    let message: Arc<[u8]> = message.into();
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (stop, count, message) = (stop.clone(), count.clone(), message.clone());
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(addr).expect("connect to the echo server");
+                stream.set_nodelay(true).expect("nodelay");
+                stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+                let mut reply = vec![0u8; size + prefix];
+                let mut done = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    stream.write_all(&message).expect("send");
+                    stream.read_exact(&mut reply).expect("reply");
+                    done += 1;
+                }
+                count.fetch_add(done, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    // The measured interval: the clients run until it ends.
+    std::thread::sleep(round);
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The anchor: a minimal tokio echo server as in tokio's examples/echo.rs.
+struct AnchorEcho {
+    addr: SocketAddr,
+}
+
+impl AnchorEcho {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind(loopback()).expect("bind the anchor");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("anchor address");
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            runtime.block_on(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                loop {
+                    let (mut socket, _) = listener.accept().await.expect("accept");
+                    tokio::spawn(async move {
+                        let mut buf = vec![0; 1024];
+                        loop {
+                            let n = match socket.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            if socket.write_all(&buf[0..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        AnchorEcho { addr }
+    }
+}
+
+fn write_file(path: &Path, bytes: u64) {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create the source file"));
+    let mut block = vec![0u8; 1 << 20];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for b in block.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    for _ in 0..bytes / block.len() as u64 {
+        file.write_all(&block).expect("write the source file");
+    }
+    file.flush().expect("flush the source file");
+}
+
+fn transfer_with_peers(source: &Path, out: &Path) {
+    let receiver = FileReceiver::bind(loopback(), out).expect("bind the receiver");
+    let addr = receiver.local_addr();
+    let receiving = std::thread::spawn(move || receiver.receive().expect("receive"));
+    send_file(addr, source).expect("send the file");
+    receiving.join().expect("receiver thread");
+}
+
+/// The anchor: read/write copy loops over a loopback socket pair, 64 KiB at a time.
+fn transfer_with_copy_loop(source: &Path, out: &Path) {
+    let listener = TcpListener::bind(loopback()).expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let out = out.to_path_buf();
+    let receiving = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut file = std::fs::File::create(out).expect("create");
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stream.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buf[..n]).expect("write");
+        }
+    });
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut file = std::fs::File::open(source).expect("open");
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        stream.write_all(&buf[..n]).expect("send");
+    }
+    drop(stream);
+    receiving.join().expect("receiver thread");
+}
+
+/// Opens `count` connections to the server and leaves them idle; checks a sample is still served;
+/// returns how many are held and the RSS they cost (bytes per connection, MiB in all).
+fn idle_connections(addr: SocketAddr, count: usize, prefix: usize) -> (usize, f64, f64) {
+    let before = rss_bytes();
+    let mut conns = Vec::with_capacity(count);
+    for _ in 0..count {
+        match TcpStream::connect(addr) {
+            Ok(stream) => conns.push(stream),
+            Err(e) => {
+                eprintln!("connection {} failed: {e}", conns.len() + 1);
+                break;
+            }
+        }
+    }
+    // Every 100th connection speaks: the server must have accepted and be serving all of them.
+    let mut served = 0;
+    for stream in conns.iter_mut().step_by(100) {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream.write_all(b"ping\n").expect("send");
+        let mut reply = vec![0u8; prefix + 5];
+        if stream.read_exact(&mut reply).is_ok() {
+            served += 1;
+        }
+    }
+    let sampled = conns.len().div_ceil(100);
+    let after = rss_bytes();
+    let held = if served == sampled { conns.len() } else { served * 100 };
+    let per_conn = after.saturating_sub(before) as f64 / conns.len().max(1) as f64;
+    (held, per_conn, after as f64 / (1 << 20) as f64)
+}
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn raise_fd_limit(want: u64) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < want {
+            limit.rlim_cur = want.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
