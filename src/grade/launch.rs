@@ -205,7 +205,8 @@ pub struct StopReport {
 pub struct Program {
     name: String,
     pid: i32,
-    child: Mutex<Child>,
+    /// The leader and, once reaped, its status (kept here so a scan can tell "reaped" without reaping).
+    leader: Mutex<(Child, Option<ExitStatus>)>,
     /// `SOCKSPEC_RUN=<token>`, the exact environment entry of this run.
     marker: String,
     stdin: Option<ChildStdin>,
@@ -287,7 +288,7 @@ impl Program {
         let program = Program {
             name: name.clone(),
             pid,
-            child: Mutex::new(child),
+            leader: Mutex::new((child, None)),
             marker: format!("{RUN_MARKER_VAR}={token}"),
             stdin,
             stdout: Arc::new(Capture::new(spec.output_cap)),
@@ -402,7 +403,16 @@ impl Program {
 
     /// The leader's exit status if it has ended (reaping it), without waiting.
     pub fn try_status(&self) -> Option<ExitStatus> {
-        lock(&self.child).try_wait().ok().flatten()
+        let mut leader = lock(&self.leader);
+        if leader.1.is_none() {
+            leader.1 = leader.0.try_wait().ok().flatten();
+        }
+        leader.1
+    }
+
+    /// True once the leader has been reaped: from then on its pid may be reused by anyone.
+    fn leader_reaped(&self) -> bool {
+        lock(&self.leader).1.is_some()
     }
 
     /// Waits for the leader to end, up to the deadline.
@@ -468,7 +478,7 @@ impl Program {
     fn scan(&self) -> Vec<Proc> {
         // While the leader is not reaped its pid (and so its process group id) cannot be reused: they
         // identify the run. Afterwards only the marker and the known (pid, start time) pairs do.
-        let leader_unreaped = self.try_status().is_none();
+        let leader_unreaped = !self.leader_reaped();
         let mut known = lock(&self.known);
         let procs = procfs::with_descendants(|p| {
             (leader_unreaped && (p.pid == self.pid || p.pgrp == self.pid))
@@ -506,7 +516,7 @@ impl Program {
     /// run, each checked against its start time just before. Returns how many were live.
     fn signal_all(&self, signal: libc::c_int) -> usize {
         let procs = self.scan();
-        if self.try_status().is_none() {
+        if !self.leader_reaped() {
             // SAFETY: the leader is not reaped, so its process group id is still this run's.
             unsafe { libc::killpg(self.pid, signal) };
         }
@@ -525,10 +535,12 @@ impl Program {
     fn wait_gone(&self, deadline: Deadline) -> bool {
         let mut pause = POLL_FIRST;
         loop {
+            // Scan before reaping the leader: while it is unreaped, its group id still identifies
+            // every member, zombies included, and the scan records them for reaping.
+            let alive = self.alive_pids();
             let leader_done = self.try_status().is_some();
             self.reap_known();
-            if leader_done && self.alive_pids().is_empty() {
-                self.reap_known();
+            if leader_done && alive.is_empty() {
                 return true;
             }
             let Some(left) = deadline.remaining() else {

@@ -85,6 +85,15 @@ pub fn finish(run: &mut Run, grace: Duration) -> StopReport {
         Vec::<u32>::new(),
         "processes left in the run"
     );
+    // Members of the run's group orphaned to this (subreaper) process must have been reaped too.
+    let me = std::process::id() as i32;
+    let leader = run.program.pid() as i32;
+    let zombies: Vec<i32> = sockspec::grade::procfs::all_procs()
+        .into_iter()
+        .filter(|p| p.ppid == me && p.pgrp == leader && p.is_zombie())
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(zombies, Vec::<i32>::new(), "unreaped zombies of the run");
     report
 }
 

@@ -232,3 +232,46 @@ fn a_script_made_executable_runs_through_its_shebang() {
     );
     finish(&mut run, Duration::from_secs(5));
 }
+
+#[test]
+fn readiness_uses_up_no_connection_of_a_one_client_server() {
+    let source = UPPER_SERVER
+        .replace("while True:\n", "if True:\n")
+        .replace("    c.close()\n", "    c.close()\n    sys.exit(0)\n");
+    let mut run = python(&source, &["0"]);
+    let addr = run
+        .program
+        .wait_listening(Proto::Tcp, Deadline::after(START))
+        .expect("listening");
+    assert_upper_reply(addr);
+    let status = run.program.wait_exit(Deadline::after(START));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    finish(&mut run, Duration::from_secs(5));
+}
+
+#[test]
+fn server_left_running_in_the_background_by_a_leader_that_exited_is_found() {
+    let mut run = python(
+        r#"
+import os, socket, threading
+if os.fork() == 0:
+    os.setsid()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    threading.Event().wait()
+"#,
+        &[],
+    );
+    // The leader exits at once; its child, outside the group, listens a little later.
+    run.program
+        .wait_listening(Proto::Tcp, Deadline::after(START))
+        .expect("the background server's socket");
+    let status = run.program.wait_exit(Deadline::after(START));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let report = finish(&mut run, Duration::from_secs(5));
+    assert!(
+        report.exited_by_itself && !report.needed_sigkill,
+        "{report:?}"
+    );
+}

@@ -129,3 +129,21 @@ fn dropping_the_program_stops_everything() {
     drop(run);
     assert_eq!(marker_pids(&marker), Vec::<i32>::new());
 }
+
+#[test]
+fn program_forking_many_children_that_ignore_sigterm_is_cleared() {
+    // A shell that forks children as fast as it can (bounded, to spare the machine), all ignoring
+    // SIGTERM; it is stopped while it may still be forking.
+    let (dir, path) = crate::write_file(
+        "prog.sh",
+        "trap '' TERM\necho forking\ni=0\nwhile [ $i -lt 300 ]; do sleep 1000 & i=$((i+1)); done\nwait\n",
+    );
+    let spec = LaunchSpec::new(vec!["sh".into(), path.display().to_string()], dir.path());
+    let mut run = Run {
+        program: sockspec::grade::launch::Program::spawn(&spec).expect("launch sh"),
+        dir,
+    };
+    expect_stdout(&run, "forking\n");
+    let report = finish(&mut run, Duration::from_millis(200));
+    assert!(report.needed_sigkill, "{report:?}");
+}
