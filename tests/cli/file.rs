@@ -4,7 +4,7 @@ use std::fs;
 
 use sockspec::wire;
 
-use crate::util::{run, Proc, TestResult};
+use crate::util::{assert_one_line_error, run, Proc, TestResult};
 
 /// Several socket buffers' worth, so the transfer takes many reads.
 const FILE_SIZE: usize = 3 * 1024 * 1024 + 7;
@@ -51,5 +51,32 @@ fn a_file_sent_arrives_byte_identical() -> TestResult {
     assert_eq!(wire::sha256_hex(&fs::read(&out)?), wire::sha256_hex(&bytes));
     let left: Vec<_> = fs::read_dir(out_dir.path())?.collect::<Result<_, _>>()?;
     assert_eq!(left.len(), 1, "only the output is left: {left:?}");
+    Ok(())
+}
+
+#[test]
+fn a_broken_transfer_fails_and_leaves_no_file() -> TestResult {
+    let out_dir = tempfile::tempdir()?;
+    let out = out_dir.path().join("never.bin");
+    let (mut server, addr) = Proc::serve(&["serve", "file", out.to_str().expect("UTF-8")]);
+
+    let mut sender = std::net::TcpStream::connect(addr)?;
+    let partial = vec![0xa5u8; 50_000];
+    std::io::Write::write_all(&mut sender, &partial)?;
+    wire::reset(sender)?;
+
+    let status = server.wait_exit();
+    assert_eq!(
+        status.code(),
+        Some(sockspec::exit::FAILED.into()),
+        "{}",
+        server.describe()
+    );
+    assert_one_line_error(&server.stderr(), &["broke after"], &server.describe());
+    assert_eq!(
+        fs::read_dir(out_dir.path())?.count(),
+        0,
+        "nothing left behind"
+    );
     Ok(())
 }
