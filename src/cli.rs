@@ -233,6 +233,41 @@ pub fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Parses the process arguments. Help and version print as clap prints them; a usage error is one line
+/// on stderr (`sockspec: invalid value '70000' for '<PORT>': ...`) and exit code 2.
+pub fn parse_args() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err)
+            if !err.use_stderr()
+                || err.kind()
+                    == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            err.exit()
+        }
+        Err(err) => {
+            eprintln!("sockspec: {}", one_line(&err));
+            std::process::exit(exit::USAGE.into())
+        }
+    }
+}
+
+/// Clap's message on one line: the usage block and the `--help` hint are dropped, the rest joined.
+pub fn one_line(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let mut parts = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    format!("{} (see --help)", parts.join(" "))
+}
+
 /// Runs a parsed command line; returns the exit code for a run that completed.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
@@ -399,6 +434,16 @@ mod tests {
     fn ports_out_of_range_are_rejected() {
         let err = Cli::try_parse_from(["sockspec", "echo", "127.0.0.1", "70000"]).unwrap_err();
         assert!(err.to_string().contains("70000"), "{err}");
+    }
+
+    #[test]
+    fn usage_errors_fit_on_one_line() {
+        let err = Cli::try_parse_from(["sockspec", "echo", "127.0.0.1", "70000"]).unwrap_err();
+        let line = one_line(&err);
+        assert!(!line.contains('\n') && line.contains("70000"), "{line}");
+        let err = Cli::try_parse_from(["sockspec", "send-file", "127.0.0.1"]).unwrap_err();
+        let line = one_line(&err);
+        assert!(!line.contains('\n') && line.contains("<PORT>"), "{line}");
     }
 
     #[test]

@@ -56,6 +56,15 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A transfer that started but broke before its end (a reset, a read error): the work failed.
+    #[error("transfer with {peer} broke after {bytes} bytes")]
+    Broken {
+        peer: SocketAddr,
+        bytes: u64,
+        #[source]
+        source: io::Error,
+    },
+
     #[error("{0}")]
     Usage(String),
 
@@ -86,7 +95,7 @@ impl Error {
             | Error::Connect { .. } => exit::NETWORK,
             Error::Resolve { .. } | Error::Usage(_) => exit::USAGE,
             Error::ReadFile { .. } | Error::WriteFile { .. } => exit::FILE,
-            Error::Io { .. } => exit::FAILED,
+            Error::Broken { .. } | Error::Io { .. } => exit::FAILED,
         }
     }
 

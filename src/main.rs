@@ -1,10 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use sockspec::cli::{self, Cli};
+use sockspec::cli;
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    let args = cli::parse_args();
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
         Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,

@@ -1,11 +1,295 @@
-//! Placeholder until the file peer lands.
+//! The lesson's file transfer: the sender streams every byte of a file over one TCP connection and
+//! half-closes; the receiver writes every byte until EOF to a file.
+//!
+//! The receiver writes into a temporary file beside the output and renames it only once EOF arrived, so a
+//! broken transfer never leaves a partial file under the final name. The sender waits for the receiver to
+//! close before it reports success, so "sent" means the receiver has everything.
 
+use std::fs::{File, Permissions};
+use std::io::{self, Read, Seek, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tempfile::NamedTempFile;
+
+use crate::cli::{self, SendFileArgs, ServeFileArgs};
 use crate::error::{Error, Result};
+use crate::exit;
+use crate::wire::{self, Deadline};
 
-pub fn cli_serve(_args: &crate::cli::ServeFileArgs) -> Result<u8> {
-    Err(Error::Usage("the file peer is not built yet".into()))
+/// How long the sender waits for the connection to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the sender waits, after its last byte, for the receiver to close: the receiver still has to
+/// drain the socket buffers (a few MiB) and write them out.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bytes moved per read on the receiving side: memory stays bounded whatever the file size.
+const CHUNK: usize = 256 * 1024;
+
+/// What a receiver got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub bytes: u64,
+    pub peer: SocketAddr,
+    pub path: PathBuf,
 }
 
-pub fn cli_send(_args: &crate::cli::SendFileArgs) -> Result<u8> {
-    Err(Error::Usage("the file peer is not built yet".into()))
+/// A bound file receiver: its address is known and its output is known to be writable before any
+/// sender comes.
+pub struct FileReceiver {
+    listener: TcpListener,
+    addr: SocketAddr,
+    out: PathBuf,
+    temp: NamedTempFile,
+    wait: Option<Duration>,
+}
+
+impl FileReceiver {
+    /// Creates the temporary file beside `out` (so an unwritable output fails now, with
+    /// [`Error::WriteFile`]), then listens on `addr`.
+    pub fn bind(addr: SocketAddr, out: &Path) -> Result<Self> {
+        let temp = create_temp_beside(out)?;
+        let listener = wire::listen_tcp(addr, wire::LISTEN_BACKLOG)?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("cannot read the listening address", e))?;
+        Ok(FileReceiver {
+            listener,
+            addr,
+            out: out.to_path_buf(),
+            temp,
+            wait: None,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Gives up when nobody connects within `wait`, or when a connected sender then sends nothing for
+    /// `wait`. `None`, the default, waits for ever, as a server started by hand should.
+    pub fn set_wait(&mut self, wait: Option<Duration>) {
+        self.wait = wait;
+    }
+
+    /// Accepts one connection and writes every byte until EOF to the output. On a broken transfer the
+    /// temporary file is removed and [`Error::Broken`] says how many bytes arrived from whom.
+    pub fn receive(self) -> Result<Received> {
+        let FileReceiver {
+            listener,
+            out,
+            mut temp,
+            wait,
+            ..
+        } = self;
+        let (mut stream, peer) = super::accept_one(&listener, wait).map_err(|e| {
+            Error::io(
+                format!("no sender connected to {}", listener_addr(&listener)),
+                e,
+            )
+        })?;
+        // One transfer per receiver: later clients are refused instead of queued for nothing.
+        drop(listener);
+        stream
+            .set_read_timeout(wait)
+            .map_err(|e| Error::io("cannot configure the connection", e))?;
+
+        let mut buf = vec![0u8; CHUNK];
+        let mut bytes = 0u64;
+        loop {
+            let n = match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // `temp` is dropped on return, which removes the partial file.
+                Err(e) => {
+                    let source = match wait {
+                        Some(wait) if wire::is_timeout(&e) => io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("nothing arrived for {:.1} s", wait.as_secs_f64()),
+                        ),
+                        _ => e,
+                    };
+                    return Err(Error::Broken {
+                        peer,
+                        bytes,
+                        source,
+                    });
+                }
+            };
+            if let Err(source) = temp.as_file_mut().write_all(&buf[..n]) {
+                // A reset tells the sender that its bytes were not kept.
+                let _ = wire::reset(stream);
+                return Err(Error::WriteFile { path: out, source });
+            }
+            bytes += n as u64;
+        }
+        if let Err(e) = temp.persist(&out) {
+            let _ = wire::reset(stream);
+            return Err(Error::WriteFile {
+                path: out,
+                source: e.error,
+            });
+        }
+        // The orderly close, after the rename, is the sender's confirmation.
+        drop(stream);
+        Ok(Received {
+            bytes,
+            peer,
+            path: out,
+        })
+    }
+}
+
+fn listener_addr(listener: &TcpListener) -> String {
+    listener
+        .local_addr()
+        .map_or_else(|_| "the listener".to_string(), |a| a.to_string())
+}
+
+/// A hidden temporary file in the directory of `out`, so that the final rename stays on one file system.
+fn create_temp_beside(out: &Path) -> Result<NamedTempFile> {
+    let write_err = |source: io::Error| Error::WriteFile {
+        path: out.to_path_buf(),
+        source,
+    };
+    let Some(name) = out.file_name() else {
+        return Err(write_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a file name",
+        )));
+    };
+    if out.is_dir() {
+        return Err(write_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a directory",
+        )));
+    }
+    let dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // A missing directory is the common mistake: report it without the temporary file's name.
+    std::fs::metadata(dir).map_err(write_err)?;
+    tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".part")
+        // Mode 0666 minus the umask, as for any file a program creates (a temp file would be 0600).
+        .permissions(Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(write_err)
+}
+
+/// Sends every byte of `path` to the receiver at `addr`, half-closes, and waits for the receiver to close.
+/// Returns the number of bytes sent.
+pub fn send_file(addr: SocketAddr, path: &Path) -> Result<u64> {
+    let read_err = |source: io::Error| Error::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(read_err)?;
+    // A directory opens fine on Linux and fails only at the first read: say so now.
+    if file.metadata().map_err(read_err)?.is_dir() {
+        return Err(read_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a directory",
+        )));
+    }
+    let mut stream = wire::connect(addr, Deadline::after(CONNECT_TIMEOUT))?;
+    // `io::copy` from a File to a TcpStream uses sendfile(2) on Linux: no copy through user space.
+    let sent = match io::copy(&mut file, &mut stream) {
+        Ok(sent) => sent,
+        Err(source) if is_connection_lost(&source) => {
+            return Err(Error::Broken {
+                peer: addr,
+                // sendfile moves the file offset, so it says how far the transfer got.
+                bytes: file.stream_position().unwrap_or(0),
+                source,
+            });
+        }
+        Err(e) => {
+            return Err(Error::io(
+                format!("cannot send {} to {addr}", path.display()),
+                e,
+            ))
+        }
+    };
+    wire::finish_sending(&stream)
+        .map_err(|e| Error::io(format!("cannot finish the transfer to {addr}"), e))?;
+    wait_for_close(&mut stream, addr, sent)?;
+    Ok(sent)
+}
+
+/// Waits for the receiver's orderly close; whatever it sends meanwhile (an acknowledgement) is skipped.
+fn wait_for_close(stream: &mut TcpStream, addr: SocketAddr, sent: u64) -> Result<()> {
+    let deadline = Deadline::after(CLOSE_TIMEOUT);
+    let mut sink = [0u8; 4096];
+    loop {
+        let Some(left) = deadline.remaining() else {
+            return Err(Error::io(
+                format!(
+                    "{addr} did not close the connection within {} s after the last byte, \
+                     so delivery is not confirmed",
+                    CLOSE_TIMEOUT.as_secs()
+                ),
+                io::Error::from(io::ErrorKind::TimedOut),
+            ));
+        };
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| Error::io("cannot configure the connection", e))?;
+        match stream.read(&mut sink) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if wire::is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            // A reset after the last byte: the receiver did not keep the file.
+            Err(source) => {
+                return Err(Error::Broken {
+                    peer: addr,
+                    bytes: sent,
+                    source,
+                })
+            }
+        }
+    }
+}
+
+fn is_connection_lost(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
+/// `sockspec serve file OUT`: prints `listening on ADDR`, receives one file, prints what arrived.
+pub fn cli_serve(args: &ServeFileArgs) -> Result<u8> {
+    let receiver = FileReceiver::bind(args.listen.addr()?, &args.out)?;
+    cli::announce(receiver.local_addr())?;
+    let got = receiver.receive()?;
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "received {} bytes from {} into {}",
+        got.bytes,
+        got.peer,
+        got.path.display()
+    )
+    .and_then(|_| out.flush())
+    .map_err(|e| Error::io("cannot write standard output", e))?;
+    Ok(exit::OK)
+}
+
+/// `sockspec send-file HOST PORT FILE`: sends the file, prints `sent N bytes`.
+pub fn cli_send(args: &SendFileArgs) -> Result<u8> {
+    let sent = send_file(args.server.addr()?, &args.file)?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "sent {sent} bytes")
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("cannot write standard output", e))?;
+    Ok(exit::OK)
 }

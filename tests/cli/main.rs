@@ -1,0 +1,15 @@
+//! The `sockspec` binary run as a user runs it: one-shot commands through assert_cmd, servers as child
+//! processes in their own process group, read line by line with deadlines.
+
+/// `serve chat` and `chat` talking to each other through their stdin and stdout.
+mod chat;
+/// `serve echo` in its modes and the `echo` client.
+mod echo;
+/// Bad input of every kind: one line on stderr and the documented exit code.
+mod errors;
+/// `serve file` and `send-file`, checked by sha256.
+mod file;
+/// `serve udp` and `send-udp`.
+mod udp;
+/// Running the binary: one-shot runs, spawned servers that are always ended, addresses to test against.
+mod util;

@@ -1,0 +1,138 @@
+//! The chat peers take turns, end cleanly whichever side stops, accept a message without a newline, and
+//! report a reset.
+
+use std::io::{Cursor, ErrorKind, Write};
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+
+use sockspec::peers::chat::{self, ChatConfig, ChatEnd, ChatServer};
+use sockspec::{wire, Error};
+
+use crate::util::{any_local_addr, connect, recv_reply, TestResult, WAIT};
+
+/// Tests never wait for ever: a peer that goes missing fails the test at the deadline.
+fn bounded() -> ChatConfig {
+    ChatConfig {
+        wait: Some(WAIT),
+        ..ChatConfig::default()
+    }
+}
+
+type Served = JoinHandle<(sockspec::error::Result<ChatEnd>, Vec<u8>)>;
+
+/// Binds a chat server whose typed input is `script`, serving on a thread; returns its address and the
+/// thread, which yields how the chat ended and what the server printed.
+#[track_caller]
+fn start_server(script: &'static str) -> (SocketAddr, Served) {
+    let server = ChatServer::bind_with(any_local_addr(), bounded()).expect("bind the chat server");
+    let addr = server.local_addr();
+    let thread = std::thread::spawn(move || {
+        let mut printed = Vec::new();
+        let end = server.serve(Cursor::new(script), &mut printed);
+        (end, printed)
+    });
+    (addr, thread)
+}
+
+fn run_client(addr: SocketAddr, script: &str) -> (sockspec::error::Result<ChatEnd>, String) {
+    let mut printed = Vec::new();
+    let end = chat::run_client_with(addr, &bounded(), Cursor::new(script), &mut printed);
+    (end, String::from_utf8(printed).expect("utf-8 output"))
+}
+
+#[test]
+fn client_input_ending_ends_the_server_too() -> TestResult {
+    let (addr, server) = start_server("你好，客户端\nsecond answer\nnever sent\n");
+    let (client_end, client_printed) = run_client(addr, "hello server\n第二句\n");
+    let (server_end, server_printed) = server.join().expect("server thread");
+
+    assert_eq!(client_end?, ChatEnd::InputEnded);
+    assert_eq!(client_printed, "你好，客户端\nsecond answer\n");
+    assert_eq!(server_end?, ChatEnd::PeerClosed);
+    assert_eq!(String::from_utf8(server_printed)?, "hello server\n第二句\n");
+    Ok(())
+}
+
+#[test]
+fn server_input_ending_ends_the_client_too() -> TestResult {
+    let (addr, server) = start_server("only answer\n");
+    let (client_end, client_printed) = run_client(addr, "one\ntwo\nthree\n");
+    let (server_end, server_printed) = server.join().expect("server thread");
+
+    assert_eq!(server_end?, ChatEnd::InputEnded);
+    assert_eq!(String::from_utf8(server_printed)?, "one\ntwo\n");
+    assert_eq!(client_end?, ChatEnd::PeerClosed);
+    assert_eq!(client_printed, "only answer\n");
+    Ok(())
+}
+
+#[test]
+fn an_empty_line_ends_the_chat_like_the_end_of_input() -> TestResult {
+    let (addr, server) = start_server("answer\n\nnever sent\n");
+    let (client_end, client_printed) = run_client(addr, "one\ntwo\n");
+    let (server_end, server_printed) = server.join().expect("server thread");
+
+    assert_eq!(server_end?, ChatEnd::InputEnded);
+    assert_eq!(String::from_utf8(server_printed)?, "one\ntwo\n");
+    assert_eq!(client_end?, ChatEnd::PeerClosed);
+    assert_eq!(client_printed, "answer\n");
+    Ok(())
+}
+
+#[test]
+fn crlf_input_lines_are_sent_with_a_bare_newline() -> TestResult {
+    let (addr, server) = start_server("answer\r\n");
+    let mut client = connect(addr);
+    client.write_all(b"hi\r\n")?;
+    let reply = recv_reply(&mut client, &mut Vec::new(), WAIT).expect("an answer");
+    assert_eq!(reply, b"answer\n");
+    drop(client);
+    let (server_end, server_printed) = server.join().expect("server thread");
+    assert_eq!(server_end?, ChatEnd::PeerClosed);
+    assert_eq!(server_printed, b"hi\n");
+    Ok(())
+}
+
+#[test]
+fn a_message_without_newline_is_taken_after_a_quiet_gap() -> TestResult {
+    let (addr, server) = start_server("got it\n");
+    let mut client = connect(addr);
+    // What a Python client does with `send(input().encode())`: no newline at all.
+    client.write_all("不带换行".as_bytes())?;
+    let reply = recv_reply(&mut client, &mut Vec::new(), WAIT).expect("an answer");
+    assert_eq!(reply, b"got it\n");
+    drop(client);
+    let (server_end, server_printed) = server.join().expect("server thread");
+    assert_eq!(server_end?, ChatEnd::PeerClosed);
+    assert_eq!(String::from_utf8(server_printed)?, "不带换行\n");
+    Ok(())
+}
+
+#[test]
+fn a_reset_is_reported_as_an_error() -> TestResult {
+    let (addr, server) = start_server("answer\nanother\n");
+    let mut client = connect(addr);
+    client.write_all(b"hi\n")?;
+    let reply = recv_reply(&mut client, &mut Vec::new(), WAIT).expect("an answer");
+    assert_eq!(reply, b"answer\n");
+    wire::reset(client)?;
+    let (server_end, server_printed) = server.join().expect("server thread");
+    assert_eq!(server_printed, b"hi\n");
+    match server_end {
+        Err(Error::Io { source, .. }) => assert_eq!(source.kind(), ErrorKind::ConnectionReset),
+        other => panic!("want a reset error, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn a_client_with_nobody_listening_is_refused() {
+    // A bound socket that never listens holds the port, so no other test can take it meanwhile.
+    let holder = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    holder.bind(&any_local_addr().into()).unwrap();
+    let addr = holder.local_addr().unwrap().as_socket().unwrap();
+    let (end, printed) = run_client(addr, "hello\n");
+    assert!(matches!(end, Err(Error::Refused { .. })), "{end:?}");
+    assert_eq!(end.unwrap_err().exit_code(), sockspec::exit::NETWORK);
+    assert!(printed.is_empty());
+}
