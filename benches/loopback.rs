@@ -53,13 +53,25 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let plan = if quick { Plan::quick() } else { Plan::full() };
     raise_fd_limit(2 * plan.idle_connections as u64 + 1024);
-    println!("sockspec loopback benchmark ({} run)", if quick { "quick" } else { "full" });
-    println!("{:<44} {:>14} {:>14} {:>8}", "measure", "ours", "anchor", "ratio");
+    println!(
+        "sockspec loopback benchmark ({} run)",
+        if quick { "quick" } else { "full" }
+    );
+    println!(
+        "{:<44} {:>14} {:>14} {:>8}",
+        "measure", "ours", "anchor", "ratio"
+    );
 
-    let ours = EchoServer::bind(loopback(), EchoConfig { mode: Mode::Concurrent, ..EchoConfig::default() })
-        .expect("bind the echo server")
-        .spawn()
-        .expect("start the echo server");
+    let ours = EchoServer::bind(
+        loopback(),
+        EchoConfig {
+            mode: Mode::Concurrent,
+            ..EchoConfig::default()
+        },
+    )
+    .expect("bind the echo server")
+    .spawn()
+    .expect("start the echo server");
     let prefix_len = EchoConfig::default().prefix.len();
     let anchor = AnchorEcho::start();
 
@@ -68,17 +80,29 @@ fn main() {
             Server::Ours => echo_round_trips(ours.addr(), clients, 64, prefix_len, plan.round),
             Server::Anchor => echo_round_trips(anchor.addr, clients, 64, 0, plan.round),
         });
-        row(&format!("echo round trips/s, 64 B, {clients} client(s)"), a, b, "");
+        row(
+            &format!("echo round trips/s, 64 B, {clients} client(s)"),
+            a,
+            b,
+            "",
+        );
     }
     for clients in [1, 8] {
         let (a, b) = compare(&plan, |server| {
             let per_second = match server {
-                Server::Ours => echo_round_trips(ours.addr(), clients, 64 * 1024, prefix_len, plan.round),
+                Server::Ours => {
+                    echo_round_trips(ours.addr(), clients, 64 * 1024, prefix_len, plan.round)
+                }
                 Server::Anchor => echo_round_trips(anchor.addr, clients, 64 * 1024, 0, plan.round),
             };
             per_second * (64.0 * 1024.0) / 1e6
         });
-        row(&format!("echo MB/s, 64 KiB messages, {clients} client(s)"), a, b, "");
+        row(
+            &format!("echo MB/s, 64 KiB messages, {clients} client(s)"),
+            a,
+            b,
+            "",
+        );
     }
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -92,13 +116,22 @@ fn main() {
             Server::Anchor => transfer_with_copy_loop(&source, &out),
         }
         let mb_per_s = plan.file_bytes as f64 / started.elapsed().as_secs_f64() / 1e6;
-        assert_eq!(std::fs::metadata(&out).expect("received file").len(), plan.file_bytes);
+        assert_eq!(
+            std::fs::metadata(&out).expect("received file").len(),
+            plan.file_bytes
+        );
         std::fs::remove_file(&out).expect("remove the received file");
         mb_per_s
     });
-    row(&format!("file transfer MB/s, {} MiB", plan.file_bytes >> 20), a, b, "");
+    row(
+        &format!("file transfer MB/s, {} MiB", plan.file_bytes >> 20),
+        a,
+        b,
+        "",
+    );
 
-    let (held, rss_per_conn, rss_total) = idle_connections(ours.addr(), plan.idle_connections, prefix_len);
+    let (held, rss_per_conn, rss_total) =
+        idle_connections(ours.addr(), plan.idle_connections, prefix_len);
     println!(
         "{:<44} {:>14} {:>14} {:>8}",
         format!("idle connections held (of {})", plan.idle_connections),
@@ -113,8 +146,16 @@ fn main() {
         "-",
         "-"
     );
-    println!("{:<44} {:>14} {:>14} {:>8}", "RSS with them all open (MiB)", format!("{:.1}", rss_total), "-", "-");
-    println!("\ntargets: echo at 50 clients >= 1.0x the anchor; file transfer >= 0.9x the copy loop");
+    println!(
+        "{:<44} {:>14} {:>14} {:>8}",
+        "RSS with them all open (MiB)",
+        format!("{:.1}", rss_total),
+        "-",
+        "-"
+    );
+    println!(
+        "\ntargets: echo at 50 clients >= 1.0x the anchor; file transfer >= 0.9x the copy loop"
+    );
     drop(ours);
 }
 
@@ -156,7 +197,13 @@ fn loopback() -> SocketAddr {
 
 /// Round trips per second over `clients` connections, each sending a `size`-byte message (newline last)
 /// and reading its `size + prefix` reply before the next, for `round`.
-fn echo_round_trips(addr: SocketAddr, clients: usize, size: usize, prefix: usize, round: Duration) -> f64 {
+fn echo_round_trips(
+    addr: SocketAddr,
+    clients: usize,
+    size: usize,
+    prefix: usize,
+    round: Duration,
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let mut message = vec![b'x'; size];
@@ -168,7 +215,9 @@ fn echo_round_trips(addr: SocketAddr, clients: usize, size: usize, prefix: usize
             std::thread::spawn(move || {
                 let mut stream = TcpStream::connect(addr).expect("connect to the echo server");
                 stream.set_nodelay(true).expect("nodelay");
-                stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("timeout");
                 let mut reply = vec![0u8; size + prefix];
                 let mut done = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -227,7 +276,8 @@ impl AnchorEcho {
 }
 
 fn write_file(path: &Path, bytes: u64) {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create the source file"));
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(path).expect("create the source file"));
     let mut block = vec![0u8; 1 << 20];
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     for b in block.iter_mut() {
@@ -298,7 +348,9 @@ fn idle_connections(addr: SocketAddr, count: usize, prefix: usize) -> (usize, f6
     // Every 100th connection speaks: the server must have accepted and be serving all of them.
     let mut served = 0;
     for stream in conns.iter_mut().step_by(100) {
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         stream.write_all(b"ping\n").expect("send");
         let mut reply = vec![0u8; prefix + 5];
         if stream.read_exact(&mut reply).is_ok() {
@@ -307,7 +359,11 @@ fn idle_connections(addr: SocketAddr, count: usize, prefix: usize) -> (usize, f6
     }
     let sampled = conns.len().div_ceil(100);
     let after = rss_bytes();
-    let held = if served == sampled { conns.len() } else { served * 100 };
+    let held = if served == sampled {
+        conns.len()
+    } else {
+        served * 100
+    };
     let per_conn = after.saturating_sub(before) as f64 / conns.len().max(1) as f64;
     (held, per_conn, after as f64 / (1 << 20) as f64)
 }
@@ -322,7 +378,10 @@ fn rss_bytes() -> u64 {
 }
 
 fn raise_fd_limit(want: u64) {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < want {

@@ -2,6 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::verdict::{CheckResult, Direction, Failure, Transcript};
@@ -28,6 +29,44 @@ pub struct Conn {
     log: Transcript,
     /// Bytes read but not yet consumed by a reply.
     pending: Vec<u8>,
+    parking: Parking,
+    /// Closed on purpose, by [`Conn::close`] or [`Conn::reset`].
+    closed: bool,
+}
+
+/// Where connections go that a check drops without closing them on purpose. They stay open until the
+/// check's verdict is settled: a close the check never meant (its end) must not make the program crash
+/// before the grader has looked at it.
+#[derive(Debug, Clone, Default)]
+pub struct Parking {
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Parking {
+    /// Closes every parked connection.
+    pub fn release(&self) {
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn park(&self, stream: TcpStream) {
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(stream);
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if !self.closed {
+            if let Ok(stream) = self.stream.try_clone() {
+                self.parking.park(stream);
+            }
+        }
+    }
 }
 
 impl Conn {
@@ -37,6 +76,7 @@ impl Conn {
         addr: SocketAddr,
         name: &str,
         log: &Transcript,
+        parking: &Parking,
         deadline: Deadline,
     ) -> CheckResult<Conn> {
         let stream = wire::connect(addr, deadline).map_err(|e| match e {
@@ -45,11 +85,11 @@ impl Conn {
             }
             e => Failure::fail(format!("{name}: could not connect to {addr}: {e}")),
         })?;
-        Ok(Conn::accepted(stream, name, log))
+        Ok(Conn::accepted(stream, name, log, parking))
     }
 
     /// Wraps a connection the grader accepted (the program under test is the client).
-    pub fn accepted(stream: TcpStream, name: &str, log: &Transcript) -> Conn {
+    pub fn accepted(stream: TcpStream, name: &str, log: &Transcript, parking: &Parking) -> Conn {
         let _ = stream.set_nodelay(true);
         log.event(name, "connected");
         Conn {
@@ -57,6 +97,8 @@ impl Conn {
             name: name.to_string(),
             log: log.clone(),
             pending: Vec::new(),
+            parking: parking.clone(),
+            closed: false,
         }
     }
 
@@ -103,15 +145,16 @@ impl Conn {
     }
 
     /// Closes in order (FIN) and forgets the connection.
-    pub fn close(self) {
+    pub fn close(mut self) {
         self.log.event(&self.name, "closed (FIN)");
-        drop(self);
+        self.closed = true;
     }
 
     /// Closes with a reset (RST).
-    pub fn reset(self) {
+    pub fn reset(mut self) {
         self.log.event(&self.name, "reset (RST)");
-        let _ = wire::reset(self.stream);
+        self.closed = true;
+        let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
     }
 
     /// Reads more into `pending`; logs what came.
@@ -371,6 +414,7 @@ mod tests {
             addr,
             "client 1",
             &log,
+            &Parking::default(),
             Deadline::after(Duration::from_secs(5)),
         )
         .unwrap();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use super::conn::{Compare, Conn};
+use super::conn::{Compare, Conn, Parking};
 use super::launch::{Isolation, LaunchSpec, NotReady, Program};
 use super::procfs::Proto;
 use super::suite::{Check, Suite};
@@ -66,6 +66,8 @@ pub struct Ctx<'a> {
     pub opts: &'a Options,
     template: &'a Template,
     pub log: Transcript,
+    /// Connections the check dropped; closed once the verdict is settled.
+    pub parking: Parking,
     /// This check's seed, derived from the run's seed and the check id.
     pub seed: u64,
     current: Option<Launched>,
@@ -89,6 +91,7 @@ impl<'a> Ctx<'a> {
             opts,
             template,
             log: Transcript::new(),
+            parking: Parking::default(),
             seed,
             current: None,
             launch_error: None,
@@ -203,7 +206,7 @@ impl<'a> Ctx<'a> {
             .port();
         self.launch(port, input)?;
         let stream = self.accept(&listener)?;
-        Ok(Conn::accepted(stream, "program", &self.log))
+        Ok(Conn::accepted(stream, "program", &self.log, &self.parking))
     }
 
     fn accept(&mut self, listener: &TcpListener) -> CheckResult<TcpStream> {
@@ -248,7 +251,13 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn connect(&self, addr: SocketAddr, name: &str) -> CheckResult<Conn> {
-        Conn::connect(addr, name, &self.log, Deadline::after(self.wait()))
+        Conn::connect(
+            addr,
+            name,
+            &self.log,
+            &self.parking,
+            Deadline::after(self.wait()),
+        )
     }
 
     /// Types a line on the program's stdin (`text` and a newline).
@@ -340,7 +349,8 @@ impl<'a> Ctx<'a> {
     /// Turns a failure into a crash when the program died on its own with a bad status: the wrong or
     /// missing answer was the symptom, the crash the cause.
     pub fn classify(&mut self, failure: Failure) -> Failure {
-        if failure.harness || failure.outcome() == super::verdict::Outcome::Crash {
+        if failure.harness || failure.settled || failure.outcome() == super::verdict::Outcome::Crash
+        {
             return failure;
         }
         // A dying program may take a moment to be reaped after its socket closed.
@@ -366,6 +376,7 @@ impl<'a> Ctx<'a> {
     /// Stops the current program (SIGTERM, grace, SIGKILL for its whole tree) and keeps what the report
     /// needs of it.
     pub fn stop(&mut self) -> Leftovers {
+        self.parking.release();
         let Some(Launched {
             mut program,
             workdir,
@@ -449,10 +460,10 @@ pub fn printed(out: &[u8], text: &[u8], strict: bool) -> bool {
     }
 }
 
-/// True when the start of `text` (a third of it, at least 4 bytes) shows in `out` but not all of it: a
+/// True when the start of `text` (a third of it, from 4 to 64 bytes) shows in `out` but not all of it: a
 /// message cut by a single `recv()`.
 pub fn partly_printed(out: &[u8], text: &[u8]) -> bool {
-    let start = (text.len() / 3).max(4);
+    let start = (text.len() / 3).clamp(4, 64);
     text.len() > start && contains(out, &text[..start]) && !contains(out, text)
 }
 

@@ -178,6 +178,8 @@ pub enum Pattern {
     /// Seeded random bytes.
     #[default]
     Random,
+    /// Printable ASCII text lines.
+    Text,
     /// 0, 1, ..., 255, repeated.
     AllBytes,
     /// Runs of `\r\n` and NUL bytes between text.

@@ -45,6 +45,9 @@ pub struct Failure {
     pub actual: Option<Vec<u8>>,
     /// True when the grader itself broke (could not bind, could not write a temp file).
     pub harness: bool,
+    /// True when the check already weighed the program's exit: [`crate::grade::ctx::Ctx::classify`]
+    /// must not turn it into a crash.
+    pub settled: bool,
 }
 
 impl Failure {
@@ -86,6 +89,12 @@ impl Failure {
             harness: true,
             ..Failure::not_run(message)
         }
+    }
+
+    /// Marks the verdict as final, the program's exit already taken into account.
+    pub fn settled(mut self) -> Self {
+        self.settled = true;
+        self
     }
 
     pub fn outcome(&self) -> Outcome {

@@ -219,7 +219,7 @@ impl ServerHandle {
 
     /// True once the server has stopped by itself (a `single` server after its client).
     pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().map_or(true, |t| t.is_finished())
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// Stops the server and returns how it ended.

@@ -91,7 +91,7 @@ pub fn run_receiver(
 ) -> Result<u64> {
     let mut buf = vec![0u8; RECV_BUFFER];
     let mut received = 0u64;
-    while count.map_or(true, |count| received < count) {
+    while count.is_none_or(|count| received < count) {
         let (n, from) = receiver.recv_blocking(&mut buf)?;
         let payload = &buf[..n];
         write!(out, "{from}: ")

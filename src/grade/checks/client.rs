@@ -40,9 +40,13 @@ pub fn echo_lines(ctx: &mut Ctx, lines: &[Vec<u8>], reply_slices: Option<usize>)
             // The reply ends with a newline so that a client reading whole lines is served as well.
             match reply_slices {
                 Some(pieces) => {
-                    let bytes = line(&reply);
-                    let size = bytes.len().div_ceil(pieces.max(1));
-                    conn.send_slices(&bytes, size, REPLY_SLICE_PAUSE)?;
+                    for (i, piece) in char_pieces(&line(&reply), pieces).iter().enumerate() {
+                        if i > 0 {
+                            // Pacing: each piece must reach the client's recv() on its own.
+                            std::thread::sleep(REPLY_SLICE_PAUSE);
+                        }
+                        conn.send(piece)?;
+                    }
                 }
                 None => conn.send(&line(&reply))?,
             }
@@ -51,6 +55,24 @@ pub fn echo_lines(ctx: &mut Ctx, lines: &[Vec<u8>], reply_slices: Option<usize>)
         step(ctx, &mut conn).map_err(|f| f.with_input(line(typed)))?;
     }
     Ok(())
+}
+
+/// `bytes` cut into about `pieces` parts, never inside a UTF-8 character: a client that decodes each
+/// `recv()` must fail for printing a part, not crash on half a character.
+fn char_pieces(bytes: &[u8], pieces: usize) -> Vec<&[u8]> {
+    let size = bytes.len().div_ceil(pieces.max(1)).max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let mut end = (start + size).min(bytes.len());
+        // UTF-8 continuation bytes are 0b10xxxxxx: move the cut back to a character's first byte.
+        while end < bytes.len() && end > start + 1 && bytes[end] & 0xc0 == 0x80 {
+            end -= 1;
+        }
+        out.push(&bytes[start..end]);
+        start = end;
+    }
+    out
 }
 
 pub fn property_echo_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> CheckResult {
@@ -124,6 +146,22 @@ pub fn end_input(ctx: &mut Ctx, how: Leave) -> CheckResult<&'static str> {
         _ => {
             ctx.close_stdin()?;
             Ok("stdin ended")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pieces_never_split_a_character() {
+        let text = "ECHO：你好，世界\n".as_bytes();
+        for n in 1..=8 {
+            let pieces = super::char_pieces(text, n);
+            assert_eq!(pieces.concat(), text);
+            assert!(
+                pieces.iter().all(|p| std::str::from_utf8(p).is_ok()),
+                "{n}: {pieces:?}"
+            );
         }
     }
 }

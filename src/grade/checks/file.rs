@@ -21,6 +21,16 @@ pub fn generate(size: usize, pattern: Pattern, seed: u64) -> Vec<u8> {
             bytes.truncate(size);
             bytes
         }
+        Pattern::Text => {
+            let mut text = super::generated_text(size, seed);
+            // One line in 64 ends: a text file has lines.
+            for (i, b) in text.iter_mut().enumerate() {
+                if i % 64 == 63 {
+                    *b = b'\n';
+                }
+            }
+            text
+        }
         Pattern::AllBytes => (0..size).map(|i| i as u8).collect(),
         Pattern::CrlfNul => cycle(
             &[
@@ -164,7 +174,7 @@ fn window(bytes: &[u8], at: usize) -> String {
 
 /// Generated binary files, each on a fresh program; a failure shrinks to a minimal file.
 pub fn property(ctx: &mut Ctx, cases: u32, max_size: usize) -> CheckResult {
-    let strategy = proptest::collection::vec(proptest::num::u8::ANY, 0..=max_size);
+    let strategy = super::binary(max_size);
     run_property(
         ctx,
         cases,

@@ -137,13 +137,23 @@ const MESSAGE_CHARS: &str =
 /// The most bytes a generated message has: the lesson's programs read with recv(1024).
 pub const MAX_MESSAGE_BYTES: usize = 1000;
 
-/// Printable messages of 1 to 300 characters, at most 1,000 bytes, with no space at either end (a
-/// course program that strips its input is not wrong for that).
+/// Printable messages of up to 1,000 bytes, made of 1 to 12 words of 1 to 24 characters, with no space
+/// at either end (a course program that strips its input is not wrong for that). Words, not characters,
+/// are the unit so that shrinking (one word, then one character at a time, each step a real exchange)
+/// reaches a minimal message in few steps.
 pub fn message() -> impl Strategy<Value = String> {
-    let pattern = format!("[{MESSAGE_CHARS}]([ {MESSAGE_CHARS}]{{0,298}}[{MESSAGE_CHARS}])?");
-    proptest::string::string_regex(&pattern)
-        .expect("the message pattern is a valid regex")
+    let word = proptest::string::string_regex(&format!("[{MESSAGE_CHARS}]{{1,24}}"))
+        .expect("the word pattern is a valid regex");
+    proptest::collection::vec(word, 1..=12)
+        .prop_map(|words| words.join(" "))
         .prop_filter("at most 1000 bytes", |m| m.len() <= MAX_MESSAGE_BYTES)
+}
+
+/// Binary files up to `max` bytes, as a size and a seed: shrinking halves the size (a few steps, each a
+/// fresh program) instead of removing one byte at a time.
+pub fn binary(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    (0..=max, proptest::num::u64::ANY)
+        .prop_map(|(size, seed)| file::generate(size, crate::grade::suite::Pattern::Random, seed))
 }
 
 pub fn messages(max: usize) -> impl Strategy<Value = Vec<String>> {
@@ -156,7 +166,7 @@ fn runner(seed: u64, cases: u32) -> TestRunner {
         cases,
         failure_persistence: None,
         // Each case is a real exchange with a program: bound the shrinking in count and time.
-        max_shrink_iters: 64,
+        max_shrink_iters: 48,
         max_shrink_time: 20_000,
         ..Config::default()
     };
