@@ -97,10 +97,13 @@ impl Template {
     }
 }
 
-/// `arg` made absolute when it is a relative path to something that exists here; otherwise unchanged.
+/// `arg` made absolute when it looks like a path (it has a `/` or a `.`: `server.py`, `./a.out`) and names
+/// a file here; otherwise unchanged, so that words such as a subcommand `echo` stay words even when a
+/// directory of that name exists.
 fn absolute_if_path(arg: &str) -> String {
     let path = std::path::Path::new(arg);
-    if arg.is_empty() || arg.contains('{') || path.is_absolute() || !path.exists() {
+    let looks_like_path = arg.contains('/') || arg.contains('.');
+    if !looks_like_path || arg.contains('{') || path.is_absolute() || !path.is_file() {
         return arg.to_string();
     }
     match std::env::current_dir() {
@@ -200,18 +203,19 @@ mod tests {
 
     #[test]
     fn relative_paths_to_existing_files_are_made_absolute_for_the_run() {
-        let t = Template::new(
-            &strings(&["python3", "Cargo.toml", "no-such-file"]),
-            &suite("echo-server"),
-        )
-        .unwrap();
+        let command = strings(&["python3", "Cargo.toml", "no-such-file.py", "src", "./src"]);
+        let t = Template::new(&command, &suite("echo-server")).unwrap();
         let argv = t.expand(&Values::default());
         assert!(
             argv[1].starts_with('/') && argv[1].ends_with("/Cargo.toml"),
             "{argv:?}"
         );
-        assert_eq!(argv[2], "no-such-file");
-        assert_eq!(t.display(), "python3 Cargo.toml no-such-file {port}");
+        // Missing files, directories and plain words are left as they are.
+        assert_eq!(argv[2..5], strings(&["no-such-file.py", "src", "./src"]));
+        assert_eq!(
+            t.display(),
+            "python3 Cargo.toml no-such-file.py src ./src {port}"
+        );
     }
 
     #[test]

@@ -133,6 +133,8 @@ pub fn exit(ctx: &mut Ctx, how: Leave) -> CheckResult {
             wait.as_secs_f64()
         )));
     }
+    // The server side of the four-way close: a client may wait for it before it exits.
+    conn.close();
     ctx.expect_clean_exit(why)
 }
 

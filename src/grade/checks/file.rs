@@ -95,6 +95,8 @@ fn send_side(ctx: &mut Ctx, content: &[u8]) -> CheckResult {
     let limit = content.len() + 1024 * 1024;
     let received = conn.read_to_eof(Deadline::after(wait), wait, limit)?;
     same_bytes(content, &received)?;
+    // A receiver closes once it has read EOF; a sender may wait for that before it exits.
+    conn.close();
     ctx.expect_clean_exit("sending the file")
 }
 
