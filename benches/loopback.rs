@@ -7,7 +7,8 @@
 //! - 10,000 idle connections held by the concurrent echo server, with the RSS they cost.
 //!
 //! Figures are printed as ratios (ours / anchor). `cargo bench` runs it; `cargo bench -- --quick` runs a
-//! smaller version (shorter rounds, a 64 MiB file, 2,000 idle connections).
+//! smaller version (shorter rounds, a 64 MiB file, 2,000 idle connections); naming sections (`echo`,
+//! `file`, `idle`) runs only those.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -33,7 +34,7 @@ impl Plan {
     fn full() -> Self {
         Plan {
             round: Duration::from_secs(2),
-            rounds: 3,
+            rounds: 5,
             file_bytes: 1 << 30,
             idle_connections: 10_000,
         }
@@ -52,7 +53,13 @@ impl Plan {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let plan = if quick { Plan::quick() } else { Plan::full() };
-    raise_fd_limit(2 * plan.idle_connections as u64 + 1024);
+    // Sections to run (`cargo bench -- echo file idle`); all when none is named.
+    let sections: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wants = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
+    sockspec::wire::raise_fd_limit();
     println!(
         "sockspec loopback benchmark ({} run)",
         if quick { "quick" } else { "full" }
@@ -61,7 +68,22 @@ fn main() {
         "{:<44} {:>14} {:>14} {:>8}",
         "measure", "ours", "anchor", "ratio"
     );
+    let prefix_len = EchoConfig::default().prefix.len();
+    if wants("echo") {
+        echo_section(&plan, prefix_len);
+    }
+    if wants("file") {
+        file_section(&plan);
+    }
+    if wants("idle") {
+        idle_section(&plan, prefix_len);
+    }
+    println!(
+        "\ntargets: echo at 50 clients >= 1.0x the anchor; file transfer >= 0.9x the copy loop"
+    );
+}
 
+fn echo_section(plan: &Plan, prefix_len: usize) {
     let ours = EchoServer::bind(
         loopback(),
         EchoConfig {
@@ -72,7 +94,6 @@ fn main() {
     .expect("bind the echo server")
     .spawn()
     .expect("start the echo server");
-    let prefix_len = EchoConfig::default().prefix.len();
     let anchor = AnchorEcho::start();
 
     for clients in [1, 50] {
@@ -104,7 +125,9 @@ fn main() {
             "",
         );
     }
+}
 
+fn file_section(plan: &Plan) {
     let dir = tempfile::tempdir().expect("temp dir");
     let source = dir.path().join("source.bin");
     write_file(&source, plan.file_bytes);
@@ -129,34 +152,28 @@ fn main() {
         b,
         "",
     );
+}
 
-    let (held, rss_per_conn, rss_total) =
-        idle_connections(ours.addr(), plan.idle_connections, prefix_len);
-    println!(
-        "{:<44} {:>14} {:>14} {:>8}",
-        format!("idle connections held (of {})", plan.idle_connections),
-        held,
-        "-",
-        "-"
+fn idle_section(plan: &Plan, prefix_len: usize) {
+    let f = idle_connections(plan.idle_connections, prefix_len);
+    let line =
+        |what: String, value: String| println!("{what:<44} {value:>14} {:>14} {:>8}", "-", "-");
+    line(
+        format!("idle connections served (of {})", plan.idle_connections),
+        f.served.to_string(),
     );
-    println!(
-        "{:<44} {:>14} {:>14} {:>8}",
-        "RSS per idle connection (bytes)",
-        format!("{rss_per_conn:.0}"),
-        "-",
-        "-"
+    line(
+        "server RSS per idle connection (bytes)".into(),
+        format!("{:.0}", f.idle_per_conn),
     );
-    println!(
-        "{:<44} {:>14} {:>14} {:>8}",
-        "RSS with them all open (MiB)",
-        format!("{:.1}", rss_total),
-        "-",
-        "-"
+    line(
+        "... after one message each (bytes)".into(),
+        format!("{:.0}", f.active_per_conn),
     );
-    println!(
-        "\ntargets: echo at 50 clients >= 1.0x the anchor; file transfer >= 0.9x the copy loop"
+    line(
+        "server RSS with them all open (MiB)".into(),
+        format!("{:.1}", f.total_mib),
     );
-    drop(ours);
 }
 
 #[derive(Clone, Copy)]
@@ -256,6 +273,9 @@ impl AnchorEcho {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 loop {
                     let (mut socket, _) = listener.accept().await.expect("accept");
+                    // The one change to tokio's example: without it, Nagle and delayed ACKs hold 64 KiB
+                    // echoes to a few per second, and the ratio would measure that, not the server.
+                    socket.set_nodelay(true).expect("nodelay");
                     tokio::spawn(async move {
                         let mut buf = vec![0; 1024];
                         loop {
@@ -331,10 +351,33 @@ fn transfer_with_copy_loop(source: &Path, out: &Path) {
     receiving.join().expect("receiver thread");
 }
 
-/// Opens `count` connections to the server and leaves them idle; checks a sample is still served;
-/// returns how many are held and the RSS they cost (bytes per connection, MiB in all).
-fn idle_connections(addr: SocketAddr, count: usize, prefix: usize) -> (usize, f64, f64) {
-    let before = rss_bytes();
+/// Starts `sockspec serve echo` as a child process (its own descriptor table: the clients' 10,000 sockets
+/// here, the server's 10,000 there), opens `count` connections and leaves them idle, then checks that
+/// every one is still served.
+fn idle_connections(count: usize, prefix: usize) -> IdleFigures {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sockspec"))
+        .args(["serve", "echo", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sockspec serve echo");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server announces its address");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .expect("a `listening on ADDR` line");
+    let before = rss_of(pid);
     let mut conns = Vec::with_capacity(count);
     for _ in 0..count {
         match TcpStream::connect(addr) {
@@ -345,48 +388,56 @@ fn idle_connections(addr: SocketAddr, count: usize, prefix: usize) -> (usize, f6
             }
         }
     }
-    // Every 100th connection speaks: the server must have accepted and be serving all of them.
+    // The last connection speaks first: once it is answered, every earlier one was accepted (the
+    // backlog is first in, first out) and all but one are idle.
+    if let Some(last) = conns.last_mut() {
+        last.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut reply = vec![0u8; prefix + 5];
+        last.write_all(b"ping\n").expect("send");
+        last.read_exact(&mut reply)
+            .expect("the last connection is served");
+    }
+    let idle = rss_of(pid);
+    // Then every connection speaks once: the server must be serving all of them.
     let mut served = 0;
-    for stream in conns.iter_mut().step_by(100) {
+    for stream in conns.iter_mut() {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
-        stream.write_all(b"ping\n").expect("send");
         let mut reply = vec![0u8; prefix + 5];
-        if stream.read_exact(&mut reply).is_ok() {
+        if stream.write_all(b"ping\n").is_ok() && stream.read_exact(&mut reply).is_ok() {
             served += 1;
         }
     }
-    let sampled = conns.len().div_ceil(100);
-    let after = rss_bytes();
-    let held = if served == sampled {
-        conns.len()
-    } else {
-        served * 100
-    };
-    let per_conn = after.saturating_sub(before) as f64 / conns.len().max(1) as f64;
-    (held, per_conn, after as f64 / (1 << 20) as f64)
+    let after = rss_of(pid);
+    drop(conns);
+    let _ = child.kill();
+    let _ = child.wait();
+    let per_conn = |rss: u64| rss.saturating_sub(before) as f64 / count.max(1) as f64;
+    IdleFigures {
+        served,
+        idle_per_conn: per_conn(idle),
+        active_per_conn: per_conn(after),
+        total_mib: after as f64 / (1 << 20) as f64,
+    }
 }
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+struct IdleFigures {
+    served: usize,
+    /// RSS per connection while the connections are idle (bytes).
+    idle_per_conn: f64,
+    /// RSS per connection once each has sent one message (its buffers allocated).
+    active_per_conn: f64,
+    /// Server RSS at the end (MiB).
+    total_mib: f64,
+}
+
+fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
-}
-
-fn raise_fd_limit(want: u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < want {
-            limit.rlim_cur = want.min(limit.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }

@@ -297,6 +297,8 @@ fn serve_echo(args: &ServeEchoArgs) -> Result<u8> {
         prefix: args.prefix.as_bytes().to_vec(),
         verbose: args.verbose,
     };
+    // Every client holds a descriptor: let the concurrent server hold as many as the system allows.
+    wire::raise_fd_limit();
     let server = EchoServer::bind(args.listen.addr()?, config)?;
     announce(server.local_addr())?;
     server.run()?;

@@ -22,6 +22,28 @@ pub const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
 /// Backlog of the reference TCP listeners: large enough that a burst of clients is never refused.
 pub const LISTEN_BACKLOG: i32 = 1024;
 
+/// Raises this process's soft limit on open files to its hard limit, so a server can hold as many
+/// connections as the system lets it; returns the limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit with a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            }
+        }
+    }
+    limit.rlim_cur
+}
+
 /// A point in time after which a wait gives up.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
