@@ -97,7 +97,7 @@ fn echo_section(plan: &Plan, prefix_len: usize) {
     let anchor = AnchorEcho::start();
 
     for clients in [1, 50] {
-        let (a, b) = compare(&plan, |server| match server {
+        let (a, b) = compare(plan, |server| match server {
             Server::Ours => echo_round_trips(ours.addr(), clients, 64, prefix_len, plan.round),
             Server::Anchor => echo_round_trips(anchor.addr, clients, 64, 0, plan.round),
         });
@@ -109,7 +109,7 @@ fn echo_section(plan: &Plan, prefix_len: usize) {
         );
     }
     for clients in [1, 8] {
-        let (a, b) = compare(&plan, |server| {
+        let (a, b) = compare(plan, |server| {
             let per_second = match server {
                 Server::Ours => {
                     echo_round_trips(ours.addr(), clients, 64 * 1024, prefix_len, plan.round)
@@ -131,7 +131,7 @@ fn file_section(plan: &Plan) {
     let dir = tempfile::tempdir().expect("temp dir");
     let source = dir.path().join("source.bin");
     write_file(&source, plan.file_bytes);
-    let (a, b) = compare(&plan, |server| {
+    let (a, b) = compare(plan, |server| {
         let out = dir.path().join("received.bin");
         let started = Instant::now();
         match server {

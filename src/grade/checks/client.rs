@@ -104,24 +104,6 @@ pub fn chat_turns(ctx: &mut Ctx, turns: &[(Vec<u8>, Vec<u8>)]) -> CheckResult {
     Ok(())
 }
 
-pub fn property_chat_turns(ctx: &mut Ctx, cases: u32, max_turns: usize) -> CheckResult {
-    let strategy =
-        proptest::collection::vec((super::message(), super::message()), 1..=max_turns.max(1));
-    property(
-        ctx,
-        cases,
-        strategy,
-        |t| super::server::show_turns(t),
-        |ctx, turns| {
-            let turns: Vec<(Vec<u8>, Vec<u8>)> = turns
-                .iter()
-                .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
-                .collect();
-            chat_turns(ctx, &turns)
-        },
-    )
-}
-
 /// Stdin ends (EOF or an empty line): the client must close its connection and exit 0.
 pub fn exit(ctx: &mut Ctx, how: Leave) -> CheckResult {
     let mut conn = ctx.launch_client(None)?;

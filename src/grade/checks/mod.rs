@@ -55,11 +55,11 @@ pub fn run(ctx: &mut Ctx) -> CheckResult {
         (Run::ServerExitOnClose, _) => server::exit_on_client_close(ctx),
         (Run::ChatTurns { turns }, Program::TcpServer) => server::chat_turns(ctx, &as_bytes(turns)),
         (Run::PropertyChatTurns { cases, max_turns }, Program::TcpServer) => {
-            server::property_chat_turns(ctx, *cases, *max_turns)
+            property_chat_turns(ctx, *cases, *max_turns, server::chat_turns)
         }
         (Run::ChatTurns { turns }, _) => client::chat_turns(ctx, &as_bytes(turns)),
         (Run::PropertyChatTurns { cases, max_turns }, _) => {
-            client::property_chat_turns(ctx, *cases, *max_turns)
+            property_chat_turns(ctx, *cases, *max_turns, client::chat_turns)
         }
         (
             Run::ClientLines {
@@ -120,6 +120,35 @@ pub fn run(ctx: &mut Ctx) -> CheckResult {
             udp::property_sender_lines(ctx, *cases, *max_lines)
         }
     }
+}
+
+/// A chat conversation: (client line, server line) per turn.
+type Turns = [(Vec<u8>, Vec<u8>)];
+
+/// Generated chat conversations, for either side: `turns` plays one on a fresh program.
+fn property_chat_turns(
+    ctx: &mut Ctx,
+    cases: u32,
+    max_turns: usize,
+    turns: fn(&mut Ctx, &Turns) -> CheckResult,
+) -> CheckResult {
+    let strategy = proptest::collection::vec((message(), message()), 1..=max_turns.max(1));
+    property(
+        ctx,
+        cases,
+        strategy,
+        |t| show_turns(t),
+        |ctx, generated| turns(ctx, &as_bytes(generated)),
+    )
+}
+
+/// Turns shown as the conversation: `client: ...` / `server: ...` lines.
+fn show_turns(turns: &[(String, String)]) -> Vec<u8> {
+    turns
+        .iter()
+        .map(|(c, s)| format!("client: {c}\nserver: {s}\n"))
+        .collect::<String>()
+        .into_bytes()
 }
 
 fn as_bytes(turns: &[(String, String)]) -> Vec<(Vec<u8>, Vec<u8>)> {

@@ -340,33 +340,6 @@ pub fn chat_turns(ctx: &mut Ctx, turns: &[(Vec<u8>, Vec<u8>)]) -> CheckResult {
     Ok(())
 }
 
-pub fn property_chat_turns(ctx: &mut Ctx, cases: u32, max_turns: usize) -> CheckResult {
-    let strategy =
-        proptest::collection::vec((super::message(), super::message()), 1..=max_turns.max(1));
-    property(
-        ctx,
-        cases,
-        strategy,
-        |t| show_turns(t),
-        |ctx, turns| {
-            let turns: Vec<(Vec<u8>, Vec<u8>)> = turns
-                .iter()
-                .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
-                .collect();
-            chat_turns(ctx, &turns)
-        },
-    )
-}
-
-/// Turns shown as the conversation: `client: ...` / `server: ...` lines.
-pub fn show_turns(turns: &[(String, String)]) -> Vec<u8> {
-    turns
-        .iter()
-        .map(|(c, s)| format!("client: {c}\nserver: {s}\n"))
-        .collect::<String>()
-        .into_bytes()
-}
-
 pub fn exit_on_client_close(ctx: &mut Ctx) -> CheckResult {
     let addr = ctx.launch_server(Proto::Tcp)?;
     let mut conn = ctx.connect(addr, "client")?;
