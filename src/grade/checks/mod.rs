@@ -223,14 +223,25 @@ where
     let state = RefCell::new((ctx, case));
     let minimal: RefCell<Option<(Failure, super::verdict::TranscriptSnapshot)>> =
         RefCell::new(None);
+    // Once a case times out, shrinking would wait out a deadline per step to find a smaller input the
+    // program also ignores: the remaining steps are skipped (taken as passing), so the reported input is
+    // the one that timed out.
+    let timed_out = std::cell::Cell::new(false);
     let result = runner.run(&strategy, |value| {
+        if timed_out.get() {
+            return Ok(());
+        }
         log.clear();
         let mut guard = state.borrow_mut();
         let (ctx, case) = &mut *guard;
         match case(ctx, &value) {
             Ok(()) => Ok(()),
             Err(failure) => {
-                let failure = ctx.classify(failure);
+                let mut failure = ctx.classify(failure);
+                if failure.outcome() == super::verdict::Outcome::Timeout {
+                    timed_out.set(true);
+                    failure.message.push_str(" (not shrunk: a timeout)");
+                }
                 let reason = failure.message.clone();
                 *minimal.borrow_mut() = Some((failure.with_input(show(&value)), log.snapshot()));
                 Err(TestCaseError::fail(reason))
