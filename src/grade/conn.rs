@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::verdict::{CheckResult, Direction, Failure, Transcript};
 use crate::wire::{self, Deadline, ReadEnd};
 
-/// After a wrong reply starts arriving, how long to keep reading so the report shows all of it.
+/// After a wrong reply starts arriving, how long to keep reading (up to its newline) so the report shows
+/// all of it.
 const REST_OF_WRONG_REPLY: Duration = Duration::from_millis(200);
 /// ...and at most this many bytes of it, so a program that floods cannot fill memory.
 const REST_CAP: usize = 4096;
@@ -224,9 +225,7 @@ impl Conn {
                 // Read the rest of the wrong reply (up to its newline or a short quiet gap) to show it.
                 let rest = Deadline::after(REST_OF_WRONG_REPLY);
                 let cap = wanted.len() + REST_CAP;
-                let _ = self.fill(rest, |b| {
-                    b.len() >= cap || b.len() > wanted.len() && b.ends_with(b"\n")
-                });
+                let _ = self.fill(rest, |b| b.len() >= cap || b.ends_with(b"\n"));
                 let actual = std::mem::take(&mut self.pending);
                 let shown = if strict {
                     &actual[..]

@@ -353,12 +353,19 @@ impl<'a> Ctx<'a> {
         {
             return failure;
         }
-        // A dying program may take a moment to be reaped after its socket closed.
-        let settle = Duration::from_millis(300);
         let Some(Launched { program, .. }) = self.current.as_mut() else {
             return failure;
         };
-        match program.wait_exit(Deadline::after(settle)) {
+        // A program that just sent a wrong answer is alive: look once. Otherwise (silence, a closed
+        // connection) it may be dying, and takes a moment to be reaped after its socket closed.
+        let answered = failure.outcome() == super::verdict::Outcome::Fail
+            && failure.actual.as_ref().is_some_and(|a| !a.is_empty());
+        let status = if answered {
+            program.try_status()
+        } else {
+            program.wait_exit(Deadline::after(Duration::from_millis(300)))
+        };
+        match status {
             Some(status) if !status.success() => {
                 let mut crashed = failure;
                 crashed.outcome = Some(super::verdict::Outcome::Crash);

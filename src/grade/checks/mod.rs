@@ -195,8 +195,8 @@ fn runner(seed: u64, cases: u32) -> TestRunner {
         cases,
         failure_persistence: None,
         // Each case is a real exchange with a program: bound the shrinking in count and time.
-        max_shrink_iters: 48,
-        max_shrink_time: 20_000,
+        max_shrink_iters: 32,
+        max_shrink_time: 10_000,
         ..Config::default()
     };
     let mut key = [0u8; 32];
