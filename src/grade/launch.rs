@@ -43,6 +43,12 @@
 //! no pseudo-terminal can be opened, stdout falls back to a pipe. stderr is a pipe (it is unbuffered in
 //! C, and `PYTHONUNBUFFERED=1` is set for Python).
 //!
+//! stdin is a second pseudo-terminal, for the same reason: C stdio flushes a line-buffered stdout before
+//! it reads a terminal, never before it reads a pipe, so `printf("> "); fgets(...)` shows its text in
+//! time only at a terminal. It is in canonical mode (lines, Ctrl+D for EOF, as typed at a keyboard) with
+//! echo, signal keys, flow control and line editing off, so every byte typed reaches the program as is.
+//! Lines are capped at 4095 bytes there, as at any terminal; the suites type at most 1,000.
+//!
 //! # Isolation (design for a private network namespace)
 //!
 //! [`Isolation::None`] is the only mode today. A later `Isolation::NetNamespace` would start the program
@@ -209,7 +215,7 @@ pub struct Program {
     leader: Mutex<(Child, Option<ExitStatus>)>,
     /// `SOCKSPEC_RUN=<token>`, the exact environment entry of this run.
     marker: String,
-    stdin: Option<ChildStdin>,
+    stdin: Option<Input>,
     stdout: Arc<Capture>,
     stderr: Arc<Capture>,
     stdout_is_tty: bool,
@@ -235,8 +241,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Program {
-    /// Starts the program: own process group, cwd = `workdir`, stdin a pipe, stdout a pseudo-terminal
-    /// (or a pipe), stderr a pipe, each output stream drained by its own thread.
+    /// Starts the program: own process group, cwd = `workdir`, stdin and stdout pseudo-terminals (or
+    /// pipes), stderr a pipe, each output stream drained by its own thread.
     pub fn spawn(spec: &LaunchSpec) -> Result<Program, LaunchError> {
         let name = spec.argv.first().ok_or(LaunchError::Empty)?.clone();
         let path = resolve_program(&name, &spec.env)?;
@@ -259,10 +265,21 @@ impl Program {
             .env("PYTHONUNBUFFERED", "1")
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .env(RUN_MARKER_VAR, &token)
-            .stdin(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let master = match open_pty() {
+        // stdin a terminal too, as at a keyboard: C stdio flushes a line-buffered stdout before it reads
+        // a terminal (not a pipe), so `printf("> "); fgets(...)` shows its output in time.
+        let input_master = match open_pty(PtyUse::Input) {
+            Ok((master, slave)) => {
+                cmd.stdin(Stdio::from(slave));
+                Some(master)
+            }
+            Err(_) => {
+                cmd.stdin(Stdio::piped());
+                None
+            }
+        };
+        let master = match open_pty(PtyUse::Output) {
             Ok((master, slave)) => {
                 cmd.stdout(Stdio::from(slave));
                 Some(master)
@@ -277,7 +294,14 @@ impl Program {
         // program's.
         drop(cmd);
 
-        let stdin = child.stdin.take();
+        let stdin = match input_master {
+            Some(master) => Some(Input::Tty {
+                master: File::from(master),
+                at_line_start: true,
+                ended: false,
+            }),
+            None => child.stdin.take().map(Input::Pipe),
+        };
         if let Some(stdin) = &stdin {
             // Non-blocking, so a program that never reads stdin cannot hold a write past its deadline.
             set_nonblocking(stdin.as_raw_fd());
@@ -364,41 +388,31 @@ impl Program {
 
     /// Writes all of `bytes` to the program's stdin, or fails with `TimedOut` when the program does not
     /// take them before the deadline (a full pipe), or `BrokenPipe` when nobody reads stdin any more.
-    pub fn write_stdin(&mut self, mut bytes: &[u8], deadline: Deadline) -> io::Result<()> {
-        let stdin = self.stdin.as_mut().ok_or_else(|| {
+    pub fn write_stdin(&mut self, bytes: &[u8], deadline: Deadline) -> io::Result<()> {
+        let stdin = self.stdin.as_mut().filter(|s| !s.ended()).ok_or_else(|| {
             io::Error::new(io::ErrorKind::BrokenPipe, "the program's stdin is closed")
         })?;
-        while !bytes.is_empty() {
-            match stdin.write(bytes) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let Some(left) = deadline.remaining() else {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the program did not read its stdin in time",
-                        ));
-                    };
-                    let mut fd = libc::pollfd {
-                        fd: stdin.as_raw_fd(),
-                        events: libc::POLLOUT,
-                        revents: 0,
-                    };
-                    // Rounded up, so a wait never ends just before the deadline and spins.
-                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-                    // SAFETY: one valid pollfd, count 1. Its result is only a wake-up; the write says more.
-                    unsafe { libc::poll(&mut fd, 1, ms) };
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        stdin.write_all_by(bytes, deadline)
     }
 
-    /// Closes the program's stdin: it reads end of file.
+    /// Ends the program's stdin: it reads end of file. A pipe is closed; a terminal gets Ctrl+D, as a
+    /// person types it, and stays open until the program is stopped (closing it would hang it up and
+    /// drop lines typed but not yet read).
     pub fn close_stdin(&mut self) {
-        self.stdin = None;
+        match &mut self.stdin {
+            Some(Input::Tty {
+                master,
+                at_line_start,
+                ended,
+            }) if !*ended => {
+                *ended = true;
+                // Ctrl+D sends a pending partial line; only at the start of a line does it read as EOF.
+                let eof: &[u8] = if *at_line_start { b"\x04" } else { b"\x04\x04" };
+                let _ = write_nonblocking(master, eof, Deadline::after(EOF_WRITE_WAIT));
+            }
+            Some(Input::Tty { .. }) => {}
+            _ => self.stdin = None,
+        }
     }
 
     /// The leader's exit status if it has ended (reaping it), without waiting.
@@ -662,6 +676,91 @@ fn become_subreaper() {
     });
 }
 
+/// The program's stdin as the grader holds it: the writing end of a pipe, or the master side of a
+/// pseudo-terminal.
+enum Input {
+    Pipe(ChildStdin),
+    Tty {
+        master: File,
+        /// The last byte written was a newline (or nothing was written): Ctrl+D there reads as EOF.
+        at_line_start: bool,
+        /// Ctrl+D was sent: the program has read, or will read, the end of its input.
+        ended: bool,
+    },
+}
+
+impl Input {
+    fn ended(&self) -> bool {
+        matches!(self, Input::Tty { ended: true, .. })
+    }
+
+    fn as_raw_fd(&self) -> libc::c_int {
+        match self {
+            Input::Pipe(pipe) => pipe.as_raw_fd(),
+            Input::Tty { master, .. } => master.as_raw_fd(),
+        }
+    }
+
+    fn write_all_by(&mut self, bytes: &[u8], deadline: Deadline) -> io::Result<()> {
+        match self {
+            Input::Pipe(pipe) => write_nonblocking(pipe, bytes, deadline),
+            Input::Tty {
+                master,
+                at_line_start,
+                ..
+            } => {
+                write_nonblocking(master, bytes, deadline)?;
+                if let Some(&last) = bytes.last() {
+                    *at_line_start = last == b'\n';
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How long ending a terminal's input (Ctrl+D) may wait for room in its buffer.
+const EOF_WRITE_WAIT: Duration = Duration::from_millis(200);
+
+/// Writes all of `bytes` to a non-blocking fd, waiting for room up to the deadline: `TimedOut` when the
+/// program does not take them in time (a full pipe), the write's own error otherwise.
+fn write_nonblocking(
+    out: &mut (impl Write + AsRawFd),
+    mut bytes: &[u8],
+    deadline: Deadline,
+) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match out.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let Some(left) = deadline.remaining() else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the program did not read its stdin in time",
+                    ));
+                };
+                let mut fd = libc::pollfd {
+                    fd: out.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // Rounded up, so a wait never ends just before the deadline and spins.
+                let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                // SAFETY: one valid pollfd, count 1. Its result is only a wake-up; the write says more.
+                unsafe { libc::poll(&mut fd, 1, ms) };
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A terminal whose reader is gone answers EIO where a pipe answers EPIPE: the same for us.
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, e))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn set_nonblocking(fd: libc::c_int) {
     // SAFETY: fcntl on an fd we own, with integer arguments.
     unsafe {
@@ -672,12 +771,22 @@ fn set_nonblocking(fd: libc::c_int) {
     }
 }
 
-/// Opens a pseudo-terminal pair (master, slave) with output post-processing off.
+/// What a pseudo-terminal is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PtyUse {
+    /// The program's stdout: output post-processing off, so bytes arrive as written.
+    Output,
+    /// The program's stdin: lines as typed at a keyboard (canonical mode, so Ctrl+D is EOF), but no echo
+    /// into anyone's output and no byte taken as a signal, flow control or line editing.
+    Input,
+}
+
+/// Opens a pseudo-terminal pair (master, slave) set up for `usage`.
 ///
 /// Not `openpty(3)`: its fds are not close-on-exec, and while it runs another thread of the grader may
 /// spawn a program that would inherit them. A stray copy of the slave in an unrelated long-lived process
 /// means our master never reads EOF. `posix_openpt` and `open` take `O_CLOEXEC` atomically.
-fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
+fn open_pty(usage: PtyUse) -> io::Result<(OwnedFd, OwnedFd)> {
     let check = |ret: libc::c_int| {
         if ret < 0 {
             Err(io::Error::last_os_error())
@@ -705,7 +814,40 @@ fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
         let slave = OwnedFd::from_raw_fd(slave);
         let mut term: libc::termios = std::mem::zeroed();
         check(libc::tcgetattr(slave.as_raw_fd(), &mut term))?;
-        term.c_oflag &= !libc::OPOST;
+        match usage {
+            PtyUse::Output => term.c_oflag &= !libc::OPOST,
+            PtyUse::Input => {
+                term.c_lflag |= libc::ICANON;
+                term.c_lflag &= !(libc::ECHO
+                    | libc::ECHOE
+                    | libc::ECHOK
+                    | libc::ECHONL
+                    | libc::ECHOCTL
+                    | libc::ECHOKE
+                    | libc::ISIG
+                    | libc::IEXTEN);
+                term.c_iflag &= !(libc::ICRNL
+                    | libc::INLCR
+                    | libc::IGNCR
+                    | libc::ISTRIP
+                    | libc::IXON
+                    | libc::IXOFF);
+                for cc in [
+                    libc::VERASE,
+                    libc::VKILL,
+                    libc::VWERASE,
+                    libc::VREPRINT,
+                    libc::VLNEXT,
+                    libc::VEOL,
+                    libc::VEOL2,
+                    libc::VDISCARD,
+                ] {
+                    // 0 is _POSIX_VDISABLE on Linux: no byte has that meaning.
+                    term.c_cc[cc] = 0;
+                }
+                term.c_cc[libc::VEOF] = 0x04;
+            }
+        }
         check(libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &term))?;
         // A size, so programs that ask for one (to wrap lines) get a usual answer instead of 0x0.
         let size = libc::winsize {

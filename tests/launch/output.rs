@@ -151,8 +151,9 @@ fn stdin_reaches_the_program_and_closing_it_ends_the_input() {
 #[test]
 fn stdin_write_to_a_program_that_never_reads_returns_by_the_deadline() {
     let mut run = python("import threading\nthreading.Event().wait()\n", &[]);
-    // Much more than a pipe holds (64 KiB), so the write must wait, and give up.
-    let big = vec![b'x'; 4 * 1024 * 1024];
+    // Much more than a pipe or a terminal holds (64 KiB, 4 KiB), in lines as typed, so the write must wait,
+    // and give up.
+    let big = [[b'x'; 1023].as_slice(), b"\n"].concat().repeat(4096);
     let err = run
         .program
         .write_stdin(&big, Deadline::after(Duration::from_millis(200)))
