@@ -53,12 +53,16 @@ struct Launched {
 }
 
 /// What is left of a check's program once it is stopped, for the report.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Leftovers {
     pub exit: Option<String>,
     pub stdout_tail: Vec<u8>,
     pub stderr_tail: Vec<u8>,
 }
+
+/// How long a program whose output or connection just ended may take to be reaped: long enough that a
+/// verdict does not depend on the scheduler, short enough not to slow a grade.
+const REAP_SETTLE: Duration = Duration::from_millis(300);
 
 pub struct Ctx<'a> {
     pub suite: &'a Suite,
@@ -73,8 +77,13 @@ pub struct Ctx<'a> {
     current: Option<Launched>,
     /// Set when the command itself cannot be started: the whole run stops with a usage error.
     pub launch_error: Option<String>,
-    /// Exit of the last program stopped by a relaunch, so a crash during a property run is not forgotten.
-    last_exit: Option<String>,
+    /// What was left of the last program stopped (by a relaunch or at the end).
+    last: Option<Leftovers>,
+    /// The current program showed the failure the report will give: keep its leftovers when it stops.
+    pin: bool,
+    /// The leftovers of the program that showed the reported failure (a property run goes on to other
+    /// programs while it shrinks, and the report must show the exit and stderr of the failing one).
+    pinned: Option<Leftovers>,
 }
 
 impl<'a> Ctx<'a> {
@@ -95,7 +104,9 @@ impl<'a> Ctx<'a> {
             seed,
             current: None,
             launch_error: None,
-            last_exit: None,
+            last: None,
+            pin: false,
+            pinned: None,
         }
     }
 
@@ -293,13 +304,24 @@ impl<'a> Ctx<'a> {
         let wait = self.wait();
         let deadline = self.deadline();
         let program = self.program()?;
-        let found = |out: &[u8]| printed(out, text, strict);
-        if program.stdout().wait_since(mark, deadline, found) {
+        // A wrong rendering of the text is an answer too: no need to wait out the deadline after it.
+        let found = |out: &[u8]| printed(out, text, strict) || misprinted(out, text).is_some();
+        if program.stdout().wait_since(mark, deadline, found)
+            && printed(&program.stdout().since(mark), text, strict)
+        {
             return Ok(());
         }
         let out = program.stdout().since(mark);
-        let exited = program.try_status();
-        let failure = if strict && contains(&out, text) {
+        // stdout at its end most likely means the program is ending: give it the moment to be reaped, so
+        // the verdict does not depend on how fast that happens.
+        let exited = if program.stdout().is_closed() {
+            program.wait_exit(Deadline::after(REAP_SETTLE))
+        } else {
+            program.try_status()
+        };
+        let failure = if let Some(why) = misprinted(&out, text) {
+            Failure::fail(format!("{what} was printed wrongly: {why}"))
+        } else if strict && contains(&out, text) {
             Failure::fail(format!(
                 "the program printed {what}, but not as a line of its own"
             ))
@@ -317,6 +339,11 @@ impl<'a> Ctx<'a> {
             ))
         };
         Err(failure.with_expected(text).with_actual(out))
+    }
+
+    /// The program's exit status if it has ended, without waiting.
+    pub fn exited(&mut self) -> CheckResult<Option<ExitStatus>> {
+        Ok(self.program()?.try_status())
     }
 
     /// Waits up to `wait` for the program to exit by itself.
@@ -363,7 +390,7 @@ impl<'a> Ctx<'a> {
         let status = if answered {
             program.try_status()
         } else {
-            program.wait_exit(Deadline::after(Duration::from_millis(300)))
+            program.wait_exit(Deadline::after(REAP_SETTLE))
         };
         match status {
             Some(status) if !status.success() => {
@@ -380,38 +407,48 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Stops the current program (SIGTERM, grace, SIGKILL for its whole tree) and keeps what the report
-    /// needs of it.
+    /// Marks the program that just showed a failure as the one whose exit and output the report gives.
+    pub fn pin_evidence(&mut self) {
+        if self.current.is_some() {
+            self.pin = true;
+        } else {
+            // The case already stopped it.
+            self.pin = false;
+            self.pinned = self.last.clone();
+        }
+    }
+
+    /// Stops the current program (SIGTERM, grace, SIGKILL for its whole tree) and returns what the report
+    /// needs: of the program [`Ctx::pin_evidence`] marked if any, else of the last one stopped.
     pub fn stop(&mut self) -> Leftovers {
         self.parking.release();
-        let Some(Launched {
+        if let Some(Launched {
             mut program,
             workdir,
             ..
         }) = self.current.take()
-        else {
-            return Leftovers {
-                exit: self.last_exit.clone(),
-                ..Default::default()
+        {
+            let report = program.stop(self.opts.grace);
+            let leftovers = Leftovers {
+                exit: report
+                    .exited_by_itself
+                    .then_some(report.status)
+                    .flatten()
+                    .map(describe_status),
+                stdout_tail: program.stdout().tail(TAIL_BYTES),
+                stderr_tail: program.stderr().tail(TAIL_BYTES),
             };
-        };
-        let report = program.stop(self.opts.grace);
-        let exit = if report.exited_by_itself {
-            report.status.map(describe_status)
-        } else {
-            None
-        };
-        if exit.is_some() {
-            self.last_exit = exit.clone();
+            drop(program);
+            drop(workdir);
+            if std::mem::take(&mut self.pin) {
+                self.pinned = Some(leftovers.clone());
+            }
+            self.last = Some(leftovers);
         }
-        let leftovers = Leftovers {
-            exit,
-            stdout_tail: program.stdout().tail(TAIL_BYTES),
-            stderr_tail: program.stderr().tail(TAIL_BYTES),
-        };
-        drop(program);
-        drop(workdir);
-        leftovers
+        self.pinned
+            .clone()
+            .or_else(|| self.last.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -474,6 +511,86 @@ pub fn partly_printed(out: &[u8], text: &[u8]) -> bool {
     text.len() > start && contains(out, &text[..start]) && !contains(out, text)
 }
 
+/// Says how `out` shows `text` in a wrong form, if it does: the classic is Python printing the bytes
+/// object that `recv()` returned (`b'\\xe4\\xbd\\xa0'`) instead of the decoded text.
+pub fn misprinted(out: &[u8], text: &[u8]) -> Option<String> {
+    let repr = python_bytes_repr(text);
+    // For printable ASCII the repr's body is the text itself: nothing to tell apart.
+    if repr.as_bytes() == text || contains(out, text) {
+        return None;
+    }
+    contains(out, repr.as_bytes()).then(|| {
+        let quote = python_quote(text);
+        let mut shown: String = repr.chars().take(48).collect();
+        if shown.len() < repr.len() {
+            shown.push('…');
+        }
+        format!(
+            "it shows the bytes object b{quote}{shown}{quote}, not the text: decode() the bytes before \
+             printing"
+        )
+    })
+}
+
+/// The quote Python's `repr()` puts around bytes: `'`, unless they hold a `'` and no `"`.
+fn python_quote(text: &[u8]) -> char {
+    if text.contains(&b'\'') && !text.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    }
+}
+
+/// The body (between the quotes) of Python's `repr()` of a bytes object holding `text`.
+fn python_bytes_repr(text: &[u8]) -> String {
+    let quote = python_quote(text);
+    let mut repr = String::with_capacity(text.len() * 4);
+    for &b in text {
+        match b {
+            b'\\' => repr.push_str("\\\\"),
+            b'\'' if quote == '\'' => repr.push_str("\\'"),
+            b'\t' => repr.push_str("\\t"),
+            b'\n' => repr.push_str("\\n"),
+            b'\r' => repr.push_str("\\r"),
+            0x20..=0x7e => repr.push(b as char),
+            _ => repr.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    repr
+}
+
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_printed_bytes_object_is_told_apart_from_the_text() {
+        let out = "from ('127.0.0.1', 5) : b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd'\n".as_bytes();
+        let why = misprinted(out, "你好".as_bytes()).expect("the repr is recognised");
+        assert!(why.contains("decode()"), "{why}");
+        // The text itself, or plain ASCII whose repr is the text, is not a misprint.
+        assert_eq!(
+            misprinted("收到：你好\n".as_bytes(), "你好".as_bytes()),
+            None
+        );
+        assert_eq!(misprinted(b"b'hello'\n", b"hello"), None);
+        assert_eq!(misprinted(b"something else\n", "你好".as_bytes()), None);
+    }
+
+    #[test]
+    fn the_repr_escapes_as_python_does() {
+        assert_eq!(
+            python_bytes_repr(b"a'b\"\\c\t\r\n\x00\x7f"),
+            "a\\'b\"\\\\c\\t\\r\\n\\x00\\x7f"
+        );
+        // With a ' and no ", Python quotes with " and leaves the ' alone.
+        assert_eq!(
+            python_bytes_repr("it's 你".as_bytes()),
+            "it's \\xe4\\xbd\\xa0"
+        );
+    }
 }

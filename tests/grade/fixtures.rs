@@ -151,6 +151,8 @@ fixture_tests! {
     udp_sender => "udp/sender",
     udp_sender_joins_lines => "udp/sender_joins_lines",
     udp_sender_empty_datagram => "udp/sender_empty_datagram",
+    udp_receiver_prints_bytes => "udp/receiver_prints_bytes",
+    udp_sender_ascii_only => "udp/sender_ascii_only",
     misbehaving_endless_output => "misbehaving/endless_output",
     misbehaving_ignores_sigterm => "misbehaving/ignores_sigterm",
     misbehaving_forks_keeper => "misbehaving/forks_keeper",

@@ -2,6 +2,8 @@
 //! leave no process behind, the reference peers pass every level, and the CLI keeps its promises.
 
 mod cli;
+mod compiled;
+mod evidence;
 mod fixtures;
 mod peers;
 mod util;

@@ -178,10 +178,11 @@ pub fn message() -> impl Strategy<Value = String> {
         .prop_filter("at most 1000 bytes", |m| m.len() <= MAX_MESSAGE_BYTES)
 }
 
-/// Binary files up to `max` bytes, as a size and a seed: shrinking halves the size (a few steps, each a
-/// fresh program) instead of removing one byte at a time.
+/// Binary files up to `max` bytes, as a size and a seed: shrinking searches the size (a few steps, each a
+/// fresh program) instead of removing one byte at a time. The seed does not shrink: the contents of a
+/// size are a prefix of the contents of any larger one, so a smaller failing file keeps the failing bytes.
 pub fn binary(max: usize) -> impl Strategy<Value = Vec<u8>> {
-    (0..=max, proptest::num::u64::ANY)
+    (0..=max, proptest::num::u64::ANY.no_shrink())
         .prop_map(|(size, seed)| file::generate(size, crate::grade::suite::Pattern::Random, seed))
 }
 
@@ -189,14 +190,26 @@ pub fn messages(max: usize) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(message(), 1..=max.max(1))
 }
 
+/// Shrinking steps that run the program: each is a real exchange, often with a fresh program, so the
+/// count is bounded. A count, never a time, so that a seed replays the same shrinking on any machine.
+pub const MAX_SHRINK_RUNS: u32 = 64;
+
+/// Bound on proptest's own shrinking iterations. Past [`MAX_SHRINK_RUNS`] the steps no longer run the
+/// program (they pass at once), so this only bounds a loop of cheap steps; it is never meant to be reached,
+/// since proptest announces that on stderr, into the middle of the report.
+const MAX_SHRINK_ITERS: u32 = 100_000;
+
 /// A proptest runner seeded from the check's seed: the same seed gives the same cases and shrinks.
 fn runner(seed: u64, cases: u32) -> TestRunner {
     let config = Config {
         cases,
         failure_persistence: None,
-        // Each case is a real exchange with a program: bound the shrinking in count and time.
-        max_shrink_iters: 32,
-        max_shrink_time: 10_000,
+        max_shrink_iters: MAX_SHRINK_ITERS,
+        // No time limit: a limit in time would make shrinking, and so the reported input, depend on the
+        // machine's load.
+        max_shrink_time: 0,
+        // Set here, not left to PROPTEST_VERBOSE: proptest's messages would land in the report.
+        verbose: 0,
         ..Config::default()
     };
     let mut key = [0u8; 32];
@@ -227,9 +240,17 @@ where
     // program also ignores: the remaining steps are skipped (taken as passing), so the reported input is
     // the one that timed out.
     let timed_out = std::cell::Cell::new(false);
+    // Runs of the program since the first failure: the shrinking steps.
+    let shrink_runs = std::cell::Cell::new(None::<u32>);
     let result = runner.run(&strategy, |value| {
         if timed_out.get() {
             return Ok(());
+        }
+        if let Some(runs) = shrink_runs.get() {
+            if runs >= MAX_SHRINK_RUNS {
+                return Ok(());
+            }
+            shrink_runs.set(Some(runs + 1));
         }
         log.clear();
         let mut guard = state.borrow_mut();
@@ -238,6 +259,8 @@ where
             Ok(()) => Ok(()),
             Err(failure) => {
                 let mut failure = ctx.classify(failure);
+                ctx.pin_evidence();
+                shrink_runs.set(Some(shrink_runs.get().unwrap_or(0)));
                 if failure.outcome() == super::verdict::Outcome::Timeout {
                     timed_out.set(true);
                     failure.message.push_str(" (not shrunk: a timeout)");
@@ -251,9 +274,14 @@ where
     match result {
         Ok(()) => Ok(()),
         Err(TestError::Fail(_, _)) => {
-            let (failure, snapshot) = minimal
+            let (mut failure, snapshot) = minimal
                 .into_inner()
                 .ok_or_else(|| Failure::harness("a property failed without a recorded case"))?;
+            if shrink_runs.get() >= Some(MAX_SHRINK_RUNS) && !timed_out.get() {
+                failure.message.push_str(&format!(
+                    " (shrinking stopped after {MAX_SHRINK_RUNS} steps: a smaller input may fail too)"
+                ));
+            }
             log.restore(snapshot);
             Err(failure)
         }

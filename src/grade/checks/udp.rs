@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::client::end_input;
 use super::{messages, property};
-use crate::grade::ctx::{contains, partly_printed, printed, Ctx};
+use crate::grade::ctx::{contains, misprinted, partly_printed, printed, Ctx};
 use crate::grade::procfs::Proto;
 use crate::grade::suite::Leave;
 use crate::grade::verdict::{CheckResult, Direction, Failure};
@@ -48,7 +48,12 @@ fn send_and_watch(
     let (wait, deadline) = (ctx.wait(), ctx.deadline());
     let program = ctx.program()?;
     let all = |out: &[u8]| lines_matched(out, messages, strict) == messages.len();
-    if program.stdout().wait_since(mark, deadline, all) {
+    // A datagram printed in a wrong form (the bytes object) is an answer: stop waiting at it.
+    let settled = |out: &[u8]| {
+        let k = lines_matched(out, messages, strict);
+        k == messages.len() || misprinted(out, &messages[k]).is_some()
+    };
+    if program.stdout().wait_since(mark, deadline, settled) && all(&program.stdout().since(mark)) {
         return Ok(());
     }
     let out = program.stdout().since(mark);
@@ -56,7 +61,9 @@ fn send_and_watch(
     let missing = &messages[k];
     let nth = format!("datagram {} of {}", k + 1, messages.len());
     let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
-    let failure = if k > 0
+    let failure = if let Some(why) = misprinted(&out, missing) {
+        Failure::fail(format!("{nth} was printed wrongly: {why}"))
+    } else if k > 0
         && lines
             .iter()
             .any(|l| contains(l, &messages[k - 1]) && contains(l, missing))
@@ -113,20 +120,39 @@ pub fn property_datagrams(ctx: &mut Ctx, cases: u32, max_messages: usize) -> Che
     )
 }
 
-/// Receives one datagram within the deadline.
-fn receive(ctx: &Ctx, socket: &UdpSocket, wait: Duration) -> CheckResult<Option<Vec<u8>>> {
+/// How often a wait for a datagram looks whether the sender has exited meanwhile.
+const EXIT_LOOK: Duration = Duration::from_millis(50);
+
+/// Receives one datagram within `wait`; gives up early once the program has exited, since a datagram it
+/// sent before exiting is already queued on loopback.
+fn receive(ctx: &mut Ctx, socket: &UdpSocket, wait: Duration) -> CheckResult<Option<Vec<u8>>> {
+    let deadline = wire::Deadline::after(wait);
     let mut buf = vec![0u8; 65_536];
-    socket
-        .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
-        .map_err(|e| Failure::harness(format!("cannot set a receive timeout: {e}")))?;
-    match socket.recv_from(&mut buf) {
-        Ok((n, from)) => {
-            ctx.log
-                .record(&format!("udp from {from}"), Direction::Received, &buf[..n]);
-            Ok(Some(buf[..n].to_vec()))
+    let mut gone = false;
+    loop {
+        // After the exit, one last look that does not wait.
+        let slice = if gone {
+            Duration::from_millis(1)
+        } else {
+            deadline.remaining().unwrap_or_default().min(EXIT_LOOK)
+        };
+        socket
+            .set_read_timeout(Some(slice.max(Duration::from_millis(1))))
+            .map_err(|e| Failure::harness(format!("cannot set a receive timeout: {e}")))?;
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                ctx.log
+                    .record(&format!("udp from {from}"), Direction::Received, &buf[..n]);
+                return Ok(Some(buf[..n].to_vec()));
+            }
+            Err(e) if wire::is_timeout(&e) => {
+                if gone || deadline.passed() {
+                    return Ok(None);
+                }
+                gone = ctx.exited()?.is_some();
+            }
+            Err(e) => return Err(Failure::harness(format!("cannot receive a datagram: {e}"))),
         }
-        Err(e) if wire::is_timeout(&e) => Ok(None),
-        Err(e) => Err(Failure::harness(format!("cannot receive a datagram: {e}"))),
     }
 }
 
@@ -162,10 +188,19 @@ fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpSocket, line: &[u8]) -> Che
                 )
                 .with_expected(line)
                 .with_actual(got)),
-                _ => Err(Failure::timeout(format!(
-                    "no datagram arrived within {:.1} s of typing the line",
-                    wait.as_secs_f64()
-                ))),
+                _ => match ctx.exited()? {
+                    Some(status) if !status.success() => Err(Failure::crash(format!(
+                        "the program crashed ({}) before sending the line typed",
+                        crate::grade::ctx::describe_status(status)
+                    ))),
+                    Some(_) => Err(Failure::fail(
+                        "the program exited (status 0) without sending the line typed",
+                    )),
+                    None => Err(Failure::timeout(format!(
+                        "no datagram arrived within {:.1} s of typing the line",
+                        wait.as_secs_f64()
+                    ))),
+                },
             }
         }
     }
