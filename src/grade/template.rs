@@ -41,6 +41,14 @@ impl Template {
                 )));
             }
         }
+        if let Some(missing) = command.iter().find(|a| is_missing_source(a)) {
+            let here = std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "the current directory".into());
+            return Err(Error::Usage(format!(
+                "no file {missing} (relative paths in the command are taken from {here})"
+            )));
+        }
         let given: Vec<&str> = suite.args.iter().map(String::as_str).collect();
         for placeholder in PLACEHOLDERS {
             let used = command.iter().any(|a| a.contains(placeholder));
@@ -112,6 +120,20 @@ fn absolute_if_path(arg: &str) -> String {
     }
 }
 
+/// Endings of program files that an interpreter is given by path.
+const SOURCE_ENDINGS: &[&str] = &[
+    ".py", ".rb", ".js", ".mjs", ".pl", ".sh", ".php", ".lua", ".jar", ".class", ".java",
+];
+
+/// True for an argument that names a program file which does not exist: every check would launch the
+/// interpreter only to see it fail, and report that as the program's crash.
+fn is_missing_source(arg: &str) -> bool {
+    !arg.contains('{')
+        && !arg.starts_with('-')
+        && SOURCE_ENDINGS.iter().any(|e| arg.ends_with(e))
+        && !std::path::Path::new(arg).exists()
+}
+
 /// The first `{word}` in `arg` that is not a known placeholder.
 fn unknown_placeholder(arg: &str) -> Option<String> {
     let mut rest = arg;
@@ -157,8 +179,8 @@ mod tests {
 
     #[test]
     fn suite_arguments_are_added_when_the_command_names_none() {
-        let t = Template::new(&strings(&["python3", "s.py"]), &suite("file-receiver")).unwrap();
-        assert_eq!(t.argv(), strings(&["python3", "s.py", "{port}", "{out}"]));
+        let t = Template::new(&strings(&["python3", "srv"]), &suite("file-receiver")).unwrap();
+        assert_eq!(t.argv(), strings(&["python3", "srv", "{port}", "{out}"]));
         let values = Values {
             host: "127.0.0.1".into(),
             port: 4000,
@@ -167,7 +189,7 @@ mod tests {
         };
         assert_eq!(
             t.expand(&values),
-            strings(&["python3", "s.py", "4000", "/tmp/x"])
+            strings(&["python3", "srv", "4000", "/tmp/x"])
         );
     }
 
@@ -181,6 +203,31 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(t.expand(&values), strings(&["./srv", "--port=9"]));
+    }
+
+    #[test]
+    fn a_program_file_that_does_not_exist_is_a_usage_error() {
+        let err = Template::new(
+            &strings(&["python3", "no_such_student.py", "{port}"]),
+            &suite("echo-server"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err}");
+        assert!(
+            err.to_string().contains("no file no_such_student.py"),
+            "{err}"
+        );
+        // Words that are not program files, and files that exist, are fine.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("server.py");
+        std::fs::write(&script, "").unwrap();
+        assert!(!is_missing_source(&script.display().to_string()));
+        assert!(is_missing_source(
+            &dir.path().join("gone.py").display().to_string()
+        ));
+        assert!(Template::new(&strings(&["./a.out", "{port}"]), &suite("echo-server")).is_ok());
+        assert!(!is_missing_source("--config=x.py"));
+        assert!(!is_missing_source("{file}.py"));
     }
 
     #[test]
@@ -203,7 +250,7 @@ mod tests {
 
     #[test]
     fn relative_paths_to_existing_files_are_made_absolute_for_the_run() {
-        let command = strings(&["python3", "Cargo.toml", "no-such-file.py", "src", "./src"]);
+        let command = strings(&["python3", "Cargo.toml", "no-such-file.txt", "src", "./src"]);
         let t = Template::new(&command, &suite("echo-server")).unwrap();
         let argv = t.expand(&Values::default());
         assert!(
@@ -211,10 +258,10 @@ mod tests {
             "{argv:?}"
         );
         // Missing files, directories and plain words are left as they are.
-        assert_eq!(argv[2..5], strings(&["no-such-file.py", "src", "./src"]));
+        assert_eq!(argv[2..5], strings(&["no-such-file.txt", "src", "./src"]));
         assert_eq!(
             t.display(),
-            "python3 Cargo.toml no-such-file.py src ./src {port}"
+            "python3 Cargo.toml no-such-file.txt src ./src {port}"
         );
     }
 
