@@ -28,6 +28,9 @@
 //!   its parent's death is re-parented to the grader instead of init, so it can be reaped here rather
 //!   than linger as a zombie. Only pids known to belong to a run are reaped, each by `waitpid(pid)`,
 //!   never `waitpid(-1)`: other code in the process (other runs, other tests) waits for its own children.
+//! - Where the system allows it (root, or a delegated cgroup tree), the run also gets a cgroup of its
+//!   own, which the child joins before exec: a descendant that both leaves the group and drops its
+//!   environment is still in it (see [`super::cgroup`]).
 //! - A pid is only signalled after checking its start time (from `/proc/PID/stat`) is the one seen when
 //!   it was found, so a pid reused by an unrelated process is never hit.
 //! - Every wait has a deadline; stopping ends with SIGKILL and reports any process that survived.
@@ -77,6 +80,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
 use super::capture::Capture;
+use super::cgroup::RunGroup;
 use super::procfs::{self, Proc, Proto, Socket};
 use crate::exit;
 use crate::wire::Deadline;
@@ -222,6 +226,8 @@ pub struct Program {
     /// Descendants seen so far, by pid and start time, so they can be reaped once re-parented to us
     /// (their environment is gone once they are zombies) and never confused with a reused pid.
     known: Mutex<HashMap<i32, u64>>,
+    /// The run's cgroup, where one could be made: it holds every descendant, whatever they do.
+    group: Option<RunGroup>,
     isolation: Isolation,
     stopped: Option<StopReport>,
 }
@@ -253,6 +259,7 @@ impl Program {
         }
         become_subreaper();
         let token = new_token();
+        let group = RunGroup::create(&token);
         let spawn_err = |source| LaunchError::Spawn {
             program: name.clone(),
             source,
@@ -267,6 +274,17 @@ impl Program {
             .env(RUN_MARKER_VAR, &token)
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(group) = &group {
+            let join = group.join_handle();
+            // SAFETY: the closure runs in the child between fork and exec and only calls open, write and
+            // close on a path prepared before the fork.
+            unsafe {
+                cmd.pre_exec(move || {
+                    join.join_self();
+                    Ok(())
+                });
+            }
+        }
         // stdin a terminal too, as at a keyboard: C stdio flushes a line-buffered stdout before it reads
         // a terminal (not a pipe), so `printf("> "); fgets(...)` shows its output in time.
         let input_master = match open_pty(PtyUse::Input) {
@@ -319,6 +337,7 @@ impl Program {
             stderr: Arc::new(Capture::new(spec.output_cap)),
             stdout_is_tty: master.is_some(),
             known: Mutex::new(HashMap::new()),
+            group,
             isolation: spec.isolation,
             stopped: None,
         };
@@ -493,10 +512,16 @@ impl Program {
         // While the leader is not reaped its pid (and so its process group id) cannot be reused: they
         // identify the run. Afterwards only the marker and the known (pid, start time) pairs do.
         let leader_unreaped = !self.leader_reaped();
+        let members = self
+            .group
+            .as_ref()
+            .map(RunGroup::members)
+            .unwrap_or_default();
         let mut known = lock(&self.known);
         let procs = procfs::with_descendants(|p| {
             (leader_unreaped && (p.pid == self.pid || p.pgrp == self.pid))
                 || known.get(&p.pid) == Some(&p.start)
+                || members.contains(&p.pid)
                 || (!p.is_zombie() && procfs::has_env_entry(p.pid, &self.marker))
         });
         for p in &procs {

@@ -7,6 +7,7 @@
 //! - [`verdict`]: outcomes and evidence.
 
 pub mod capture;
+pub mod cgroup;
 pub mod checks;
 pub mod conn;
 pub mod ctx;

@@ -5,5 +5,6 @@ mod cli;
 mod compiled;
 mod evidence;
 mod fixtures;
+mod leftovers;
 mod peers;
 mod util;

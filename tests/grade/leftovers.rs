@@ -1,0 +1,61 @@
+//! Nothing a graded program starts outlives the grade, even a daemon that leaves the process group and
+//! drops the environment that marks the run.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sockspec::grade::cgroup::RunGroup;
+
+use super::util::{sockspec_in, strings, submissions_dir};
+
+/// Pids of live processes whose command line holds `needle`.
+fn processes_named(needle: &str) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+#[test]
+fn a_daemon_that_drops_its_environment_is_stopped_with_the_run() {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tag = format!("{}-{nanos}", std::process::id());
+    // Without a cgroup (an ordinary user, no delegated tree) nothing links such a daemon to the run.
+    let Some(probe) = RunGroup::create(&format!("probe-{tag}")) else {
+        eprintln!("no cgroup can be made here: the grader cannot find such a daemon; not tested");
+        return;
+    };
+    drop(probe);
+    let args = strings(&[
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/ascii",
+        "--format",
+        "json",
+        "--",
+        "python3",
+        "misbehaving/escapes_env.py",
+        "{port}",
+        &tag,
+    ]);
+    let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(60));
+    let name = format!("sockspec-escapee-{tag}");
+    let left = processes_named(&name);
+    for &pid in &left {
+        // SAFETY: kill(2) on a pid whose command line carries this test's unique tag.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert!(
+        left.is_empty(),
+        "left behind: {left:?} ({name})\n{}",
+        graded.stderr
+    );
+    assert_eq!(graded.json()["checks"][0]["outcome"], "pass");
+}
