@@ -152,6 +152,18 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
     let failure = result.err();
     let outcome = failure.as_ref().map_or(Outcome::Pass, |f| f.outcome());
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let (expected, actual, differs_at) = match failure.as_ref().map(|f| (&f.expected, &f.actual)) {
+        Some((Some(expected), Some(actual))) => {
+            let (expected, actual, at) = Evidence::compared(expected, actual);
+            (Some(expected), Some(actual), at)
+        }
+        Some((expected, actual)) => (
+            expected.as_deref().map(Evidence::of),
+            actual.as_deref().map(Evidence::of),
+            None,
+        ),
+        None => (None, None, None),
+    };
     Ok(CheckReport {
         id: check.id.clone(),
         level: check.level,
@@ -175,14 +187,9 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
             .as_ref()
             .and_then(|f| f.input.as_deref())
             .map(Evidence::of),
-        expected: failure
-            .as_ref()
-            .and_then(|f| f.expected.as_deref())
-            .map(Evidence::of),
-        actual: failure
-            .as_ref()
-            .and_then(|f| f.actual.as_deref())
-            .map(Evidence::of),
+        expected,
+        actual,
+        differs_at,
         seed: check.run.is_property().then_some(seed),
         transcript,
         transcript_dropped,

@@ -58,7 +58,15 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
 }
 
 fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Evidence) {
-    let cut = if evidence.len > Evidence::SHOWN_BYTES {
+    let end = evidence.shown_from + evidence.shown_len;
+    let part = if evidence.shown_from > 0 {
+        format!(
+            " (bytes {}..{end} of {}, sha256 {})",
+            evidence.shown_from,
+            evidence.len,
+            evidence.sha256.as_deref().unwrap_or("?")
+        )
+    } else if end < evidence.len {
         format!(
             " … ({} bytes in all, sha256 {})",
             evidence.len,
@@ -67,7 +75,8 @@ fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Eviden
     } else {
         String::new()
     };
-    let _ = writeln!(out, "{indent}{label:<10}\"{}\"{cut}", evidence.text);
+    let lead = if evidence.shown_from > 0 { "…" } else { "" };
+    let _ = writeln!(out, "{indent}{label:<10}{lead}\"{}\"{part}", evidence.text);
     if let Some(hex) = &evidence.hex {
         for line in hex.lines() {
             let _ = writeln!(out, "{indent}          {line}");
@@ -84,6 +93,12 @@ pub fn details(check: &CheckReport) -> String {
     let _ = writeln!(out, "{i}why:         {}", check.message);
     if let Some(e) = &check.input {
         evidence_lines(&mut out, i, "input:", e);
+    }
+    if let Some(at) = check.differs_at {
+        let _ = writeln!(
+            out,
+            "{i}differs:  first at byte {at} (0x{at:x}); shown: the bytes around it"
+        );
     }
     if let Some(e) = &check.expected {
         evidence_lines(&mut out, i, "expected:", e);
