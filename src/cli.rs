@@ -332,6 +332,7 @@ impl GradeArgs {
             options.prefix = prefix.as_bytes().to_vec();
         }
         Ok(GradeConfig {
+            suite_source: self.suite.clone(),
             required_level: self.level.unwrap_or(suite.required_level),
             template,
             only: self.only.clone(),

@@ -30,6 +30,8 @@ use verdict::{CheckReport, Evidence, Outcome};
 #[derive(Debug, Clone)]
 pub struct GradeConfig {
     pub suite: Suite,
+    /// The suite as the user named it (a built-in name or a path), for the replay command.
+    pub suite_source: String,
     pub template: Template,
     /// Checks at this level and below are required; higher levels are run as information.
     pub required_level: Level,
@@ -81,6 +83,14 @@ pub struct GradeReport {
     pub seed: u64,
     pub strict: bool,
     pub required_level: Level,
+    /// The reply prefix of echo suites.
+    pub prefix: String,
+    pub timeout_scale: f64,
+    /// The selection: `--only` and `--skip` globs (empty: none given).
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+    /// The command line that runs this grading again: the same checks, inputs and settings.
+    pub replay: String,
     /// For servers with sequential and concurrent checks: the mode the program achieves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ServerMode>,
@@ -121,6 +131,11 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         seed: config.seed,
         strict: config.options.strict,
         required_level: config.required_level,
+        prefix: String::from_utf8_lossy(&config.options.prefix).into_owned(),
+        timeout_scale: config.options.timeout_scale,
+        only: config.only.clone(),
+        skip: config.skip.clone(),
+        replay: config.replay(None),
         mode,
         checks: reports,
         summary,
@@ -190,7 +205,8 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         expected,
         actual,
         differs_at,
-        seed: check.run.is_property().then_some(seed),
+        seed: check.run.is_property().then_some(config.seed),
+        replay: (outcome != Outcome::Pass).then(|| config.replay(Some(&check.id))),
         transcript,
         transcript_dropped,
         exit: leftovers.exit,
@@ -200,7 +216,52 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
     })
 }
 
-/// Each check gets its own seed from the run's seed and its id, so `--only` replays one check exactly.
+impl GradeConfig {
+    /// The `sockspec grade` command line that grades again with the same inputs: the suite, the seed and
+    /// every setting that can change a verdict and differs from its default. `check` replaces the
+    /// selection with that one check (whose inputs do not depend on which other checks run).
+    pub fn replay(&self, check: Option<&str>) -> String {
+        use template::shell_quote;
+        let mut line = format!(
+            "sockspec grade {} --seed {}",
+            shell_quote(&self.suite_source),
+            self.seed
+        );
+        if self.required_level != self.suite.required_level {
+            line.push_str(&format!(" --level {}", self.required_level));
+        }
+        if self.options.strict {
+            line.push_str(" --strict");
+        }
+        let default_prefix = self
+            .suite
+            .prefix
+            .as_deref()
+            .unwrap_or(crate::peers::echo::DEFAULT_PREFIX);
+        if self.options.prefix != default_prefix.as_bytes() {
+            let prefix = String::from_utf8_lossy(&self.options.prefix);
+            line.push_str(&format!(" --prefix {}", shell_quote(&prefix)));
+        }
+        if self.options.timeout_scale != 1.0 {
+            line.push_str(&format!(" --timeout-scale {}", self.options.timeout_scale));
+        }
+        let (only, skip) = match check {
+            Some(id) => (vec![id.to_string()], Vec::new()),
+            None => (self.only.clone(), self.skip.clone()),
+        };
+        for id in &only {
+            line.push_str(&format!(" --only {}", shell_quote(id)));
+        }
+        for id in &skip {
+            line.push_str(&format!(" --skip {}", shell_quote(id)));
+        }
+        line.push_str(&format!(" -- {}", self.template.display()));
+        line
+    }
+}
+
+/// Each check gets its own seed from the run's seed and its id alone, so `--seed S --only ID` replays
+/// one check of a run exactly, whatever else ran.
 pub fn check_seed(seed: u64, id: &str) -> u64 {
     // FNV-1a of the id: stable across builds and platforms, unlike the std hasher.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -307,6 +368,51 @@ mod tests {
         assert!(!glob("echo-server/basic", "echo-server/basic/ascii"));
         assert!(glob("*", ""));
         assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
+    }
+
+    fn config(command: &[&str]) -> GradeConfig {
+        let suite = Suite::load("echo-server").unwrap();
+        let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        GradeConfig {
+            template: Template::new(&command, &suite).unwrap(),
+            required_level: suite.required_level,
+            suite_source: "echo-server".into(),
+            suite,
+            only: Vec::new(),
+            skip: Vec::new(),
+            seed: 7,
+            options: Options::default(),
+        }
+    }
+
+    #[test]
+    fn replay_of_a_default_run_names_only_the_seed() {
+        assert_eq!(
+            config(&["python3", "server.py"]).replay(None),
+            "sockspec grade echo-server --seed 7 -- python3 server.py {port}"
+        );
+    }
+
+    #[test]
+    fn replay_keeps_every_setting_that_changes_a_verdict() {
+        let mut config = config(&["python3", "my server.py", "{port}"]);
+        config.required_level = Level::Robust;
+        config.options.strict = true;
+        config.options.prefix = "回声: ".as_bytes().to_vec();
+        config.options.timeout_scale = 2.5;
+        config.only = vec!["echo-server/basic/*".into()];
+        config.skip = vec!["echo-server/basic/ascii".into()];
+        assert_eq!(
+            config.replay(None),
+            "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
+             --timeout-scale 2.5 --only 'echo-server/basic/*' --skip echo-server/basic/ascii \
+             -- python3 'my server.py' {port}"
+        );
+        assert_eq!(
+            config.replay(Some("echo-server/basic/property")),
+            "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
+             --timeout-scale 2.5 --only echo-server/basic/property -- python3 'my server.py' {port}"
+        );
     }
 
     #[test]

@@ -273,9 +273,13 @@ pub struct CheckReport {
     /// The offset of the first byte where actual differs from expected, when both are shown around it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub differs_at: Option<usize>,
-    /// The seed of a property check, to replay it with `--seed`.
+    /// For a property check: the run's seed, which with `--only ID` gives the same cases and the same
+    /// shrunk input (the check's own generator seed is derived from it and the id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// For a check that did not pass: the command line that runs it alone with the same inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
     pub transcript: Vec<WireEvent>,
     pub transcript_dropped: usize,
     /// The program's exit status as text (`exit status 1`, `killed by signal 9`), when it ended.

@@ -106,11 +106,14 @@ pub fn details(check: &CheckReport) -> String {
     if let Some(e) = &check.actual {
         evidence_lines(&mut out, i, "actual:", e);
     }
-    if let Some(seed) = check.seed {
-        let _ = writeln!(
-            out,
-            "{i}seed:        {seed} (the input above is the shrunk, minimal one)"
-        );
+    if let Some(replay) = &check.replay {
+        let _ = writeln!(out, "{i}replay:      {replay}");
+        if check.seed.is_some() && check.input.is_some() {
+            let _ = writeln!(
+                out,
+                "{i}             (the input above is the shrunk, minimal one; the replay finds it again)"
+            );
+        }
     }
     if let Some(exit) = &check.exit {
         let _ = writeln!(out, "{i}program:     {exit}");

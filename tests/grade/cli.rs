@@ -184,3 +184,111 @@ fn the_same_seed_shrinks_to_the_same_minimal_input() {
     let len = check["input"]["len"].as_u64().unwrap();
     assert!(len <= 4, "minimal input is {len} bytes: {}", check["input"]);
 }
+
+/// The arguments of a replay line from a report (`sockspec grade ...`), split at spaces: the lines these
+/// tests read quote nothing.
+#[track_caller]
+fn replay_args(line: &str) -> Vec<String> {
+    assert!(!line.contains('\''), "quoted: {line}");
+    let words: Vec<String> = line.split(' ').map(str::to_string).collect();
+    assert_eq!(words[0], "sockspec", "{line}");
+    words[1..].to_vec()
+}
+
+#[test]
+fn a_check_replayed_alone_gets_the_inputs_it_had_in_the_run() {
+    let full = run(&[
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/*",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+        "--",
+        "python3",
+        "echo/wrong_prefix.py",
+        "{port}",
+    ])
+    .json();
+    let checks = full["checks"].as_array().unwrap();
+    assert!(checks.len() > 1, "the run has other checks: {full}");
+    let property = checks
+        .iter()
+        .find(|c| c["id"] == "echo-server/basic/property")
+        .expect("the property check ran");
+    assert_eq!(property["outcome"], "fail", "{property}");
+    assert_eq!(
+        property["seed"], 5,
+        "the run's seed, the one to replay with"
+    );
+    let replay = property["replay"]
+        .as_str()
+        .expect("a failed check has a replay");
+    assert_eq!(
+        replay,
+        "sockspec grade echo-server --seed 5 --only echo-server/basic/property \
+         -- python3 echo/wrong_prefix.py {port}"
+    );
+    let mut args = replay_args(replay);
+    args.splice(1..1, strings(&["--format", "json"]));
+    let alone = sockspec_in(&submissions_dir(), &args, LIMIT).json();
+    assert_eq!(alone["checks"].as_array().unwrap().len(), 1);
+    let again = &alone["checks"][0];
+    assert_eq!(again["outcome"], "fail", "{again}");
+    assert_eq!(
+        again["input"], property["input"],
+        "another counterexample when replayed alone"
+    );
+}
+
+#[test]
+fn the_replay_line_keeps_every_setting_that_changes_verdicts() {
+    let args = [
+        "grade",
+        "echo-server",
+        "--seed",
+        "3",
+        "--level",
+        "robust",
+        "--prefix",
+        "ECHO:",
+        "--timeout-scale",
+        "1.5",
+        "--only",
+        "echo-server/basic/a*",
+        "--skip",
+        "echo-server/basic/client-close",
+        "--",
+        "python3",
+        "echo/strips_message.py",
+        "{port}",
+    ];
+    let human = run(&args);
+    assert_eq!(human.code, 1, "{}\n{}", human.stdout, human.stderr);
+    let line = human
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("replay:  "))
+        .unwrap_or_else(|| panic!("no replay line:\n{}", human.stdout));
+    assert_eq!(
+        line,
+        "sockspec grade echo-server --seed 3 --level robust --prefix ECHO: --timeout-scale 1.5 \
+         --only 'echo-server/basic/a*' --skip echo-server/basic/client-close \
+         -- python3 echo/strips_message.py {port}"
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.splice(1..1, ["--format", "json"]);
+    let json = run(&json_args).json();
+    assert_eq!(json["prefix"], "ECHO:");
+    assert_eq!(json["timeout_scale"], 1.5);
+    assert_eq!(json["required_level"], "robust");
+    assert_eq!(json["only"], serde_json::json!(["echo-server/basic/a*"]));
+    assert_eq!(
+        json["skip"],
+        serde_json::json!(["echo-server/basic/client-close"])
+    );
+    assert_eq!(json["replay"], line);
+}
