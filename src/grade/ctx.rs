@@ -75,6 +75,8 @@ pub struct Ctx<'a> {
     pub launch_error: Option<String>,
     /// Exit of the last program stopped by a relaunch, so a crash during a property run is not forgotten.
     last_exit: Option<String>,
+    /// The `{port}` a server was given and the address it listened on instead, the first time they differed.
+    pub port_ignored: Option<(u16, SocketAddr)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -96,6 +98,7 @@ impl<'a> Ctx<'a> {
             current: None,
             launch_error: None,
             last_exit: None,
+            port_ignored: None,
         }
     }
 
@@ -182,6 +185,9 @@ impl<'a> Ctx<'a> {
         match program.wait_listening(proto, Deadline::after(wait)) {
             Ok(addr) => {
                 self.log.event("program", &format!("listening on {addr}"));
+                if addr.port() != port {
+                    self.port_ignored.get_or_insert((port, addr));
+                }
                 Ok(addr)
             }
             Err(NotReady::Exited { status }) => Err(Failure::crash(format!(

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use ctx::{Ctx, Options};
 use suite::{Level, Run, Suite};
 use template::Template;
-use verdict::{CheckReport, Evidence, Outcome};
+use verdict::{CheckReport, Evidence, Outcome, PortIgnored};
 
 /// Everything a grading run needs, checked before anything runs.
 #[derive(Debug, Clone)]
@@ -94,6 +94,9 @@ pub struct GradeReport {
     /// For servers with sequential and concurrent checks: the mode the program achieves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ServerMode>,
+    /// Things the program got away with that a reader should know, one line each (e.g. a server that
+    /// ignored the `{port}` it was given).
+    pub notes: Vec<String>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
     pub duration_secs: f64,
@@ -122,6 +125,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         reports.push(report);
     }
     let mode = server_mode(&config.suite, &reports);
+    let notes = notes(&reports);
     let summary = summarize(&reports);
     Ok(GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION"),
@@ -137,6 +141,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         skip: config.skip.clone(),
         replay: config.replay(None),
         mode,
+        notes,
         checks: reports,
         summary,
         duration_secs: started.elapsed().as_secs_f64(),
@@ -162,6 +167,10 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
     }
     let deadline_secs = ctx.wait().as_secs_f64();
     let (transcript, transcript_dropped) = ctx.log.take();
+    let port_ignored = ctx.port_ignored.map(|(given, addr)| PortIgnored {
+        given,
+        listened_on: addr.to_string(),
+    });
     let leftovers = ctx.stop();
     drop(ctx);
     let failure = result.err();
@@ -213,6 +222,7 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         stdout_tail: text(&leftovers.stdout_tail),
         stderr_tail: text(&leftovers.stderr_tail),
         harness_fault: failure.as_ref().is_some_and(|f| f.harness),
+        port_ignored,
     })
 }
 
@@ -280,6 +290,26 @@ pub fn fresh_seed() -> u64 {
         .unwrap_or(0);
     // Keep seeds short enough to type back in.
     checks::Mix::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000_000
+}
+
+/// One line per thing the checks' verdicts do not show.
+fn notes(reports: &[CheckReport]) -> Vec<String> {
+    let ignored: Vec<&PortIgnored> = reports
+        .iter()
+        .filter_map(|r| r.port_ignored.as_ref())
+        .collect();
+    let mut notes = Vec::new();
+    if let Some(first) = ignored.first() {
+        notes.push(format!(
+            "the program did not listen on the port it was given: {{port}} was {}, it listened on {} \
+             ({} of {} checks); the grader found it through /proc, a client given the port would not",
+            first.given,
+            first.listened_on,
+            ignored.len(),
+            reports.len()
+        ));
+    }
+    notes
 }
 
 fn server_mode(suite: &Suite, reports: &[CheckReport]) -> Option<ServerMode> {

@@ -289,6 +289,18 @@ pub struct CheckReport {
     pub stderr_tail: String,
     /// True when the grader, not the program, failed.
     pub harness_fault: bool,
+    /// Set when the server did not listen on the `{port}` it was given (found through /proc all the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_ignored: Option<PortIgnored>,
+}
+
+/// A server that listened elsewhere than on the `{port}` it was given.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortIgnored {
+    /// The `{port}` given on its command line.
+    pub given: u16,
+    /// Where it listened instead.
+    pub listened_on: String,
 }
 
 /// Bytes shown two ways: escaped text, and hex when they are not valid UTF-8. Large values are shown in

@@ -103,6 +103,9 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
         };
         let _ = writeln!(out, "server mode: {words}");
     }
+    for note in &report.notes {
+        let _ = writeln!(out, "{} {note}", paint.yellow("note:"));
+    }
     let line = summary_line(report);
     let line = if report.summary.success && !report.summary.harness_fault {
         paint.green(&line)

@@ -292,3 +292,48 @@ fn the_replay_line_keeps_every_setting_that_changes_verdicts() {
     );
     assert_eq!(json["replay"], line);
 }
+
+#[test]
+fn a_server_that_ignores_its_port_passes_with_a_note() {
+    let with = |program: &str, format: &str| {
+        run(&[
+            "grade",
+            "echo-server",
+            "--only",
+            "echo-server/basic/ascii",
+            "--format",
+            format,
+            "--",
+            "python3",
+            program,
+            "{port}",
+        ])
+    };
+    let ignores = with("misbehaving/ignores_port.py", "human");
+    assert_eq!(ignores.code, 0, "{}\n{}", ignores.stdout, ignores.stderr);
+    let notes: Vec<&str> = ignores
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("note: "))
+        .collect();
+    assert_eq!(notes.len(), 1, "{}", ignores.stdout);
+    assert!(
+        notes[0].contains("did not listen on the port it was given"),
+        "{}",
+        notes[0]
+    );
+
+    let json = with("misbehaving/ignores_port.py", "json").json();
+    assert_eq!(json["notes"].as_array().map(Vec::len), Some(1), "{json}");
+    let ignored = &json["checks"][0]["port_ignored"];
+    let given = ignored["given"].as_u64().expect("the given port");
+    let listened: std::net::SocketAddr = ignored["listened_on"].as_str().unwrap().parse().unwrap();
+    assert_ne!(u64::from(listened.port()), given, "{ignored}");
+
+    let correct = with("echo/threaded.py", "human");
+    assert_eq!(correct.code, 0, "{}\n{}", correct.stdout, correct.stderr);
+    assert!(!correct.stdout.contains("note:"), "{}", correct.stdout);
+    let json = with("echo/threaded.py", "json").json();
+    assert_eq!(json["notes"], serde_json::json!([]));
+    assert!(json["checks"][0].get("port_ignored").is_none(), "{json}");
+}
