@@ -337,3 +337,65 @@ fn a_server_that_ignores_its_port_passes_with_a_note() {
     assert_eq!(json["notes"], serde_json::json!([]));
     assert!(json["checks"][0].get("port_ignored").is_none(), "{json}");
 }
+
+#[test]
+fn a_report_file_that_cannot_be_written_stops_the_run_before_it_starts() {
+    // `sleep` never listens: had the checks run, each would wait out its start deadline.
+    let args = [
+        "grade",
+        "echo-server",
+        "-o",
+        "/nonexistent/dir/r.txt",
+        "--",
+        "sleep",
+        "100",
+    ];
+    let graded = sockspec_in(&submissions_dir(), &strings(&args), Duration::from_secs(5));
+    assert_eq!(graded.code, 2, "{}: {}", graded.command, graded.stderr);
+    let lines: Vec<&str> = graded.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of error, got: {}", graded.stderr);
+    assert!(
+        lines[0].contains("cannot write the report to /nonexistent/dir/r.txt"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn a_report_file_is_replaced_only_by_a_complete_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, "the last report\n").unwrap();
+    let out = path.to_str().unwrap();
+    let failed = run(&[
+        "grade",
+        "echo-server",
+        "-o",
+        out,
+        "--",
+        "/nonexistent/program",
+    ]);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "the last report\n");
+
+    let graded = run(&[
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/ascii",
+        "--format",
+        "json",
+        "-o",
+        out,
+        "--",
+        "python3",
+        "echo/threaded.py",
+    ]);
+    assert_eq!(graded.code, 0, "{}", graded.stderr);
+    assert!(graded.stdout.is_empty(), "{}", graded.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(report["summary"]["success"], true);
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(names.len(), 1, "no temporary file is left: {names:?}");
+}
