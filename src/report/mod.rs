@@ -212,3 +212,31 @@ pub fn trim_points(p: f64) -> String {
         format!("{p:.2}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_around_a_difference_names_its_bytes() {
+        let expected = vec![b'x'; 1000];
+        let mut actual = expected.clone();
+        actual[500] = b'y';
+        let (e, a, at) = Evidence::compared(&expected, &actual);
+        assert_eq!(at, Some(500));
+        let mut out = String::new();
+        evidence_lines(&mut out, "", "actual:", &a);
+        assert!(
+            out.starts_with(&format!(
+                "actual:   …\"{}y{}\" (bytes 468..532 of 1000, sha256 ",
+                "x".repeat(32),
+                "x".repeat(31)
+            )),
+            "{out}"
+        );
+        let mut out = String::new();
+        evidence_lines(&mut out, "", "expected:", &Evidence::of(&expected));
+        assert!(out.contains("\" … (1000 bytes in all, sha256 "), "{out}");
+        assert!(!e.text.contains('y'));
+    }
+}
