@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -172,7 +172,8 @@ pub struct GradeArgs {
     /// Skip the checks whose id matches (a glob); may be repeated.
     #[arg(long, value_name = "ID")]
     pub skip: Vec<String>,
-    /// Seed of the generated inputs; the report prints it, and the same seed replays a run exactly.
+    /// Seed of the generated inputs; the report prints it. The same seed replays a run exactly, and with
+    /// `--only ID` one check of it (each check's inputs depend on the seed and its id only).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Exact comparison: replies exactly PREFIX + message + newline, printed lines exactly the text.
@@ -184,7 +185,8 @@ pub struct GradeArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Write the report to this file instead of stdout.
+    /// Write the report to this file instead of stdout (checked before any check runs; replaced only once
+    /// the report is complete).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Multiply every deadline by this factor (slow machines, slow programs).
@@ -212,7 +214,9 @@ crash (the program died: exit status and stderr shown), not-run (an earlier step
 Exit codes:
   0  every required check passed
   1  a required check did not pass
-  2  usage, suite or launch error, or a fault of the grader itself";
+  2  usage, suite or launch error, a report file (-o) that cannot be written (found before any check
+     runs), or a fault of the grader itself
+  4  the report could not be saved at the end (-o FILE; an older report there is left whole)";
 
 /// Parses a positive, finite scale factor.
 pub fn parse_scale(text: &str) -> std::result::Result<f64, String> {
@@ -332,6 +336,7 @@ impl GradeArgs {
             options.prefix = prefix.as_bytes().to_vec();
         }
         Ok(GradeConfig {
+            suite_source: self.suite.clone(),
             required_level: self.level.unwrap_or(suite.required_level),
             template,
             only: self.only.clone(),
@@ -350,6 +355,12 @@ fn grade(args: &GradeArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     let config = args.config(suite)?;
+    // Before any check runs: a report that cannot be written is a usage error now, not after the run.
+    let output = args
+        .output
+        .as_deref()
+        .map(|path| Ok((path, report_file(path)?)))
+        .transpose()?;
     let progress = std::io::IsTerminal::is_terminal(&io::stderr());
     let mut done = 0;
     let report = grade::grade(&config, |check| {
@@ -369,11 +380,8 @@ fn grade(args: &GradeArgs) -> Result<u8> {
         Colour::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
     };
     let text = report::render(&report, args.format, colour);
-    match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|source| Error::WriteFile {
-            path: path.clone(),
-            source,
-        })?,
+    match output {
+        Some((path, file)) => save_report(path, file, &text)?,
         None => write_stdout(&text)?,
     }
     Ok(if report.summary.harness_fault {
@@ -383,6 +391,48 @@ fn grade(args: &GradeArgs) -> Result<u8> {
     } else {
         exit::FAILED
     })
+}
+
+/// A new file beside `path` that the report is written to and then renamed over `path`: a run that fails
+/// leaves an existing report whole. Made before the run, so a place that cannot be written is found at once.
+fn report_file(path: &Path) -> Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    let cannot = |why: String| {
+        Error::Usage(format!(
+            "cannot write the report to {}: {why}",
+            path.display()
+        ))
+    };
+    if path.is_dir() {
+        return Err(cannot("it is a directory".into()));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".sockspec-report-")
+        // As a file written in place would be: readable by others unless the umask says otherwise.
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| match std::fs::metadata(dir) {
+            // Say what is wrong with the directory rather than with the temporary file's name.
+            Err(why) => cannot(format!("{}: {why}", dir.display())),
+            Ok(_) => cannot(e.to_string()),
+        })
+}
+
+/// Writes the report into its temporary file and renames it to `path`.
+fn save_report(path: &Path, mut file: tempfile::NamedTempFile, text: &str) -> Result<()> {
+    let failed = |source| Error::WriteFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    file.write_all(text.as_bytes())
+        .and_then(|_| file.as_file().sync_all())
+        .map_err(failed)?;
+    file.persist(path).map_err(|e| failed(e.error))?;
+    Ok(())
 }
 
 fn list_checks(suite: &Suite) -> String {

@@ -373,9 +373,17 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 
 /// Hex dump lines (`offset  hex bytes  |ascii|`) of at most `max` bytes, for binary data in reports.
 pub fn hex_dump(bytes: &[u8], max: usize) -> String {
+    hex_dump_at(bytes, 0, max)
+}
+
+/// Hex dump lines of at most `max` bytes of `bytes` from offset `from`, labelled with their offsets in
+/// `bytes`; a last line counts the bytes of `bytes` left after the dump.
+pub fn hex_dump_at(bytes: &[u8], from: usize, max: usize) -> String {
+    let from = from.min(bytes.len());
+    let end = from.saturating_add(max).min(bytes.len());
     let mut out = String::new();
-    for (row, line) in bytes[..bytes.len().min(max)].chunks(16).enumerate() {
-        let _ = write!(out, "{:08x}  ", row * 16);
+    for (row, line) in bytes[from..end].chunks(16).enumerate() {
+        let _ = write!(out, "{:08x}  ", from + row * 16);
         for i in 0..16 {
             match line.get(i) {
                 Some(b) => {
@@ -394,8 +402,8 @@ pub fn hex_dump(bytes: &[u8], max: usize) -> String {
         }
         out.push_str("|\n");
     }
-    if bytes.len() > max {
-        let _ = writeln!(out, "... {} more bytes", bytes.len() - max);
+    if bytes.len() > end {
+        let _ = writeln!(out, "... {} more bytes", bytes.len() - end);
     }
     out
 }
@@ -430,6 +438,22 @@ mod tests {
         let dump = hex_dump(&[0u8; 40], 32);
         assert!(dump.starts_with("00000000  00 00"));
         assert!(dump.ends_with("... 8 more bytes\n"));
+    }
+
+    #[test]
+    fn hex_dump_at_an_offset_labels_and_counts_in_the_whole_value() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let dump = hex_dump_at(&bytes, 0x40, 20);
+        let lines: Vec<&str> = dump.lines().collect();
+        assert_eq!(lines.len(), 3, "{dump}");
+        assert!(lines[0].starts_with("00000040  40 41 "), "{dump}");
+        assert!(lines[1].starts_with("00000050  50 51 52 53 "), "{dump}");
+        assert_eq!(lines[2], "... 172 more bytes");
+        assert_eq!(
+            hex_dump_at(&bytes, 250, 64).lines().count(),
+            1,
+            "no count when nothing is left"
+        );
     }
 
     #[test]

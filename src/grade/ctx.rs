@@ -84,6 +84,8 @@ pub struct Ctx<'a> {
     /// The leftovers of the program that showed the reported failure (a property run goes on to other
     /// programs while it shrinks, and the report must show the exit and stderr of the failing one).
     pinned: Option<Leftovers>,
+    /// The `{port}` a server was given and the address it listened on instead, the first time they differed.
+    pub port_ignored: Option<(u16, SocketAddr)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -107,6 +109,7 @@ impl<'a> Ctx<'a> {
             last: None,
             pin: false,
             pinned: None,
+            port_ignored: None,
         }
     }
 
@@ -193,6 +196,9 @@ impl<'a> Ctx<'a> {
         match program.wait_listening(proto, Deadline::after(wait)) {
             Ok(addr) => {
                 self.log.event("program", &format!("listening on {addr}"));
+                if addr.port() != port {
+                    self.port_ignored.get_or_insert((port, addr));
+                }
                 Ok(addr)
             }
             Err(NotReady::Exited { status }) => Err(Failure::crash(format!(

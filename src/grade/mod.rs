@@ -25,12 +25,14 @@ use crate::error::{Error, Result};
 use ctx::{Ctx, Options};
 use suite::{Level, Run, Suite};
 use template::Template;
-use verdict::{CheckReport, Evidence, Outcome};
+use verdict::{CheckReport, Evidence, Outcome, PortIgnored};
 
 /// Everything a grading run needs, checked before anything runs.
 #[derive(Debug, Clone)]
 pub struct GradeConfig {
     pub suite: Suite,
+    /// The suite as the user named it (a built-in name or a path), for the replay command.
+    pub suite_source: String,
     pub template: Template,
     /// Checks at this level and below are required; higher levels are run as information.
     pub required_level: Level,
@@ -82,9 +84,20 @@ pub struct GradeReport {
     pub seed: u64,
     pub strict: bool,
     pub required_level: Level,
+    /// The reply prefix of echo suites.
+    pub prefix: String,
+    pub timeout_scale: f64,
+    /// The selection: `--only` and `--skip` globs (empty: none given).
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+    /// The command line that runs this grading again: the same checks, inputs and settings.
+    pub replay: String,
     /// For servers with sequential and concurrent checks: the mode the program achieves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ServerMode>,
+    /// Things the program got away with that a reader should know, one line each (e.g. a server that
+    /// ignored the `{port}` it was given).
+    pub notes: Vec<String>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
     pub duration_secs: f64,
@@ -113,6 +126,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         reports.push(report);
     }
     let mode = server_mode(&config.suite, &reports);
+    let notes = notes(&reports);
     let summary = summarize(&reports);
     Ok(GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION"),
@@ -122,7 +136,13 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         seed: config.seed,
         strict: config.options.strict,
         required_level: config.required_level,
+        prefix: String::from_utf8_lossy(&config.options.prefix).into_owned(),
+        timeout_scale: config.options.timeout_scale,
+        only: config.only.clone(),
+        skip: config.skip.clone(),
+        replay: config.replay(None),
         mode,
+        notes,
         checks: reports,
         summary,
         duration_secs: started.elapsed().as_secs_f64(),
@@ -148,11 +168,27 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
     }
     let deadline_secs = ctx.wait().as_secs_f64();
     let (transcript, transcript_dropped) = ctx.log.take();
+    let port_ignored = ctx.port_ignored.map(|(given, addr)| PortIgnored {
+        given,
+        listened_on: addr.to_string(),
+    });
     let leftovers = ctx.stop();
     drop(ctx);
     let failure = result.err();
     let outcome = failure.as_ref().map_or(Outcome::Pass, |f| f.outcome());
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let (expected, actual, differs_at) = match failure.as_ref().map(|f| (&f.expected, &f.actual)) {
+        Some((Some(expected), Some(actual))) => {
+            let (expected, actual, at) = Evidence::compared(expected, actual);
+            (Some(expected), Some(actual), at)
+        }
+        Some((expected, actual)) => (
+            expected.as_deref().map(Evidence::of),
+            actual.as_deref().map(Evidence::of),
+            None,
+        ),
+        None => (None, None, None),
+    };
     Ok(CheckReport {
         id: check.id.clone(),
         level: check.level,
@@ -176,25 +212,67 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
             .as_ref()
             .and_then(|f| f.input.as_deref())
             .map(Evidence::of),
-        expected: failure
-            .as_ref()
-            .and_then(|f| f.expected.as_deref())
-            .map(Evidence::of),
-        actual: failure
-            .as_ref()
-            .and_then(|f| f.actual.as_deref())
-            .map(Evidence::of),
-        seed: check.run.is_property().then_some(seed),
+        expected,
+        actual,
+        differs_at,
+        seed: check.run.is_property().then_some(config.seed),
+        replay: (outcome != Outcome::Pass).then(|| config.replay(Some(&check.id))),
         transcript,
         transcript_dropped,
         exit: leftovers.exit,
         stdout_tail: text(&leftovers.stdout_tail),
         stderr_tail: text(&leftovers.stderr_tail),
         harness_fault: failure.as_ref().is_some_and(|f| f.harness),
+        port_ignored,
     })
 }
 
-/// Each check gets its own seed from the run's seed and its id, so `--only` replays one check exactly.
+impl GradeConfig {
+    /// The `sockspec grade` command line that grades again with the same inputs: the suite, the seed and
+    /// every setting that can change a verdict and differs from its default. `check` replaces the
+    /// selection with that one check (whose inputs do not depend on which other checks run).
+    pub fn replay(&self, check: Option<&str>) -> String {
+        use template::shell_quote;
+        let mut line = format!(
+            "sockspec grade {} --seed {}",
+            shell_quote(&self.suite_source),
+            self.seed
+        );
+        if self.required_level != self.suite.required_level {
+            line.push_str(&format!(" --level {}", self.required_level));
+        }
+        if self.options.strict {
+            line.push_str(" --strict");
+        }
+        let default_prefix = self
+            .suite
+            .prefix
+            .as_deref()
+            .unwrap_or(crate::peers::echo::DEFAULT_PREFIX);
+        if self.options.prefix != default_prefix.as_bytes() {
+            let prefix = String::from_utf8_lossy(&self.options.prefix);
+            line.push_str(&format!(" --prefix {}", shell_quote(&prefix)));
+        }
+        if self.options.timeout_scale != 1.0 {
+            line.push_str(&format!(" --timeout-scale {}", self.options.timeout_scale));
+        }
+        let (only, skip) = match check {
+            Some(id) => (vec![id.to_string()], Vec::new()),
+            None => (self.only.clone(), self.skip.clone()),
+        };
+        for id in &only {
+            line.push_str(&format!(" --only {}", shell_quote(id)));
+        }
+        for id in &skip {
+            line.push_str(&format!(" --skip {}", shell_quote(id)));
+        }
+        line.push_str(&format!(" -- {}", self.template.display()));
+        line
+    }
+}
+
+/// Each check gets its own seed from the run's seed and its id alone, so `--seed S --only ID` replays
+/// one check of a run exactly, whatever else ran.
 pub fn check_seed(seed: u64, id: &str) -> u64 {
     // FNV-1a of the id: stable across builds and platforms, unlike the std hasher.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -213,6 +291,26 @@ pub fn fresh_seed() -> u64 {
         .unwrap_or(0);
     // Keep seeds short enough to type back in.
     checks::Mix::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000_000
+}
+
+/// One line per thing the checks' verdicts do not show.
+fn notes(reports: &[CheckReport]) -> Vec<String> {
+    let ignored: Vec<&PortIgnored> = reports
+        .iter()
+        .filter_map(|r| r.port_ignored.as_ref())
+        .collect();
+    let mut notes = Vec::new();
+    if let Some(first) = ignored.first() {
+        notes.push(format!(
+            "the program did not listen on the port it was given: {{port}} was {}, it listened on {} \
+             ({} of {} checks); the grader found it through /proc, a client given the port would not",
+            first.given,
+            first.listened_on,
+            ignored.len(),
+            reports.len()
+        ));
+    }
+    notes
 }
 
 fn server_mode(suite: &Suite, reports: &[CheckReport]) -> Option<ServerMode> {
@@ -301,6 +399,51 @@ mod tests {
         assert!(!glob("echo-server/basic", "echo-server/basic/ascii"));
         assert!(glob("*", ""));
         assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
+    }
+
+    fn config(command: &[&str]) -> GradeConfig {
+        let suite = Suite::load("echo-server").unwrap();
+        let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        GradeConfig {
+            template: Template::new(&command, &suite).unwrap(),
+            required_level: suite.required_level,
+            suite_source: "echo-server".into(),
+            suite,
+            only: Vec::new(),
+            skip: Vec::new(),
+            seed: 7,
+            options: Options::default(),
+        }
+    }
+
+    #[test]
+    fn replay_of_a_default_run_names_only_the_seed() {
+        assert_eq!(
+            config(&["python3", "server"]).replay(None),
+            "sockspec grade echo-server --seed 7 -- python3 server {port}"
+        );
+    }
+
+    #[test]
+    fn replay_keeps_every_setting_that_changes_a_verdict() {
+        let mut config = config(&["python3", "my server", "{port}"]);
+        config.required_level = Level::Robust;
+        config.options.strict = true;
+        config.options.prefix = "回声: ".as_bytes().to_vec();
+        config.options.timeout_scale = 2.5;
+        config.only = vec!["echo-server/basic/*".into()];
+        config.skip = vec!["echo-server/basic/ascii".into()];
+        assert_eq!(
+            config.replay(None),
+            "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
+             --timeout-scale 2.5 --only 'echo-server/basic/*' --skip echo-server/basic/ascii \
+             -- python3 'my server' {port}"
+        );
+        assert_eq!(
+            config.replay(Some("echo-server/basic/property")),
+            "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
+             --timeout-scale 2.5 --only echo-server/basic/property -- python3 'my server' {port}"
+        );
     }
 
     #[test]

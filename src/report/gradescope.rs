@@ -56,10 +56,15 @@ pub fn gradescope(report: &GradeReport) -> String {
         score: report.summary.points,
         execution_time: report.duration_secs,
         output: format!(
-            "{}\nseed {} · {}",
+            "{}\nseed {} · {}{}",
             summary_line(report),
             report.seed,
-            report.command
+            report.command,
+            report
+                .notes
+                .iter()
+                .map(|note| format!("\nnote: {note}"))
+                .collect::<String>()
         ),
         visibility: "visible",
         stdout_visibility: "hidden",

@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 
 use super::{details, outcome_word, summary_line, trim_points};
 use crate::grade::suite::Level;
-use crate::grade::template::shell_quote;
 use crate::grade::verdict::Outcome;
 use crate::grade::{GradeReport, ServerMode};
 
@@ -104,6 +103,9 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
         };
         let _ = writeln!(out, "server mode: {words}");
     }
+    for note in &report.notes {
+        let _ = writeln!(out, "{} {note}", paint.yellow("note:"));
+    }
     let line = summary_line(report);
     let line = if report.summary.success && !report.summary.harness_fault {
         paint.green(&line)
@@ -112,14 +114,7 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
     };
     let _ = writeln!(out, "{}", paint.bold(&line));
     if report.checks.iter().any(|c| c.outcome != Outcome::Pass) {
-        let _ = writeln!(
-            out,
-            "replay:  sockspec grade {} --seed {}{} -- {}",
-            shell_quote(&report.suite),
-            report.seed,
-            if report.strict { " --strict" } else { "" },
-            report.command
-        );
+        let _ = writeln!(out, "replay:  {}", report.replay);
     }
     out
 }

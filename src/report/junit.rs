@@ -30,9 +30,10 @@ pub fn junit(report: &GradeReport) -> String {
     );
     let _ = writeln!(
         out,
-        "    <properties><property name=\"command\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/></properties>",
+        "    <properties><property name=\"command\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/><property name=\"replay\" value=\"{}\"/></properties>",
         xml(&report.command),
-        report.seed
+        report.seed,
+        xml(&report.replay)
     );
     for check in &report.checks {
         let classname = format!("{}.{}", report.suite, check.level);

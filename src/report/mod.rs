@@ -58,7 +58,15 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
 }
 
 fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Evidence) {
-    let cut = if evidence.len > Evidence::SHOWN_BYTES {
+    let end = evidence.shown_from + evidence.shown_len;
+    let part = if evidence.shown_from > 0 {
+        format!(
+            " (bytes {}..{end} of {}, sha256 {})",
+            evidence.shown_from,
+            evidence.len,
+            evidence.sha256.as_deref().unwrap_or("?")
+        )
+    } else if end < evidence.len {
         format!(
             " … ({} bytes in all, sha256 {})",
             evidence.len,
@@ -67,7 +75,8 @@ fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Eviden
     } else {
         String::new()
     };
-    let _ = writeln!(out, "{indent}{label:<10}\"{}\"{cut}", evidence.text);
+    let lead = if evidence.shown_from > 0 { "…" } else { "" };
+    let _ = writeln!(out, "{indent}{label:<10}{lead}\"{}\"{part}", evidence.text);
     if let Some(hex) = &evidence.hex {
         for line in hex.lines() {
             let _ = writeln!(out, "{indent}          {line}");
@@ -85,17 +94,26 @@ pub fn details(check: &CheckReport) -> String {
     if let Some(e) = &check.input {
         evidence_lines(&mut out, i, "input:", e);
     }
+    if let Some(at) = check.differs_at {
+        let _ = writeln!(
+            out,
+            "{i}differs:  first at byte {at} (0x{at:x}); shown: the bytes around it"
+        );
+    }
     if let Some(e) = &check.expected {
         evidence_lines(&mut out, i, "expected:", e);
     }
     if let Some(e) = &check.actual {
         evidence_lines(&mut out, i, "actual:", e);
     }
-    if let Some(seed) = check.seed {
-        let _ = writeln!(
-            out,
-            "{i}seed:        {seed} (the input above is the shrunk, minimal one)"
-        );
+    if let Some(replay) = &check.replay {
+        let _ = writeln!(out, "{i}replay:      {replay}");
+        if check.seed.is_some() && check.input.is_some() {
+            let _ = writeln!(
+                out,
+                "{i}             (the input above is the smallest failing one found; the replay finds it again)"
+            );
+        }
     }
     if let Some(exit) = &check.exit {
         let _ = writeln!(out, "{i}program:     {exit}");
@@ -192,5 +210,33 @@ pub fn trim_points(p: f64) -> String {
         format!("{p:.0}")
     } else {
         format!("{p:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_around_a_difference_names_its_bytes() {
+        let expected = vec![b'x'; 1000];
+        let mut actual = expected.clone();
+        actual[500] = b'y';
+        let (e, a, at) = Evidence::compared(&expected, &actual);
+        assert_eq!(at, Some(500));
+        let mut out = String::new();
+        evidence_lines(&mut out, "", "actual:", &a);
+        assert!(
+            out.starts_with(&format!(
+                "actual:   …\"{}y{}\" (bytes 468..532 of 1000, sha256 ",
+                "x".repeat(32),
+                "x".repeat(31)
+            )),
+            "{out}"
+        );
+        let mut out = String::new();
+        evidence_lines(&mut out, "", "expected:", &Evidence::of(&expected));
+        assert!(out.contains("\" … (1000 bytes in all, sha256 "), "{out}");
+        assert!(!e.text.contains('y'));
     }
 }

@@ -184,3 +184,218 @@ fn the_same_seed_shrinks_to_the_same_minimal_input() {
     let len = check["input"]["len"].as_u64().unwrap();
     assert!(len <= 4, "minimal input is {len} bytes: {}", check["input"]);
 }
+
+/// The arguments of a replay line from a report (`sockspec grade ...`), split at spaces: the lines these
+/// tests read quote nothing.
+#[track_caller]
+fn replay_args(line: &str) -> Vec<String> {
+    assert!(!line.contains('\''), "quoted: {line}");
+    let words: Vec<String> = line.split(' ').map(str::to_string).collect();
+    assert_eq!(words[0], "sockspec", "{line}");
+    words[1..].to_vec()
+}
+
+#[test]
+fn a_check_replayed_alone_gets_the_inputs_it_had_in_the_run() {
+    let full = run(&[
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/*",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+        "--",
+        "python3",
+        "echo/wrong_prefix.py",
+        "{port}",
+    ])
+    .json();
+    let checks = full["checks"].as_array().unwrap();
+    assert!(checks.len() > 1, "the run has other checks: {full}");
+    let property = checks
+        .iter()
+        .find(|c| c["id"] == "echo-server/basic/property")
+        .expect("the property check ran");
+    assert_eq!(property["outcome"], "fail", "{property}");
+    assert_eq!(
+        property["seed"], 5,
+        "the run's seed, the one to replay with"
+    );
+    let replay = property["replay"]
+        .as_str()
+        .expect("a failed check has a replay");
+    assert_eq!(
+        replay,
+        "sockspec grade echo-server --seed 5 --only echo-server/basic/property \
+         -- python3 echo/wrong_prefix.py {port}"
+    );
+    let mut args = replay_args(replay);
+    args.splice(1..1, strings(&["--format", "json"]));
+    let alone = sockspec_in(&submissions_dir(), &args, LIMIT).json();
+    assert_eq!(alone["checks"].as_array().unwrap().len(), 1);
+    let again = &alone["checks"][0];
+    assert_eq!(again["outcome"], "fail", "{again}");
+    assert_eq!(
+        again["input"], property["input"],
+        "another counterexample when replayed alone"
+    );
+}
+
+#[test]
+fn the_replay_line_keeps_every_setting_that_changes_verdicts() {
+    let args = [
+        "grade",
+        "echo-server",
+        "--seed",
+        "3",
+        "--level",
+        "robust",
+        "--prefix",
+        "ECHO:",
+        "--timeout-scale",
+        "1.5",
+        "--only",
+        "echo-server/basic/a*",
+        "--skip",
+        "echo-server/basic/client-close",
+        "--",
+        "python3",
+        "echo/strips_message.py",
+        "{port}",
+    ];
+    let human = run(&args);
+    assert_eq!(human.code, 1, "{}\n{}", human.stdout, human.stderr);
+    let line = human
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("replay:  "))
+        .unwrap_or_else(|| panic!("no replay line:\n{}", human.stdout));
+    assert_eq!(
+        line,
+        "sockspec grade echo-server --seed 3 --level robust --prefix ECHO: --timeout-scale 1.5 \
+         --only 'echo-server/basic/a*' --skip echo-server/basic/client-close \
+         -- python3 echo/strips_message.py {port}"
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.splice(1..1, ["--format", "json"]);
+    let json = run(&json_args).json();
+    assert_eq!(json["prefix"], "ECHO:");
+    assert_eq!(json["timeout_scale"], 1.5);
+    assert_eq!(json["required_level"], "robust");
+    assert_eq!(json["only"], serde_json::json!(["echo-server/basic/a*"]));
+    assert_eq!(
+        json["skip"],
+        serde_json::json!(["echo-server/basic/client-close"])
+    );
+    assert_eq!(json["replay"], line);
+}
+
+#[test]
+fn a_server_that_ignores_its_port_passes_with_a_note() {
+    let with = |program: &str, format: &str| {
+        run(&[
+            "grade",
+            "echo-server",
+            "--only",
+            "echo-server/basic/ascii",
+            "--format",
+            format,
+            "--",
+            "python3",
+            program,
+            "{port}",
+        ])
+    };
+    let ignores = with("misbehaving/ignores_port.py", "human");
+    assert_eq!(ignores.code, 0, "{}\n{}", ignores.stdout, ignores.stderr);
+    let notes: Vec<&str> = ignores
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("note: "))
+        .collect();
+    assert_eq!(notes.len(), 1, "{}", ignores.stdout);
+    assert!(
+        notes[0].contains("did not listen on the port it was given"),
+        "{}",
+        notes[0]
+    );
+
+    let json = with("misbehaving/ignores_port.py", "json").json();
+    assert_eq!(json["notes"].as_array().map(Vec::len), Some(1), "{json}");
+    let ignored = &json["checks"][0]["port_ignored"];
+    let given = ignored["given"].as_u64().expect("the given port");
+    let listened: std::net::SocketAddr = ignored["listened_on"].as_str().unwrap().parse().unwrap();
+    assert_ne!(u64::from(listened.port()), given, "{ignored}");
+
+    let correct = with("echo/threaded.py", "human");
+    assert_eq!(correct.code, 0, "{}\n{}", correct.stdout, correct.stderr);
+    assert!(!correct.stdout.contains("note:"), "{}", correct.stdout);
+    let json = with("echo/threaded.py", "json").json();
+    assert_eq!(json["notes"], serde_json::json!([]));
+    assert!(json["checks"][0].get("port_ignored").is_none(), "{json}");
+}
+
+#[test]
+fn a_report_file_that_cannot_be_written_stops_the_run_before_it_starts() {
+    // `sleep` never listens: had the checks run, each would wait out its start deadline.
+    let args = [
+        "grade",
+        "echo-server",
+        "-o",
+        "/nonexistent/dir/r.txt",
+        "--",
+        "sleep",
+        "100",
+    ];
+    let graded = sockspec_in(&submissions_dir(), &strings(&args), Duration::from_secs(5));
+    assert_eq!(graded.code, 2, "{}: {}", graded.command, graded.stderr);
+    let lines: Vec<&str> = graded.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of error, got: {}", graded.stderr);
+    assert!(
+        lines[0].contains("cannot write the report to /nonexistent/dir/r.txt"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn a_report_file_is_replaced_only_by_a_complete_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, "the last report\n").unwrap();
+    let out = path.to_str().unwrap();
+    let failed = run(&[
+        "grade",
+        "echo-server",
+        "-o",
+        out,
+        "--",
+        "/nonexistent/program",
+    ]);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "the last report\n");
+
+    let graded = run(&[
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/ascii",
+        "--format",
+        "json",
+        "-o",
+        out,
+        "--",
+        "python3",
+        "echo/threaded.py",
+    ]);
+    assert_eq!(graded.code, 0, "{}", graded.stderr);
+    assert!(graded.stdout.is_empty(), "{}", graded.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(report["summary"]["success"], true);
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(names.len(), 1, "no temporary file is left: {names:?}");
+}
