@@ -199,6 +199,9 @@ pub fn send_file(addr: SocketAddr, path: &Path) -> Result<u64> {
         )));
     }
     let mut stream = wire::connect(addr, Deadline::after(CONNECT_TIMEOUT))?;
+    // Until the last byte is out, any end of this process (an error, a kill) closes with a reset, so the
+    // receiver cannot mistake a cut-short file for a whole one.
+    set_linger(&stream, Some(Duration::ZERO))?;
     // `io::copy` from a File to a TcpStream uses sendfile(2) on Linux: no copy through user space.
     let sent = match io::copy(&mut file, &mut stream) {
         Ok(sent) => sent,
@@ -217,10 +220,18 @@ pub fn send_file(addr: SocketAddr, path: &Path) -> Result<u64> {
             ))
         }
     };
+    // Everything is sent: the normal end is the orderly FIN.
+    set_linger(&stream, None)?;
     wire::finish_sending(&stream)
         .map_err(|e| Error::io(format!("cannot finish the transfer to {addr}"), e))?;
     wait_for_close(&mut stream, addr, sent)?;
     Ok(sent)
+}
+
+fn set_linger(stream: &TcpStream, linger: Option<Duration>) -> Result<()> {
+    socket2::SockRef::from(stream)
+        .set_linger(linger)
+        .map_err(|e| Error::io("cannot configure the connection", e))
 }
 
 /// Waits for the receiver's orderly close; whatever it sends meanwhile (an acknowledgement) is skipped.

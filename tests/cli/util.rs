@@ -276,7 +276,8 @@ impl Proc {
         text
     }
 
-    fn signal_group(&self, signal: i32) {
+    /// Sends `signal` to the child's process group (SIGINT, SIGKILL, SIGSTOP, ...).
+    pub fn signal_group(&self, signal: i32) {
         // The child leads its own group; the group id is its pid, still ours until it is reaped.
         // SAFETY: kill(2) with a negative pid signals that process group, nothing else.
         unsafe {
