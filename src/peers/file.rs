@@ -69,6 +69,12 @@ impl FileReceiver {
         self.addr
     }
 
+    /// The temporary file the bytes go to until EOF: whoever stops this receiver from outside (a
+    /// signal handler) removes it.
+    pub fn temp_path(&self) -> &Path {
+        self.temp.path()
+    }
+
     /// Gives up when nobody connects within `wait`, or when a connected sender then sends nothing for
     /// `wait`. `None`, the default, waits for ever, as a server started by hand should.
     pub fn set_wait(&mut self, wait: Option<Duration>) {
@@ -278,8 +284,17 @@ fn is_connection_lost(e: &io::Error) -> bool {
 }
 
 /// `sockspec serve file OUT`: prints `listening on ADDR`, receives one file, prints what arrived.
+/// SIGINT, SIGTERM or SIGHUP remove the temporary file and exit with 128 + the signal number.
 pub fn cli_serve(args: &ServeFileArgs) -> Result<u8> {
+    // Blocked before any thread starts, so that every thread inherits the mask and only the waiter
+    // below takes these signals.
+    let signals = block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
     let receiver = FileReceiver::bind(args.listen.addr()?, &args.out)?;
+    remove_on_signal(
+        signals,
+        receiver.temp_path().to_path_buf(),
+        args.out.clone(),
+    )?;
     cli::announce(receiver.local_addr())?;
     let got = receiver.receive()?;
     let mut out = io::stdout().lock();
@@ -293,6 +308,52 @@ pub fn cli_serve(args: &ServeFileArgs) -> Result<u8> {
     .and_then(|_| out.flush())
     .map_err(|e| Error::io("cannot write standard output", e))?;
     Ok(exit::OK)
+}
+
+/// Blocks `signals` in the calling thread (and the threads it starts later); returns them as a set.
+fn block_signals(signals: &[libc::c_int]) -> Result<libc::sigset_t> {
+    // SAFETY: sigemptyset initialises the set before sigaddset and pthread_sigmask read it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &signal in signals {
+            libc::sigaddset(&mut set, signal);
+        }
+        match libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) {
+            0 => Ok(set),
+            rc => Err(Error::io(
+                "cannot block the stop signals",
+                io::Error::from_raw_os_error(rc),
+            )),
+        }
+    }
+}
+
+/// Starts a thread that waits for one of the blocked `signals`, then removes `temp`, says so on one line
+/// and exits with 128 + the signal number (as a shell reports a process killed by it).
+fn remove_on_signal(signals: libc::sigset_t, temp: PathBuf, out: PathBuf) -> Result<()> {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut signal = 0;
+            // SAFETY: `signals` is an initialised set and `signal` a valid out-parameter.
+            if unsafe { libc::sigwait(&signals, &mut signal) } != 0 {
+                return;
+            }
+            // Held until the exit, so that an error the main thread is about to print cannot follow ours.
+            let mut stderr = io::stderr().lock();
+            let said = match std::fs::remove_file(&temp) {
+                // Renamed already: the transfer ended just before the signal.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && out.exists() => {
+                    format!("interrupted after {} was written", out.display())
+                }
+                _ => format!("interrupted; nothing written to {}", out.display()),
+            };
+            let _ = writeln!(stderr, "sockspec: {said}");
+            std::process::exit(128 + signal);
+        })
+        .map(drop)
+        .map_err(|e| Error::io("cannot start the signal thread", e))
 }
 
 /// `sockspec send-file HOST PORT FILE`: sends the file, prints `sent N bytes`.

@@ -3,6 +3,7 @@
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 
+use rstest::rstest;
 use sockspec::wire::{self, Deadline};
 
 use crate::util::{assert_one_line_error, run, Proc, TestResult, WAIT};
@@ -158,6 +159,38 @@ fn a_sender_killed_mid_transfer_leaves_no_file() -> TestResult {
     );
     assert_one_line_error(&receiver.stderr(), &["broke after"], &receiver.describe());
     assert!(!out.exists(), "{}", receiver.describe());
+    assert_eq!(
+        left_in(out_dir.path()),
+        Vec::<String>::new(),
+        "nothing left behind"
+    );
+    Ok(())
+}
+
+#[rstest]
+#[case::int(libc::SIGINT)]
+#[case::term(libc::SIGTERM)]
+#[case::hup(libc::SIGHUP)]
+fn an_interrupted_receiver_leaves_no_file(#[case] signal: i32) -> TestResult {
+    let out_dir = tempfile::tempdir()?;
+    let out = out_dir.path().join("out.bin");
+    let (mut receiver, _addr) = Proc::serve(&["serve", "file", out.to_str().expect("UTF-8")]);
+    // The temporary file exists from the start: the test would pass vacuously otherwise.
+    let before = left_in(out_dir.path());
+    assert!(
+        before.len() == 1 && before[0].ends_with(".part"),
+        "{before:?}\n{}",
+        receiver.describe()
+    );
+
+    receiver.signal_group(signal);
+    let status = receiver.wait_exit();
+    assert_eq!(status.code(), Some(128 + signal), "{}", receiver.describe());
+    assert_one_line_error(
+        &receiver.stderr(),
+        &["interrupted; nothing written to", "out.bin"],
+        &receiver.describe(),
+    );
     assert_eq!(
         left_in(out_dir.path()),
         Vec::<String>::new(),
