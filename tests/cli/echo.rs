@@ -1,5 +1,8 @@
 //! `sockspec serve echo` and `sockspec echo`, end to end.
 
+use sockspec::peers::echo::DEFAULT_PREFIX;
+use sockspec::wire;
+
 use crate::util::{run, Proc, TestResult};
 
 #[test]
@@ -49,4 +52,49 @@ fn sequential_server_serves_clients_one_after_another() {
             run.describe()
         );
     }
+}
+
+/// Larger than any socket buffer and than the 16 MiB a reply used to be cut at.
+const LONG_LINE: usize = 20 << 20;
+
+#[test]
+fn a_line_longer_than_the_socket_buffers_is_echoed_whole_and_the_next_one_too() {
+    let (_server, addr) = Proc::serve(&["serve", "echo"]);
+    let line: Vec<u8> = b"0123456789abcdef\xe4\xbd\xa0"
+        .iter()
+        .copied()
+        .cycle()
+        .take(LONG_LINE)
+        .collect();
+    let mut input = line.clone();
+    input.extend_from_slice(b"\nsecond\n");
+    let mut want = Vec::new();
+    for reply in [&line[..], b"second"] {
+        want.extend_from_slice(DEFAULT_PREFIX.as_bytes());
+        want.extend_from_slice(reply);
+        want.push(b'\n');
+    }
+
+    let run = run(&["echo", "127.0.0.1", &addr.port().to_string()], &input);
+    run.assert_success();
+    let got = &run.output.stdout;
+    assert_eq!(got.len(), want.len(), "stderr: {}", run.stderr());
+    assert_eq!(wire::sha256_hex(got), wire::sha256_hex(&want));
+    assert!(got.ends_with("ECHO：second\n".as_bytes()));
+}
+
+#[test]
+fn a_carriage_return_in_the_reply_is_kept() {
+    let (_server, addr) = Proc::serve(&["serve", "echo"]);
+    let run = run(
+        &["echo", "127.0.0.1", &addr.port().to_string()],
+        b"crlf\r\nplain\n",
+    );
+    run.assert_success();
+    assert_eq!(
+        run.stdout(),
+        "ECHO：crlf\r\nECHO：plain\n",
+        "{}",
+        run.describe()
+    );
 }
