@@ -88,11 +88,10 @@ impl Error {
     /// The process exit code that this error stands for (see [`crate::exit`]).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::AddrInUse { .. }
-            | Error::Bind { .. }
-            | Error::Refused { .. }
-            | Error::ConnectTimeout { .. }
-            | Error::Connect { .. } => exit::NETWORK,
+            Error::AddrInUse { .. } | Error::Bind { .. } => exit::ADDR_IN_USE,
+            Error::Refused { .. } | Error::ConnectTimeout { .. } | Error::Connect { .. } => {
+                exit::CONNECT
+            }
             Error::Resolve { .. } | Error::Usage(_) => exit::USAGE,
             Error::ReadFile { .. } | Error::WriteFile { .. } => exit::FILE,
             Error::Broken { .. } | Error::Io { .. } => exit::FAILED,

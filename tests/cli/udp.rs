@@ -43,7 +43,7 @@ fn one_line_to_a_port_nobody_listens_on_fails() -> TestResult {
     holder.connect("127.0.0.1:9")?;
     let port = holder.local_addr()?.port().to_string();
     run(&["send-udp", "127.0.0.1", &port], b"hello\n")
-        .assert_error(sockspec::exit::NETWORK, &["nobody is listening", &port]);
+        .assert_error(sockspec::exit::CONNECT, &["nobody is listening", &port]);
     Ok(())
 }
 

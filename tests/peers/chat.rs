@@ -141,7 +141,7 @@ fn a_client_with_nobody_listening_is_refused() {
     let addr = holder.local_addr().unwrap().as_socket().unwrap();
     let (end, printed) = run_client(addr, "hello\n");
     assert!(matches!(end, Err(Error::Refused { .. })), "{end:?}");
-    assert_eq!(end.unwrap_err().exit_code(), sockspec::exit::NETWORK);
+    assert_eq!(end.unwrap_err().exit_code(), sockspec::exit::CONNECT);
     assert!(printed.is_empty());
 }
 

@@ -184,6 +184,6 @@ fn a_missing_file_is_reported_before_connecting() -> TestResult {
     fs::write(&present, b"data")?;
     let err = send_file(addr, &present).unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), exit::NETWORK);
+    assert_eq!(err.exit_code(), exit::CONNECT);
     Ok(())
 }

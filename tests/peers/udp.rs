@@ -270,6 +270,6 @@ fn sending_to_a_port_nobody_listens_on_is_refused() -> TestResult {
     let addr = holder.local_addr()?;
     let err = udp::run_sender(addr, Cursor::new("only one line\n")).unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), sockspec::exit::NETWORK);
+    assert_eq!(err.exit_code(), sockspec::exit::CONNECT);
     Ok(())
 }
