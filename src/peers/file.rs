@@ -5,10 +5,10 @@
 //! broken transfer never leaves a partial file under the final name. The sender waits for the receiver to
 //! close before it reports success, so "sent" means the receiver has everything.
 
-use std::fs::{File, Permissions};
+use std::fs::Permissions;
 use std::io::{self, Read, Seek, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -196,14 +196,16 @@ pub fn send_file(addr: SocketAddr, path: &Path) -> Result<u64> {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(read_err)?;
-    // A directory opens fine on Linux and fails only at the first read: say so now.
-    if file.metadata().map_err(read_err)?.is_dir() {
-        return Err(read_err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "is a directory",
-        )));
-    }
+    // Opening a FIFO would block until a writer comes, and a directory fails only at the first read:
+    // look first. O_NONBLOCK keeps the open itself from blocking should the path change meanwhile; it
+    // has no effect on a regular file.
+    check_regular(&std::fs::metadata(path).map_err(read_err)?).map_err(read_err)?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_err)?;
+    check_regular(&file.metadata().map_err(read_err)?).map_err(read_err)?;
     let mut stream = wire::connect(addr, Deadline::after(CONNECT_TIMEOUT))?;
     // Until the last byte is out, any end of this process (an error, a kill) closes with a reset, so the
     // receiver cannot mistake a cut-short file for a whole one.
@@ -232,6 +234,17 @@ pub fn send_file(addr: SocketAddr, path: &Path) -> Result<u64> {
         .map_err(|e| Error::io(format!("cannot finish the transfer to {addr}"), e))?;
     wait_for_close(&mut stream, addr, sent)?;
     Ok(sent)
+}
+
+fn check_regular(meta: &std::fs::Metadata) -> io::Result<()> {
+    let why = if meta.is_dir() {
+        "is a directory"
+    } else if !meta.is_file() {
+        "not a regular file"
+    } else {
+        return Ok(());
+    };
+    Err(io::Error::new(io::ErrorKind::InvalidInput, why))
 }
 
 fn set_linger(stream: &TcpStream, linger: Option<Duration>) -> Result<()> {

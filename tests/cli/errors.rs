@@ -145,3 +145,18 @@ fn every_kind_of_failure_has_its_own_exit_code() {
         );
     }
 }
+
+#[test]
+fn a_fifo_to_send_is_refused_at_once() -> TestResult {
+    let (_holder, port) = closed_port();
+    let dir = tempfile::tempdir()?;
+    let fifo = dir.path().join("pipe");
+    let c_path = std::ffi::CString::new(fifo.to_str().expect("UTF-8"))?;
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let fifo = fifo.to_str().expect("UTF-8");
+    // Nobody ever writes to the FIFO: opening it for reading would block until the run's timeout.
+    run(&["send-file", "127.0.0.1", &port.to_string(), fifo], b"")
+        .assert_error(exit::FILE, &["cannot read", fifo, "not a regular file"]);
+    Ok(())
+}
