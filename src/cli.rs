@@ -97,8 +97,12 @@ pub struct ServeEchoArgs {
 pub struct ServeFileArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
-    /// Path to write the received bytes to; created only once the whole transfer arrived.
+    /// Path to write the received bytes to; created only once the whole transfer arrived. An existing
+    /// file is refused unless --force is given.
     pub out: PathBuf,
+    /// Replace OUT if it already exists (once the whole transfer arrived).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -56,6 +56,9 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("{} already exists: remove it, or pass --force to replace it", path.display())]
+    OutputExists { path: PathBuf },
+
     /// A transfer that started but broke before its end (a reset, a read error): the work failed.
     #[error("transfer with {peer} broke after {bytes} bytes")]
     Broken {
@@ -93,7 +96,9 @@ impl Error {
                 exit::CONNECT
             }
             Error::Resolve { .. } | Error::Usage(_) => exit::USAGE,
-            Error::ReadFile { .. } | Error::WriteFile { .. } => exit::FILE,
+            Error::ReadFile { .. } | Error::WriteFile { .. } | Error::OutputExists { .. } => {
+                exit::FILE
+            }
             Error::Broken { .. } | Error::Io { .. } => exit::FAILED,
         }
     }

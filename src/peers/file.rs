@@ -37,6 +37,16 @@ pub struct Received {
     pub path: PathBuf,
 }
 
+/// What a receiver does about an output that already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Existing {
+    /// Refuse it when binding ([`Error::OutputExists`]), and never replace a file that appears meanwhile.
+    #[default]
+    Refuse,
+    /// Replace it once the whole file arrived (`--force`).
+    Replace,
+}
+
 /// A bound file receiver: its address is known and its output is known to be writable before any
 /// sender comes.
 pub struct FileReceiver {
@@ -44,14 +54,20 @@ pub struct FileReceiver {
     addr: SocketAddr,
     out: PathBuf,
     temp: NamedTempFile,
+    existing: Existing,
     wait: Option<Duration>,
 }
 
 impl FileReceiver {
-    /// Creates the temporary file beside `out` (so an unwritable output fails now, with
-    /// [`Error::WriteFile`]), then listens on `addr`.
+    /// Refuses an existing output, creates the temporary file beside `out` (so an unwritable output
+    /// fails now, with [`Error::WriteFile`]), then listens on `addr`.
     pub fn bind(addr: SocketAddr, out: &Path) -> Result<Self> {
-        let temp = create_temp_beside(out)?;
+        Self::bind_with(addr, out, Existing::Refuse)
+    }
+
+    /// As [`FileReceiver::bind`], with `existing` saying whether an existing output may be replaced.
+    pub fn bind_with(addr: SocketAddr, out: &Path, existing: Existing) -> Result<Self> {
+        let temp = create_temp_beside(out, existing)?;
         let listener = wire::listen_tcp(addr, wire::LISTEN_BACKLOG)?;
         let addr = listener
             .local_addr()
@@ -61,6 +77,7 @@ impl FileReceiver {
             addr,
             out: out.to_path_buf(),
             temp,
+            existing,
             wait: None,
         })
     }
@@ -88,6 +105,7 @@ impl FileReceiver {
             listener,
             out,
             mut temp,
+            existing,
             wait,
             ..
         } = self;
@@ -133,8 +151,15 @@ impl FileReceiver {
             }
             bytes += n as u64;
         }
-        if let Err(e) = temp.persist(&out) {
+        let persisted = match existing {
+            Existing::Refuse => temp.persist_noclobber(&out),
+            Existing::Replace => temp.persist(&out),
+        };
+        if let Err(e) = persisted {
             let _ = wire::reset(stream);
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                return Err(Error::OutputExists { path: out });
+            }
             return Err(Error::WriteFile {
                 path: out,
                 source: e.error,
@@ -157,7 +182,8 @@ fn listener_addr(listener: &TcpListener) -> String {
 }
 
 /// A hidden temporary file in the directory of `out`, so that the final rename stays on one file system.
-fn create_temp_beside(out: &Path) -> Result<NamedTempFile> {
+/// An existing `out` is refused unless `existing` allows replacing it.
+fn create_temp_beside(out: &Path, existing: Existing) -> Result<NamedTempFile> {
     let write_err = |source: io::Error| Error::WriteFile {
         path: out.to_path_buf(),
         source,
@@ -178,6 +204,12 @@ fn create_temp_beside(out: &Path) -> Result<NamedTempFile> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    // A dangling symbolic link exists too: the rename would replace it.
+    if existing == Existing::Refuse && out.symlink_metadata().is_ok() {
+        return Err(Error::OutputExists {
+            path: out.to_path_buf(),
+        });
+    }
     // A missing directory is the common mistake: report it without the temporary file's name.
     std::fs::metadata(dir).map_err(write_err)?;
     tempfile::Builder::new()
@@ -302,7 +334,12 @@ pub fn cli_serve(args: &ServeFileArgs) -> Result<u8> {
     // Blocked before any thread starts, so that every thread inherits the mask and only the waiter
     // below takes these signals.
     let signals = block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
-    let receiver = FileReceiver::bind(args.listen.addr()?, &args.out)?;
+    let existing = if args.force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    let receiver = FileReceiver::bind_with(args.listen.addr()?, &args.out, existing)?;
     remove_on_signal(
         signals,
         receiver.temp_path().to_path_buf(),

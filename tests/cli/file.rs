@@ -1,6 +1,7 @@
 //! `sockspec serve file` and `sockspec send-file`, end to end, checked by sha256.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 
 use rstest::rstest;
@@ -195,6 +196,59 @@ fn an_interrupted_receiver_leaves_no_file(#[case] signal: i32) -> TestResult {
         left_in(out_dir.path()),
         Vec::<String>::new(),
         "nothing left behind"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_existing_output_is_refused_without_force() -> TestResult {
+    let out_dir = tempfile::tempdir()?;
+    let out = out_dir.path().join("keep.txt");
+    fs::write(&out, b"precious")?;
+    let out_arg = out.to_str().expect("UTF-8");
+    run(&["serve", "file", out_arg], b"").assert_error(
+        sockspec::exit::FILE,
+        &[out_arg, "already exists", "--force"],
+    );
+    assert_eq!(fs::read(&out)?, b"precious");
+    assert_eq!(
+        left_in(out_dir.path()),
+        ["keep.txt"],
+        "no temporary file left"
+    );
+    Ok(())
+}
+
+#[test]
+fn force_replaces_an_existing_output_once_the_file_arrived() -> TestResult {
+    let src_dir = tempfile::tempdir()?;
+    let src = src_dir.path().join("new.txt");
+    fs::write(&src, b"the new content")?;
+    let out_dir = tempfile::tempdir()?;
+    let out = out_dir.path().join("old.txt");
+    fs::write(&out, b"old")?;
+    fs::set_permissions(&out, std::fs::Permissions::from_mode(0o444))?;
+
+    let (mut server, addr) =
+        Proc::serve(&["serve", "file", "--force", out.to_str().expect("UTF-8")]);
+    // Until the transfer ends, the old file stays as it was.
+    assert_eq!(fs::read(&out)?, b"old");
+    run(
+        &[
+            "send-file",
+            "127.0.0.1",
+            &addr.port().to_string(),
+            src.to_str().expect("UTF-8"),
+        ],
+        b"",
+    )
+    .assert_success();
+    server.assert_exits_ok();
+    assert_eq!(fs::read(&out)?, b"the new content");
+    assert_eq!(
+        left_in(out_dir.path()),
+        ["old.txt"],
+        "no temporary file left"
     );
     Ok(())
 }
