@@ -128,6 +128,12 @@ pub struct ClientArgs {
 
 impl ClientArgs {
     pub fn addr(&self) -> Result<SocketAddr> {
+        // Port 0 means "any free port" to a server; a client can only be refused there.
+        if self.port == 0 {
+            return Err(Error::Usage(
+                "port 0 is not a port you can connect to".to_string(),
+            ));
+        }
         wire::resolve(&self.host, self.port)
     }
 }

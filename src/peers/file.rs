@@ -218,7 +218,17 @@ fn create_temp_beside(out: &Path, existing: Existing) -> Result<NamedTempFile> {
         // Mode 0666 minus the umask, as for any file a program creates (a temp file would be 0600).
         .permissions(Permissions::from_mode(0o666))
         .tempfile_in(dir)
-        .map_err(write_err)
+        .map_err(|e| write_err(without_temp_path(e)))
+}
+
+/// tempfile adds the temporary file's name to its errors (`... at path ".out.bin.x.part"`); the user knows
+/// only OUT, which the error names, so only the cause is kept.
+fn without_temp_path(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    match text.find(" at path ") {
+        Some(at) if e.raw_os_error().is_none() => io::Error::new(e.kind(), &text[..at]),
+        _ => e,
+    }
 }
 
 /// Sends every byte of `path` to the receiver at `addr`, half-closes, and waits for the receiver to close.
@@ -414,4 +424,26 @@ pub fn cli_send(args: &SendFileArgs) -> Result<u8> {
         .and_then(|_| out.flush())
         .map_err(|e| Error::io("cannot write standard output", e))?;
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_about_the_temporary_file_do_not_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let err = tempfile::Builder::new()
+            .suffix(".part")
+            .tempfile_in(&missing)
+            .unwrap_err();
+        // The premise: tempfile names its file.
+        assert!(err.to_string().contains(".part"), "{err}");
+        let kind = err.kind();
+        let stripped = without_temp_path(err);
+        assert_eq!(stripped.kind(), kind);
+        assert!(!stripped.to_string().contains(".part"), "{stripped}");
+        assert!(stripped.to_string().contains("os error"), "{stripped}");
+    }
 }

@@ -160,3 +160,22 @@ fn a_fifo_to_send_is_refused_at_once() -> TestResult {
         .assert_error(exit::FILE, &["cannot read", fifo, "not a regular file"]);
     Ok(())
 }
+
+#[rstest]
+#[case::echo_client(&["echo", "999.1.1.1", "7"])]
+#[case::chat_client(&["chat", "999.1.1.1", "7"])]
+#[case::send_file(&["send-file", "999.1.1.1", "7", "x"])]
+#[case::send_udp(&["send-udp", "999.1.1.1", "7"])]
+#[case::serve_echo(&["serve", "echo", "--host", "999.1.1.1"])]
+fn a_numeric_host_that_is_no_ipv4_address_is_a_usage_error(#[case] args: &[&str]) {
+    run(args, b"hello\n").assert_error(exit::USAGE, &["999.1.1.1", "not a valid IPv4 address"]);
+}
+
+#[rstest]
+#[case::echo_client(&["echo", "127.0.0.1", "0"])]
+#[case::chat_client(&["chat", "127.0.0.1", "0"])]
+#[case::send_file(&["send-file", "127.0.0.1", "0", "x"])]
+#[case::send_udp(&["send-udp", "127.0.0.1", "0"])]
+fn port_0_for_a_client_is_a_usage_error(#[case] args: &[&str]) {
+    run(args, b"hello\n").assert_error(exit::USAGE, &["port 0 is not a port you can connect to"]);
+}
