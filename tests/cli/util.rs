@@ -16,6 +16,9 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// The deadline for anything that should happen; only a failing test waits this long.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// How long "nothing arrives" is watched for.
+pub const SILENCE: Duration = Duration::from_millis(300);
+
 /// How long a child has to end after SIGTERM before it gets SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -205,6 +208,22 @@ impl Proc {
             }
             Err(RecvTimeoutError::Timeout) => {
                 panic!("no line within {WAIT:?}\n{}", self.describe())
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!("stdout closed\n{}", self.describe()),
+        }
+    }
+
+    /// Asserts that no stdout line comes within `within` (a deadline that expires, not a sleep).
+    #[track_caller]
+    pub fn expect_no_line(&mut self, within: Duration) {
+        match self.lines.recv_timeout(within) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(line) => {
+                self.seen.push(line.clone());
+                panic!(
+                    "unexpected line {line:?} within {within:?}\n{}",
+                    self.describe()
+                )
             }
             Err(RecvTimeoutError::Disconnected) => panic!("stdout closed\n{}", self.describe()),
         }

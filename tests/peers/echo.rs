@@ -128,9 +128,11 @@ fn concurrent_clients_each_get_exactly_their_own_replies() -> TestResult {
         .map(|id| {
             let ready = ready.clone();
             std::thread::spawn(move || -> Result<(), String> {
-                let mut stream =
-                    wire::connect(addr, Deadline::after(WAIT)).map_err(|e| e.to_string())?;
+                let connected = wire::connect(addr, Deadline::after(WAIT));
+                // Every thread reaches the barrier, connected or not, so one failure cannot leave the
+                // others waiting for ever.
                 ready.wait();
+                let mut stream = connected.map_err(|e| format!("client {id}: {e}"))?;
                 let mut pending = Vec::new();
                 for n in 0..MESSAGES {
                     let line = format!("客户 {id} message {n}\n");

@@ -273,3 +273,16 @@ fn sending_to_a_port_nobody_listens_on_is_refused() -> TestResult {
     assert_eq!(err.exit_code(), sockspec::exit::CONNECT);
     Ok(())
 }
+
+#[test]
+fn the_receiver_asks_for_a_larger_buffer_than_a_default_socket_has() -> TestResult {
+    let receiver = bind_receiver();
+    let plain = std::net::UdpSocket::bind(any_local_addr())?;
+    let default = sockspec::wire::udp_recv_buffer(&plain)?;
+    let granted = receiver.recv_buffer_size()?;
+    assert!(
+        granted > default,
+        "receive buffer {granted} bytes, a default socket's is {default}"
+    );
+    Ok(())
+}
