@@ -55,7 +55,8 @@ pub enum Serve {
     Echo(ServeEchoArgs),
     /// Chat server: prints each line the client sends and answers with a line read from stdin.
     Chat(ListenArgs),
-    /// File receiver: accepts one connection and writes every byte until EOF to OUT.
+    /// File receiver: accepts one connection and writes every byte until EOF to OUT; a broken transfer or
+    /// an interrupt (Ctrl-C) leaves no file.
     File(ServeFileArgs),
     /// UDP receiver: prints each datagram with the sender's address.
     Udp(ServeUdpArgs),
@@ -151,7 +152,7 @@ pub struct EchoClientArgs {
 pub struct SendFileArgs {
     #[command(flatten)]
     pub server: ClientArgs,
-    /// The file to send.
+    /// The file to send (a regular file: not a directory, a FIFO or a device).
     pub file: PathBuf,
 }
 

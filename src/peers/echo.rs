@@ -311,6 +311,7 @@ pub fn run_client(
         exchange_line(
             &mut stream,
             &writer,
+            addr,
             &line,
             &mut pending,
             config,
@@ -326,14 +327,12 @@ pub fn run_client(
 fn exchange_line(
     stream: &mut TcpStream,
     writer: &TcpStream,
+    addr: SocketAddr,
     line: &[u8],
     pending: &mut Vec<u8>,
     config: &ClientConfig,
     output: &mut impl Write,
 ) -> Result<()> {
-    let addr = stream
-        .peer_addr()
-        .map_err(|e| Error::io("the connection broke", e))?;
     let sent = AtomicU64::new(0);
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::scope(|scope| {
