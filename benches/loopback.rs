@@ -159,7 +159,11 @@ fn idle_section(plan: &Plan, prefix_len: usize) {
     let line =
         |what: String, value: String| println!("{what:<44} {value:>14} {:>14} {:>8}", "-", "-");
     line(
-        format!("idle connections served (of {})", plan.idle_connections),
+        format!("idle connections opened (of {})", plan.idle_connections),
+        f.opened.to_string(),
+    );
+    line(
+        format!("idle connections served (of {})", f.opened),
         f.served.to_string(),
     );
     line(
@@ -411,11 +415,14 @@ fn idle_connections(count: usize, prefix: usize) -> IdleFigures {
         }
     }
     let after = rss_of(pid);
+    let opened = conns.len();
     drop(conns);
     let _ = child.kill();
     let _ = child.wait();
-    let per_conn = |rss: u64| rss.saturating_sub(before) as f64 / count.max(1) as f64;
+    // Per connection actually opened: when the system refused some, the requested count would flatter.
+    let per_conn = |rss: u64| rss.saturating_sub(before) as f64 / opened.max(1) as f64;
     IdleFigures {
+        opened,
         served,
         idle_per_conn: per_conn(idle),
         active_per_conn: per_conn(after),
@@ -424,6 +431,8 @@ fn idle_connections(count: usize, prefix: usize) -> IdleFigures {
 }
 
 struct IdleFigures {
+    /// Connections that opened (the system may refuse some of those asked for).
+    opened: usize,
     served: usize,
     /// RSS per connection while the connections are idle (bytes).
     idle_per_conn: f64,

@@ -55,7 +55,8 @@ pub enum Serve {
     Echo(ServeEchoArgs),
     /// Chat server: prints each line the client sends and answers with a line read from stdin.
     Chat(ListenArgs),
-    /// File receiver: accepts one connection and writes every byte until EOF to OUT.
+    /// File receiver: accepts one connection and writes every byte until EOF to OUT; a broken transfer or
+    /// an interrupt (Ctrl-C) leaves no file.
     File(ServeFileArgs),
     /// UDP receiver: prints each datagram with the sender's address.
     Udp(ServeUdpArgs),
@@ -97,8 +98,12 @@ pub struct ServeEchoArgs {
 pub struct ServeFileArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
-    /// Path to write the received bytes to; created only once the whole transfer arrived.
+    /// Path to write the received bytes to; created only once the whole transfer arrived. An existing
+    /// file is refused unless --force is given.
     pub out: PathBuf,
+    /// Replace OUT if it already exists (once the whole transfer arrived).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -124,6 +129,12 @@ pub struct ClientArgs {
 
 impl ClientArgs {
     pub fn addr(&self) -> Result<SocketAddr> {
+        // Port 0 means "any free port" to a server; a client can only be refused there.
+        if self.port == 0 {
+            return Err(Error::Usage(
+                "port 0 is not a port you can connect to".to_string(),
+            ));
+        }
         wire::resolve(&self.host, self.port)
     }
 }
@@ -141,7 +152,7 @@ pub struct EchoClientArgs {
 pub struct SendFileArgs {
     #[command(flatten)]
     pub server: ClientArgs,
-    /// The file to send.
+    /// The file to send (a regular file: not a directory, a FIFO or a device).
     pub file: PathBuf,
 }
 

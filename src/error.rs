@@ -56,6 +56,9 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("{} already exists: remove it, or pass --force to replace it", path.display())]
+    OutputExists { path: PathBuf },
+
     /// A transfer that started but broke before its end (a reset, a read error): the work failed.
     #[error("transfer with {peer} broke after {bytes} bytes")]
     Broken {
@@ -88,13 +91,14 @@ impl Error {
     /// The process exit code that this error stands for (see [`crate::exit`]).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::AddrInUse { .. }
-            | Error::Bind { .. }
-            | Error::Refused { .. }
-            | Error::ConnectTimeout { .. }
-            | Error::Connect { .. } => exit::NETWORK,
+            Error::AddrInUse { .. } | Error::Bind { .. } => exit::ADDR_IN_USE,
+            Error::Refused { .. } | Error::ConnectTimeout { .. } | Error::Connect { .. } => {
+                exit::CONNECT
+            }
             Error::Resolve { .. } | Error::Usage(_) => exit::USAGE,
-            Error::ReadFile { .. } | Error::WriteFile { .. } => exit::FILE,
+            Error::ReadFile { .. } | Error::WriteFile { .. } | Error::OutputExists { .. } => {
+                exit::FILE
+            }
             Error::Broken { .. } | Error::Io { .. } => exit::FAILED,
         }
     }

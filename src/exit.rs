@@ -6,16 +6,19 @@ pub const OK: u8 = 0;
 pub const FAILED: u8 = 1;
 /// The command line, a suite file or the program to launch is wrong (clap uses 2 as well).
 pub const USAGE: u8 = 2;
-/// The network said no: the port is in use, nobody listens at the address, the host cannot be reached.
-pub const NETWORK: u8 = 3;
+/// A server cannot listen: the port is in use, or the address cannot be bound.
+pub const ADDR_IN_USE: u8 = 3;
 /// A file cannot be read or written.
 pub const FILE: u8 = 4;
+/// A client cannot connect: nobody listens at the address, the host is unreachable, or it timed out.
+pub const CONNECT: u8 = 5;
 
 /// The help text's table of exit codes; kept beside the constants so the two cannot drift apart.
 pub const HELP: &str = "\
 Exit codes:
   0  success (grade: every required check passed)
   1  the work failed (a transfer broke; grade: a required check failed)
-  2  usage error: bad flag or value, bad suite file, program could not be launched
-  3  network error: port already in use, connection refused, host unreachable
-  4  file error: a file cannot be read or written";
+  2  usage error: bad flag or value (port, host), bad suite file, program could not be launched
+  3  cannot listen: the port is already in use, or the address cannot be bound
+  4  file error: a file cannot be read or written
+  5  cannot connect: nobody is listening, the host is unreachable, or the connection timed out";

@@ -75,6 +75,13 @@ impl Deadline {
 
 /// Resolves `host` (a name or an address) with `port`, preferring IPv4 as the lesson does.
 pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
+    // Digits and dots are meant as an address: `999.1.1.1` is a typo to point out, not a name to look up.
+    let looks_numeric = !host.is_empty() && host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if looks_numeric && host.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(Error::Usage(format!(
+            "{host:?} is not a valid IPv4 address"
+        )));
+    }
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|source| Error::Resolve {
@@ -453,6 +460,22 @@ mod tests {
             hex_dump_at(&bytes, 250, 64).lines().count(),
             1,
             "no count when nothing is left"
+        );
+    }
+
+    #[test]
+    fn a_numeric_host_must_be_a_valid_ipv4_address() {
+        for bad in ["999.1.1.1", "1.2.3", "127.1", "1..2.3"] {
+            match resolve(bad, 80) {
+                Err(Error::Usage(message)) => {
+                    assert!(message.contains("not a valid IPv4"), "{message}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            resolve("127.0.0.1", 80).unwrap(),
+            "127.0.0.1:80".parse().unwrap()
         );
     }
 

@@ -2,10 +2,17 @@
 //! what the other said and answers with a line of its own input.
 //!
 //! Either side ends the chat by an empty line or the end of its input, which closes the connection; the
-//! other side then sees the close and ends too. Both endings are clean (exit 0); a reset is an error.
+//! other side then sees the close and ends too, even while it waits for its own input. Both endings are
+//! clean (exit 0); a reset is an error.
+//!
+//! On our turn we wait on the input and the connection at once: the input is copied by a thread of its
+//! own into one end of a socket pair, whose other end can be polled next to the connection. A message the
+//! other side sends out of turn is printed as it comes.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use crate::cli::{self, ClientArgs, ListenArgs};
@@ -76,8 +83,14 @@ impl ChatServer {
     }
 
     /// Accepts one client, then takes turns: print the client's message to `output`, send a line read
-    /// from `input`, and so on until either side ends.
-    pub fn serve(self, mut input: impl BufRead, mut output: impl Write) -> Result<ChatEnd> {
+    /// from `input`, and so on until either side ends. `input` is read on a thread of its own until it
+    /// ends (a read error counts as its end).
+    pub fn serve(
+        self,
+        input: impl BufRead + Send + 'static,
+        mut output: impl Write,
+    ) -> Result<ChatEnd> {
+        let mut input = Input::spawn(input)?;
         let (stream, peer) = super::accept_one(&self.listener, self.config.wait)
             .map_err(|e| Error::io(format!("no client connected to {}", self.addr), e))?;
         // One client per chat: later ones are refused instead of queued for nothing.
@@ -87,7 +100,7 @@ impl ChatServer {
             if chat.relay_message(&mut output)? == Some(ChatEnd::PeerClosed) {
                 return Ok(ChatEnd::PeerClosed);
             }
-            if let Some(end) = chat.answer_from(&mut input)? {
+            if let Some(end) = chat.answer_from(&mut input, &mut output)? {
                 return Ok(end);
             }
         }
@@ -95,24 +108,103 @@ impl ChatServer {
 }
 
 /// The chat client with default settings: send a line of `input`, print the answer to `output`, and so on.
-pub fn run_client(addr: SocketAddr, input: impl BufRead, output: impl Write) -> Result<ChatEnd> {
+/// `input` is read on a thread of its own until it ends.
+pub fn run_client(
+    addr: SocketAddr,
+    input: impl BufRead + Send + 'static,
+    output: impl Write,
+) -> Result<ChatEnd> {
     run_client_with(addr, &ChatConfig::default(), input, output)
 }
 
 pub fn run_client_with(
     addr: SocketAddr,
     config: &ChatConfig,
-    mut input: impl BufRead,
+    input: impl BufRead + Send + 'static,
     mut output: impl Write,
 ) -> Result<ChatEnd> {
     let stream = wire::connect(addr, Deadline::after(CONNECT_TIMEOUT))?;
+    let mut input = Input::spawn(input)?;
     let mut chat = Conversation::new(stream, addr, config.clone())?;
     loop {
-        if let Some(end) = chat.answer_from(&mut input)? {
+        if let Some(end) = chat.answer_from(&mut input, &mut output)? {
             return Ok(end);
         }
         if chat.relay_message(&mut output)? == Some(ChatEnd::PeerClosed) {
             return Ok(ChatEnd::PeerClosed);
+        }
+    }
+}
+
+/// Our side's input as a socket that `poll` can watch: a thread copies the lines into the other end.
+struct Input {
+    reader: BufReader<UnixStream>,
+    /// The input ended after a last line without a newline, which was sent: the next turn ends the chat.
+    ended: bool,
+}
+
+impl Input {
+    fn spawn(mut source: impl BufRead + Send + 'static) -> Result<Input> {
+        let (ours, mut theirs) =
+            UnixStream::pair().map_err(|e| Error::io("cannot create the input socket pair", e))?;
+        std::thread::Builder::new()
+            .name("chat-input".into())
+            // Ends at the end of the input, or when the chat is over and our end is gone (a broken pipe).
+            // Dropping `theirs` is what the chat reads as the end of the input.
+            .spawn(move || drop(io::copy(&mut source, &mut theirs)))
+            .map_err(|e| Error::io("cannot start the input thread", e))?;
+        Ok(Input {
+            reader: BufReader::new(ours),
+            ended: false,
+        })
+    }
+
+    fn fd(&self) -> RawFd {
+        self.reader.get_ref().as_raw_fd()
+    }
+}
+
+/// What woke a turn up.
+enum Ready {
+    Input,
+    Connection,
+}
+
+/// Waits until `input` (when given) or `connection` can be read: data, an end, or an error.
+fn wait_either(input: Option<RawFd>, connection: RawFd, deadline: Deadline) -> io::Result<Ready> {
+    let wanted = libc::POLLIN | libc::POLLHUP | libc::POLLERR;
+    loop {
+        let Some(left) = deadline.remaining() else {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: connection,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                // A negative descriptor is skipped by poll.
+                fd: input.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: two valid pollfds that outlive the call.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) } < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        // The connection first: a close or a message out of turn is news before our next line.
+        if fds[0].revents & wanted != 0 {
+            return Ok(Ready::Connection);
+        }
+        if fds[1].revents & wanted != 0 {
+            return Ok(Ready::Input);
         }
     }
 }
@@ -176,14 +268,51 @@ impl Conversation {
     }
 
     /// Reads a line of `input` and sends it. Ends the chat (closing our side) at an empty line or the end
-    /// of input, and reports the other side's close if it came while we were waiting for input.
-    fn answer_from(&mut self, input: &mut impl BufRead) -> Result<Option<ChatEnd>> {
+    /// of input. Meanwhile watches the connection: the other side's close ends the chat, and a message it
+    /// sends out of turn is written to `output`.
+    fn answer_from(
+        &mut self,
+        input: &mut Input,
+        output: &mut impl Write,
+    ) -> Result<Option<ChatEnd>> {
         self.line.clear();
-        let n = input
-            .read_until(b'\n', &mut self.line)
-            .map_err(|e| Error::io("cannot read standard input", e))?;
+        let mut eof = input.ended;
+        let deadline = Deadline::after(FOREVER);
+        // Bounded: each turn takes input bytes, relays a message, or reaches the end; `deadline` bounds
+        // the waits.
+        while !eof {
+            if input.reader.buffer().is_empty() {
+                let ready = wait_either(Some(input.fd()), self.stream.as_raw_fd(), deadline)
+                    .map_err(|e| Error::io("cannot wait for input", e))?;
+                if let Ready::Connection = ready {
+                    if self.relay_message(output)? == Some(ChatEnd::PeerClosed) {
+                        return Ok(Some(ChatEnd::PeerClosed));
+                    }
+                    continue;
+                }
+            }
+            let buf = input
+                .reader
+                .fill_buf()
+                .map_err(|e| Error::io("cannot read standard input", e))?;
+            if buf.is_empty() {
+                eof = true;
+                continue;
+            }
+            let (take, complete) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            self.line.extend_from_slice(&buf[..take]);
+            input.reader.consume(take);
+            if complete {
+                break;
+            }
+        }
+        // A last line without a newline is still sent; the turn after it ends the chat.
+        input.ended = eof;
         strip_line_ending(&mut self.line);
-        if n == 0 || self.line.is_empty() {
+        if self.line.is_empty() {
             let _ = wire::finish_sending(&self.stream);
             return Ok(Some(ChatEnd::InputEnded));
         }
@@ -229,14 +358,18 @@ fn strip_line_ending(line: &mut Vec<u8>) {
 pub fn cli_serve(args: &ListenArgs) -> Result<u8> {
     let server = ChatServer::bind(args.addr()?)?;
     cli::announce(server.local_addr())?;
-    let end = server.serve(io::stdin().lock(), io::stdout().lock())?;
+    let end = server.serve(BufReader::new(io::stdin()), io::stdout().lock())?;
     note_end(end);
     Ok(exit::OK)
 }
 
 /// `sockspec chat HOST PORT`: sends stdin lines, prints the server's answers.
 pub fn cli_connect(args: &ClientArgs) -> Result<u8> {
-    let end = run_client(args.addr()?, io::stdin().lock(), io::stdout().lock())?;
+    let end = run_client(
+        args.addr()?,
+        BufReader::new(io::stdin()),
+        io::stdout().lock(),
+    )?;
     note_end(end);
     Ok(exit::OK)
 }

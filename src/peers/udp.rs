@@ -157,12 +157,25 @@ impl UdpSender {
             )));
         }
         match self.socket.send(payload) {
-            Ok(_) => Ok(()),
-            // An ICMP "port unreachable" for an earlier datagram comes back on a connected socket.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                Err(Error::Refused { addr: self.addr })
-            }
-            Err(e) => Err(Error::io(format!("cannot send to {}", self.addr), e)),
+            Ok(_) => self.check(),
+            Err(e) => Err(self.send_err(e)),
+        }
+    }
+
+    /// Fails when an ICMP error came back for a datagram already sent: on loopback the "port
+    /// unreachable" for a datagram nobody takes is queued on the socket before `send` returns.
+    pub fn check(&self) -> Result<()> {
+        match self.socket.take_error() {
+            Ok(None) => Ok(()),
+            Ok(Some(e)) | Err(e) => Err(self.send_err(e)),
+        }
+    }
+
+    fn send_err(&self, e: io::Error) -> Error {
+        match e.kind() {
+            // An ICMP "port unreachable" comes back on a connected socket.
+            io::ErrorKind::ConnectionRefused => Error::Refused { addr: self.addr },
+            _ => Error::io(format!("cannot send to {}", self.addr), e),
         }
     }
 }
@@ -178,11 +191,10 @@ pub fn run_sender(addr: SocketAddr, mut input: impl BufRead) -> Result<u64> {
         let n = input
             .read_until(b'\n', &mut line)
             .map_err(|e| Error::io("cannot read standard input", e))?;
-        if n == 0 {
-            return Ok(sent);
-        }
         strip_line_ending(&mut line);
-        if line.is_empty() {
+        if n == 0 || line.is_empty() {
+            // A refusal of the last datagram may come back only now.
+            sender.check()?;
             return Ok(sent);
         }
         sender.send(&line)?;
@@ -211,6 +223,7 @@ pub fn cli_serve(args: &ServeUdpArgs) -> Result<u8> {
 pub fn cli_send(args: &ClientArgs) -> Result<u8> {
     let addr = args.addr()?;
     let sent = run_sender(addr, io::stdin().lock())?;
-    eprintln!("sent {sent} datagrams to {addr}");
+    let plural = if sent == 1 { "" } else { "s" };
+    eprintln!("sent {sent} datagram{plural} to {addr}");
     Ok(exit::OK)
 }

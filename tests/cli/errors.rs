@@ -27,7 +27,7 @@ fn a_tcp_port_in_use_is_named(#[case] command: &[&str]) -> TestResult {
         })
         .collect();
     args.extend(["--port", &port]);
-    run(&args, b"").assert_error(exit::NETWORK, &[&port, "another program holds it"]);
+    run(&args, b"").assert_error(exit::ADDR_IN_USE, &[&port, "another program holds it"]);
     Ok(())
 }
 
@@ -36,7 +36,7 @@ fn a_udp_port_in_use_is_named() -> TestResult {
     let holder = UdpSocket::bind("127.0.0.1:0")?;
     let port = holder.local_addr()?.port().to_string();
     run(&["serve", "udp", "--port", &port], b"")
-        .assert_error(exit::NETWORK, &[&port, "another program holds it"]);
+        .assert_error(exit::ADDR_IN_USE, &[&port, "another program holds it"]);
     Ok(())
 }
 
@@ -44,15 +44,19 @@ fn a_udp_port_in_use_is_named() -> TestResult {
 #[case::echo("echo")]
 #[case::chat("chat")]
 #[case::send_file("send-file")]
+#[case::send_udp("send-udp")]
 fn nobody_listening_is_said_plainly(#[case] command: &str) -> TestResult {
     let (_holder, port) = closed_port();
+    // For UDP: held, yet nobody takes our datagrams (a connected socket accepts only its peer's).
+    let udp_holder = std::net::UdpSocket::bind(("127.0.0.1", port))?;
+    udp_holder.connect("127.0.0.1:9")?;
     let port = port.to_string();
     let file = tempfile::NamedTempFile::new()?;
     let mut args = vec![command, "127.0.0.1", &port];
     if command == "send-file" {
         args.push(file.path().to_str().expect("UTF-8"));
     }
-    run(&args, b"hello\n").assert_error(exit::NETWORK, &["nobody is listening", &port]);
+    run(&args, b"hello\n").assert_error(exit::CONNECT, &["nobody is listening", &port]);
     Ok(())
 }
 
@@ -115,4 +119,63 @@ fn a_line_too_long_for_one_datagram_is_refused() -> TestResult {
 #[case::bad_count(&["serve", "udp", "--count", "-1"])]
 fn other_usage_errors_fit_on_one_line(#[case] args: &[&str]) {
     run(args, b"").assert_error(exit::USAGE, &["see --help"]);
+}
+
+#[test]
+fn every_kind_of_failure_has_its_own_exit_code() {
+    let codes = [
+        exit::OK,
+        exit::FAILED,
+        exit::USAGE,
+        exit::ADDR_IN_USE,
+        exit::FILE,
+        exit::CONNECT,
+    ];
+    let mut distinct = codes.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), codes.len(), "{codes:?}");
+    let help = run(&["--help"], b"");
+    help.assert_success();
+    for code in codes {
+        assert!(
+            help.stdout().contains(&format!("\n  {code}  ")),
+            "--help does not explain exit code {code}\n{}",
+            help.describe()
+        );
+    }
+}
+
+#[test]
+fn a_fifo_to_send_is_refused_at_once() -> TestResult {
+    let (_holder, port) = closed_port();
+    let dir = tempfile::tempdir()?;
+    let fifo = dir.path().join("pipe");
+    let c_path = std::ffi::CString::new(fifo.to_str().expect("UTF-8"))?;
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let fifo = fifo.to_str().expect("UTF-8");
+    // Nobody ever writes to the FIFO: opening it for reading would block until the run's timeout.
+    run(&["send-file", "127.0.0.1", &port.to_string(), fifo], b"")
+        .assert_error(exit::FILE, &["cannot read", fifo, "not a regular file"]);
+    Ok(())
+}
+
+#[rstest]
+#[case::echo_client(&["echo", "999.1.1.1", "7"])]
+#[case::chat_client(&["chat", "999.1.1.1", "7"])]
+#[case::send_file(&["send-file", "999.1.1.1", "7", "x"])]
+#[case::send_udp(&["send-udp", "999.1.1.1", "7"])]
+#[case::serve_echo(&["serve", "echo", "--host", "999.1.1.1"])]
+fn a_numeric_host_that_is_no_ipv4_address_is_a_usage_error(#[case] args: &[&str]) {
+    run(args, b"hello\n").assert_error(exit::USAGE, &["999.1.1.1", "not a valid IPv4 address"]);
+}
+
+#[rstest]
+#[case::echo_client(&["echo", "127.0.0.1", "0"])]
+#[case::chat_client(&["chat", "127.0.0.1", "0"])]
+#[case::send_file(&["send-file", "127.0.0.1", "0", "x"])]
+#[case::send_udp(&["send-udp", "127.0.0.1", "0"])]
+fn port_0_for_a_client_is_a_usage_error(#[case] args: &[&str]) {
+    run(args, b"hello\n").assert_error(exit::USAGE, &["port 0 is not a port you can connect to"]);
 }

@@ -35,3 +35,35 @@ fn escape_keeps_a_datagram_with_newlines_on_one_line() -> TestResult {
     server.assert_exits_ok();
     Ok(())
 }
+
+#[test]
+fn one_line_to_a_port_nobody_listens_on_fails() -> TestResult {
+    // The port stays held, yet nobody takes our datagrams: a connected socket accepts only its peer's.
+    let holder = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    holder.connect("127.0.0.1:9")?;
+    let port = holder.local_addr()?.port().to_string();
+    run(&["send-udp", "127.0.0.1", &port], b"hello\n")
+        .assert_error(sockspec::exit::CONNECT, &["nobody is listening", &port]);
+    Ok(())
+}
+
+#[test]
+fn the_count_of_datagrams_is_said_in_good_english() -> TestResult {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let port = receiver.local_addr()?.port().to_string();
+    let one = run(&["send-udp", "127.0.0.1", &port], b"hello\n");
+    one.assert_success();
+    assert!(
+        one.stderr().starts_with("sent 1 datagram to "),
+        "{}",
+        one.describe()
+    );
+    let two = run(&["send-udp", "127.0.0.1", &port], b"a\nb\n");
+    two.assert_success();
+    assert!(
+        two.stderr().starts_with("sent 2 datagrams to "),
+        "{}",
+        two.describe()
+    );
+    Ok(())
+}

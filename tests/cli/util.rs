@@ -16,6 +16,9 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// The deadline for anything that should happen; only a failing test waits this long.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// How long "nothing arrives" is watched for.
+pub const SILENCE: Duration = Duration::from_millis(300);
+
 /// How long a child has to end after SIGTERM before it gets SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -210,6 +213,22 @@ impl Proc {
         }
     }
 
+    /// Asserts that no stdout line comes within `within` (a deadline that expires, not a sleep).
+    #[track_caller]
+    pub fn expect_no_line(&mut self, within: Duration) {
+        match self.lines.recv_timeout(within) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(line) => {
+                self.seen.push(line.clone());
+                panic!(
+                    "unexpected line {line:?} within {within:?}\n{}",
+                    self.describe()
+                )
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!("stdout closed\n{}", self.describe()),
+        }
+    }
+
     /// Writes `text` to the child's stdin.
     #[track_caller]
     pub fn type_in(&mut self, text: &str) {
@@ -276,7 +295,8 @@ impl Proc {
         text
     }
 
-    fn signal_group(&self, signal: i32) {
+    /// Sends `signal` to the child's process group (SIGINT, SIGKILL, SIGSTOP, ...).
+    pub fn signal_group(&self, signal: i32) {
         // The child leads its own group; the group id is its pid, still ours until it is reaped.
         // SAFETY: kill(2) with a negative pid signals that process group, nothing else.
         unsafe {

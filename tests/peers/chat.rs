@@ -1,12 +1,15 @@
 //! The chat peers take turns, end cleanly whichever side stops, accept a message without a newline, and
 //! report a reset.
 
-use std::io::{Cursor, ErrorKind, Write};
-use std::net::SocketAddr;
+use std::io::{BufReader, Cursor, ErrorKind, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use sockspec::peers::chat::{self, ChatConfig, ChatEnd, ChatServer};
-use sockspec::{wire, Error};
+use sockspec::wire::{self, Deadline};
+use sockspec::Error;
 
 use crate::util::{any_local_addr, connect, recv_reply, TestResult, WAIT};
 
@@ -36,7 +39,12 @@ fn start_server(script: &'static str) -> (SocketAddr, Served) {
 
 fn run_client(addr: SocketAddr, script: &str) -> (sockspec::error::Result<ChatEnd>, String) {
     let mut printed = Vec::new();
-    let end = chat::run_client_with(addr, &bounded(), Cursor::new(script), &mut printed);
+    let end = chat::run_client_with(
+        addr,
+        &bounded(),
+        Cursor::new(script.to_owned()),
+        &mut printed,
+    );
     (end, String::from_utf8(printed).expect("utf-8 output"))
 }
 
@@ -133,6 +141,61 @@ fn a_client_with_nobody_listening_is_refused() {
     let addr = holder.local_addr().unwrap().as_socket().unwrap();
     let (end, printed) = run_client(addr, "hello\n");
     assert!(matches!(end, Err(Error::Refused { .. })), "{end:?}");
-    assert_eq!(end.unwrap_err().exit_code(), sockspec::exit::NETWORK);
+    assert_eq!(end.unwrap_err().exit_code(), sockspec::exit::CONNECT);
     assert!(printed.is_empty());
+}
+
+/// An input that stays open, as a terminal's does: nothing arrives until the test writes to `held`, and
+/// it ends only when `held` is dropped.
+fn open_input() -> (BufReader<UnixStream>, UnixStream) {
+    let (held, input) = UnixStream::pair().expect("a socket pair");
+    (BufReader::new(input), held)
+}
+
+#[test]
+fn the_client_closing_ends_the_server_waiting_for_its_input() -> TestResult {
+    let server = ChatServer::bind_with(any_local_addr(), bounded())?;
+    let addr = server.local_addr();
+    let (input, _held) = open_input();
+    let (done_tx, done) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut printed = Vec::new();
+        let end = server.serve(input, &mut printed);
+        let _ = done_tx.send((end, printed));
+    });
+
+    let mut client = connect(addr);
+    client.write_all(b"hi there\n")?;
+    drop(client);
+    let (end, printed) = done
+        .recv_timeout(WAIT)
+        .expect("the server ended although its input is still open");
+    assert_eq!(end?, ChatEnd::PeerClosed);
+    assert_eq!(printed, b"hi there\n");
+    Ok(())
+}
+
+#[test]
+fn the_server_closing_ends_the_client_waiting_for_its_input() -> TestResult {
+    let listener = TcpListener::bind(any_local_addr())?;
+    let addr = listener.local_addr()?;
+    let (input, _held) = open_input();
+    let (done_tx, done) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut printed = Vec::new();
+        let end = chat::run_client_with(addr, &bounded(), input, &mut printed);
+        let _ = done_tx.send((end, printed));
+    });
+
+    let (mut server, _) =
+        wire::accept(&listener, Deadline::after(WAIT))?.expect("the client connects");
+    // Out of turn: the client is waiting for its own input, and prints this meanwhile.
+    server.write_all("先说一句\n".as_bytes())?;
+    drop(server);
+    let (end, printed) = done
+        .recv_timeout(WAIT)
+        .expect("the client ended although its input is still open");
+    assert_eq!(end?, ChatEnd::PeerClosed);
+    assert_eq!(String::from_utf8(printed)?, "先说一句\n");
+    Ok(())
 }

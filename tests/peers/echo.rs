@@ -6,7 +6,9 @@ use std::sync::{Arc, Barrier};
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use sockspec::peers::echo::{EchoConfig, EchoServer, Mode, ServerHandle, DEFAULT_PREFIX};
+use sockspec::peers::echo::{
+    run_client, ClientConfig, EchoConfig, EchoServer, Mode, ServerHandle, DEFAULT_PREFIX,
+};
 use sockspec::wire::{self, Deadline, ReadEnd};
 
 use crate::util::{
@@ -126,9 +128,11 @@ fn concurrent_clients_each_get_exactly_their_own_replies() -> TestResult {
         .map(|id| {
             let ready = ready.clone();
             std::thread::spawn(move || -> Result<(), String> {
-                let mut stream =
-                    wire::connect(addr, Deadline::after(WAIT)).map_err(|e| e.to_string())?;
+                let connected = wire::connect(addr, Deadline::after(WAIT));
+                // Every thread reaches the barrier, connected or not, so one failure cannot leave the
+                // others waiting for ever.
                 ready.wait();
+                let mut stream = connected.map_err(|e| format!("client {id}: {e}"))?;
                 let mut pending = Vec::new();
                 for n in 0..MESSAGES {
                     let line = format!("客户 {id} message {n}\n");
@@ -234,5 +238,46 @@ fn single_server_stops_after_its_client() -> TestResult {
     }
     // Its work done, the server thread ends by itself; stop() only joins it.
     server.stop()?;
+    Ok(())
+}
+
+/// A server that answers each line with `got: ` + the line without its newline, the way a course
+/// server that strips the line does; it serves one client.
+fn start_stripping_server() -> std::io::Result<(std::net::SocketAddr, std::thread::JoinHandle<()>)>
+{
+    let listener = std::net::TcpListener::bind(any_local_addr())?;
+    let addr = listener.local_addr()?;
+    let thread = std::thread::spawn(move || {
+        let Ok(Some((mut stream, _))) = wire::accept(&listener, Deadline::after(WAIT)) else {
+            return;
+        };
+        let mut pending = Vec::new();
+        while let Some(line) = recv_reply(&mut stream, &mut pending, WAIT) {
+            let reply = [b"got: ", &line[..line.len() - 1]].concat();
+            if std::io::Write::write_all(&mut stream, &reply).is_err() {
+                return;
+            }
+        }
+    });
+    Ok((addr, thread))
+}
+
+#[test]
+fn echo_client_ends_a_reply_without_newline_after_the_quiet_gap() -> TestResult {
+    let (addr, server) = start_stripping_server()?;
+    let config = ClientConfig {
+        reply_timeout: WAIT,
+        ..ClientConfig::default()
+    };
+    let mut printed = Vec::new();
+    let replies = run_client(
+        addr,
+        &config,
+        std::io::Cursor::new("one\r\n二\n"),
+        &mut printed,
+    )?;
+    server.join().expect("server thread");
+    assert_eq!(replies, 2);
+    assert_eq!(String::from_utf8(printed)?, "got: one\r\ngot: 二\n");
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rstest::rstest;
-use sockspec::peers::file::{send_file, FileReceiver};
+use sockspec::peers::file::{send_file, Existing, FileReceiver};
 use sockspec::{exit, wire, Error};
 
 use crate::util::{any_local_addr, connect, Rng, TestResult, WAIT};
@@ -184,6 +184,31 @@ fn a_missing_file_is_reported_before_connecting() -> TestResult {
     fs::write(&present, b"data")?;
     let err = send_file(addr, &present).unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), exit::NETWORK);
+    assert_eq!(err.exit_code(), exit::CONNECT);
+    Ok(())
+}
+
+#[test]
+fn an_existing_output_is_refused_unless_replacing_is_asked_for() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("exists.bin");
+    fs::write(&out, b"old")?;
+    match FileReceiver::bind(any_local_addr(), &out) {
+        Err(err @ Error::OutputExists { .. }) => assert_eq!(err.exit_code(), exit::FILE),
+        Err(other) => panic!("want OutputExists, got {other:?}"),
+        Ok(_) => panic!("bound although {} exists", out.display()),
+    }
+    assert_eq!(list_dir(dir.path()), ["exists.bin"]);
+
+    let src = dir.path().join("new.bin");
+    fs::write(&src, b"new")?;
+    let mut receiver = FileReceiver::bind_with(any_local_addr(), &out, Existing::Replace)?;
+    receiver.set_wait(Some(WAIT));
+    let addr = receiver.local_addr();
+    let receiving = std::thread::spawn(move || receiver.receive());
+    send_file(addr, &src)?;
+    receiving.join().expect("receiver thread")?;
+    assert_eq!(fs::read(&out)?, b"new");
+    assert_eq!(list_dir(dir.path()), ["exists.bin", "new.bin"]);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The reference peers as libraries, driven over loopback by std clients with deadlines.
 
-/// Chat: scripted conversations over in-memory input and output, both ways of ending, bare messages.
+/// Chat: scripted conversations over in-memory input and output, both ways of ending, bare messages, the
+/// other side closing while this one waits for its input.
 mod chat;
 /// Echo server: exact replies for arbitrary lines however they are cut, many clients, the three modes.
 mod echo;

@@ -261,3 +261,28 @@ fn recv_returns_none_once_the_deadline_passes() -> TestResult {
     assert!(got.is_none());
     Ok(())
 }
+
+#[test]
+fn sending_to_a_port_nobody_listens_on_is_refused() -> TestResult {
+    // The port stays held, yet nobody takes our datagrams: a connected socket accepts only its peer's.
+    let holder = std::net::UdpSocket::bind(any_local_addr())?;
+    holder.connect(any_local_addr().ip().to_string() + ":9")?;
+    let addr = holder.local_addr()?;
+    let err = udp::run_sender(addr, Cursor::new("only one line\n")).unwrap_err();
+    assert!(matches!(err, Error::Refused { .. }), "{err:?}");
+    assert_eq!(err.exit_code(), sockspec::exit::CONNECT);
+    Ok(())
+}
+
+#[test]
+fn the_receiver_asks_for_a_larger_buffer_than_a_default_socket_has() -> TestResult {
+    let receiver = bind_receiver();
+    let plain = std::net::UdpSocket::bind(any_local_addr())?;
+    let default = sockspec::wire::udp_recv_buffer(&plain)?;
+    let granted = receiver.recv_buffer_size()?;
+    assert!(
+        granted > default,
+        "receive buffer {granted} bytes, a default socket's is {default}"
+    );
+    Ok(())
+}
