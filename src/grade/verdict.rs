@@ -48,6 +48,9 @@ pub struct Failure {
     /// True when the check already weighed the program's exit: [`crate::grade::ctx::Ctx::classify`]
     /// must not turn it into a crash.
     pub settled: bool,
+    /// True when the failure could only be seen once a deadline had passed (silence, then evidence):
+    /// like a timeout, it is not shrunk, since every shrinking step would wait out a deadline again.
+    pub waited: bool,
 }
 
 impl Failure {
@@ -113,6 +116,12 @@ impl Failure {
 
     pub fn with_actual(mut self, actual: impl Into<Vec<u8>>) -> Self {
         self.actual = Some(actual.into());
+        self
+    }
+
+    /// Marks a failure seen only after a deadline passed (see [`Failure::waited`]).
+    pub fn after_waiting(mut self) -> Self {
+        self.waited = true;
         self
     }
 }

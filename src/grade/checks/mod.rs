@@ -236,9 +236,9 @@ where
     let state = RefCell::new((ctx, case));
     let minimal: RefCell<Option<(Failure, super::verdict::TranscriptSnapshot)>> =
         RefCell::new(None);
-    // Once a case times out, shrinking would wait out a deadline per step to find a smaller input the
-    // program also ignores: the remaining steps are skipped (taken as passing), so the reported input is
-    // the one that timed out.
+    // Once a case times out (or fails only after a deadline passed), shrinking would wait out a deadline
+    // per step to find a smaller input the program also ignores: the remaining steps are skipped (taken
+    // as passing), so the reported input is the one that timed out.
     let timed_out = std::cell::Cell::new(false);
     // Runs of the program since the first failure: the shrinking steps.
     let shrink_runs = std::cell::Cell::new(None::<u32>);
@@ -264,6 +264,11 @@ where
                 if failure.outcome() == super::verdict::Outcome::Timeout {
                     timed_out.set(true);
                     failure.message.push_str(" (not shrunk: a timeout)");
+                } else if failure.waited {
+                    timed_out.set(true);
+                    failure
+                        .message
+                        .push_str(" (not shrunk: every try would wait out a deadline)");
                 }
                 let reason = failure.message.clone();
                 *minimal.borrow_mut() = Some((failure.with_input(show(&value)), log.snapshot()));

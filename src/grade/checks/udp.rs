@@ -187,7 +187,8 @@ fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpSocket, line: &[u8]) -> Che
                      holding it: send one datagram per line as it is typed",
                 )
                 .with_expected(line)
-                .with_actual(got)),
+                .with_actual(got)
+                .after_waiting()),
                 _ => match ctx.exited()? {
                     Some(status) if !status.success() => Err(Failure::crash(format!(
                         "the program crashed ({}) before sending the line typed",
