@@ -38,14 +38,7 @@ fn c_chat_server_that_prints_without_flushing_passes() {
         "{port}",
     ]);
     let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(120));
-    let report = graded.json();
-    let failed: Vec<String> = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["outcome"] != "pass")
-        .map(|c| format!("{} {}: {}", c["id"], c["outcome"], c["message"]))
-        .collect();
+    let failed = graded.not_passed();
     assert!(
         failed.is_empty(),
         "{}\nstderr:\n{}",

@@ -27,13 +27,7 @@ fn reference_peer_passes_every_level(#[case] suite: &str, #[case] peer: &[&str])
     args.extend(strings(peer));
     let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(300));
     let report = graded.json();
-    let failed: Vec<String> = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["outcome"] != "pass")
-        .map(|c| format!("{} {}: {}", c["id"], c["outcome"], c["message"]))
-        .collect();
+    let failed = graded.not_passed();
     assert!(
         failed.is_empty(),
         "{suite}:\n{}\nstderr:\n{}",

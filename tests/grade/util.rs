@@ -35,6 +35,17 @@ pub struct Graded {
 impl Graded {
     /// The JSON report; panics with the run's output when there is none.
     #[track_caller]
+    /// The checks of a JSON report that did not pass, each as `id outcome: message`.
+    pub fn not_passed(&self) -> Vec<String> {
+        self.json()["checks"]
+            .as_array()
+            .expect("checks is an array")
+            .iter()
+            .filter(|c| c["outcome"] != "pass")
+            .map(|c| format!("{} {}: {}", c["id"], c["outcome"], c["message"]))
+            .collect()
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
