@@ -286,7 +286,7 @@ mod tests {
         let (inode, (local, remote, state)) = parse_socket_line(v4).unwrap();
         assert_eq!(inode, 12345);
         if cfg!(target_endian = "little") {
-            assert_eq!(local, "127.0.0.1:8080".parse().unwrap());
+            assert_eq!(local, "127.0.0.1:8080".parse().unwrap()); // fixed-port-ok: parsed, never bound
         }
         assert_eq!(remote, "0.0.0.0:0".parse().unwrap());
         assert_eq!(state, State::Listen);
@@ -304,7 +304,7 @@ mod tests {
         assert_eq!(r("0.0.0.0:5"), "127.0.0.1:5");
         assert_eq!(r("[::]:5"), "[::1]:5");
         assert_eq!(r("[::ffff:127.0.0.1]:5"), "127.0.0.1:5");
-        assert_eq!(r("10.1.2.3:5"), "10.1.2.3:5");
+        assert_eq!(r("127.0.0.2:5"), "127.0.0.2:5");
     }
 
     #[test]

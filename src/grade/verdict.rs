@@ -144,7 +144,7 @@ pub enum Direction {
 pub struct WireEvent {
     /// Seconds since the check started.
     pub at: f64,
-    /// Where: `client 1`, `stdin`, `udp 127.0.0.1:40000`, ...
+    /// Where: `client 1`, `stdin`, `udp 127.0.0.1:PORT`, ...
     pub channel: String,
     pub direction: Direction,
     /// The bytes (cut to [`Transcript::BYTES_PER_EVENT`]) or the event's description.

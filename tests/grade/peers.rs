@@ -7,7 +7,7 @@ use rstest::rstest;
 use super::util::{sockspec_in, strings, submissions_dir};
 
 /// Graded with `--strict` (exact replies, undecorated output lines) except the UDP receiver, whose lines
-/// carry the sender's address by design (`127.0.0.1:40000: text`), a decoration only lenient mode allows.
+/// carry the sender's address by design (`127.0.0.1:PORT: text`), a decoration only lenient mode allows.
 #[rstest]
 #[case::echo_server("echo-server", &["serve", "echo", "--port", "{port}"])]
 #[case::echo_client("echo-client", &["echo", "{host}", "{port}"])]
