@@ -5,20 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sockspec::grade::cgroup::RunGroup;
 
-use super::util::{sockspec_in, strings, submissions_dir};
-
-/// Pids of live processes whose command line holds `needle`.
-fn processes_named(needle: &str) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
-        })
-        .collect()
-}
+use super::util::{processes_whose, sockspec_in, strings, submissions_dir};
 
 #[test]
 fn a_daemon_that_drops_its_environment_is_stopped_with_the_run() {
@@ -47,10 +34,10 @@ fn a_daemon_that_drops_its_environment_is_stopped_with_the_run() {
     ]);
     let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(60));
     let name = format!("sockspec-escapee-{tag}");
-    let left = processes_named(&name);
+    let left = processes_whose("cmdline", |c| String::from_utf8_lossy(c).contains(&name));
     for &pid in &left {
         // SAFETY: kill(2) on a pid whose command line carries this test's unique tag.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     }
     assert!(
         left.is_empty(),

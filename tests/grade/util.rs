@@ -86,15 +86,18 @@ pub fn sockspec_in(dir: &Path, args: &[String], limit: Duration) -> Graded {
 
 /// Pids of live processes whose environment holds `entry` (zombies have no environment to read).
 pub fn processes_with(entry: &str) -> Vec<u32> {
+    processes_whose("environ", |env| {
+        env.split(|&b| b == 0).any(|kv| kv == entry.as_bytes())
+    })
+}
+
+/// Pids of live processes whose `/proc/PID/{file}` (environ, cmdline, ...) satisfies `matches`.
+pub fn processes_whose(file: &str, matches: impl Fn(&[u8]) -> bool) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|&b| b == 0).any(|kv| kv == entry.as_bytes()))
-                .unwrap_or(false)
-        })
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/{file}")).is_ok_and(|b| matches(&b)))
         .collect()
 }
 
