@@ -1,0 +1,169 @@
+//! The `sockspec` command line: clap definitions, turned into checked configuration before anything runs.
+//!
+//! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
+//! - [`grade`]: `grade`: a suite run against a program, and its report.
+
+mod grade;
+mod peers;
+
+pub use grade::*;
+pub use peers::*;
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sockspec",
+    version,
+    about = "Reference peers and a grader for the socket programs of an introductory lesson",
+    long_about = "Reference peers and a grader for the socket programs of an introductory lesson.\n\n\
+        Servers bind 127.0.0.1 and the port you give (0, the default, picks a free one) and print \
+        `listening on ADDR` as their first line of output.",
+    after_help = exit::HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a reference server or receiver; its first output line is `listening on ADDR`.
+    #[command(subcommand)]
+    Serve(Serve),
+    /// Echo client: send each stdin line, print each reply; close and exit 0 at an empty line or EOF.
+    Echo(EchoClientArgs),
+    /// Chat client: send a stdin line, print the server's answer, and so on; an empty line or EOF ends it.
+    Chat(ClientArgs),
+    /// File sender: send every byte of FILE, then close.
+    SendFile(SendFileArgs),
+    /// UDP sender: one datagram per stdin line; stops at an empty line or EOF.
+    SendUdp(ClientArgs),
+    /// Grade a program: launch it, drive it over loopback with a suite's checks, report per check.
+    Grade(GradeArgs),
+}
+
+/// Parses a positive, finite scale factor.
+pub fn parse_scale(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 100.0 => Ok(x),
+        _ => Err(format!("{text:?} is not a factor between 0 and 100")),
+    }
+}
+
+/// Parses a positive number of seconds, such as `10` or `0.5`.
+pub fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
+        return Err(format!("{text} s is out of range (0 to 86400 s)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses the process arguments. Help and version print as clap prints them; a usage error is one line
+/// on stderr (`sockspec: invalid value '70000' for '<PORT>': ...`) and exit code 2.
+pub fn parse_args() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err)
+            if !err.use_stderr()
+                || err.kind()
+                    == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            err.exit()
+        }
+        Err(err) => {
+            eprintln!("sockspec: {}", one_line(&err));
+            std::process::exit(exit::USAGE.into())
+        }
+    }
+}
+
+/// Clap's message on one line: the usage block and the `--help` hint are dropped, the rest joined.
+pub fn one_line(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let mut parts = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    format!("{} (see --help)", parts.join(" "))
+}
+
+/// Runs a parsed command line; returns the exit code for a run that completed.
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Serve(Serve::Echo(args)) => peers::serve_echo(&args),
+        Command::Serve(Serve::Chat(args)) => crate::peers::chat::cli_serve(&args),
+        Command::Serve(Serve::File(args)) => crate::peers::file::cli_serve(&args),
+        Command::Serve(Serve::Udp(args)) => crate::peers::udp::cli_serve(&args),
+        Command::Echo(args) => peers::echo_client(&args),
+        Command::Chat(args) => crate::peers::chat::cli_connect(&args),
+        Command::SendFile(args) => crate::peers::file::cli_send(&args),
+        Command::SendUdp(args) => crate::peers::udp::cli_send(&args),
+        Command::Grade(args) => grade::grade(&args),
+    }
+}
+
+/// Writes `text` to stdout and flushes it.
+pub(crate) fn write_stdout(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("cannot write standard output", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peers::echo::Mode;
+
+    #[test]
+    fn serve_echo_defaults_to_a_free_loopback_port() {
+        let cli = Cli::try_parse_from(["sockspec", "serve", "echo"]).unwrap();
+        let Command::Serve(Serve::Echo(args)) = cli.command else {
+            panic!("parsed as {cli:?}")
+        };
+        assert_eq!(args.listen.port, 0);
+        assert_eq!(args.listen.host, "127.0.0.1");
+        assert_eq!(args.mode, Mode::Concurrent);
+        assert_eq!(args.prefix, "ECHO：");
+    }
+
+    #[test]
+    fn ports_out_of_range_are_rejected() {
+        let err = Cli::try_parse_from(["sockspec", "echo", "127.0.0.1", "70000"]).unwrap_err();
+        assert!(err.to_string().contains("70000"), "{err}");
+    }
+
+    #[test]
+    fn usage_errors_fit_on_one_line() {
+        let err = Cli::try_parse_from(["sockspec", "echo", "127.0.0.1", "70000"]).unwrap_err();
+        let line = one_line(&err);
+        assert!(!line.contains('\n') && line.contains("70000"), "{line}");
+        let err = Cli::try_parse_from(["sockspec", "send-file", "127.0.0.1"]).unwrap_err();
+        let line = one_line(&err);
+        assert!(!line.contains('\n') && line.contains("<PORT>"), "{line}");
+    }
+
+    #[test]
+    fn seconds_must_be_positive_and_finite() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("nan").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+}
