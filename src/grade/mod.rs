@@ -12,6 +12,7 @@ pub mod checks;
 pub mod conn;
 pub mod ctx;
 pub mod launch;
+pub mod limits;
 pub mod netns;
 pub mod procfs;
 pub mod suite;
