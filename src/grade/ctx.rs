@@ -1,16 +1,30 @@
 //! One check's world: its deadlines, its transcript, and the program under test, launched fresh for it.
+//!
+//! Every launch gets its own network ([`Plan::network`]: a private namespace where the system allows
+//! it), and every socket of the grader's side is made in the network of the launch it talks to, through
+//! the methods here, which are the only way checks get one:
+//!
+//! - [`Ctx::launch_server`], then [`Ctx::connect`] (TCP) or [`Ctx::udp_socket`] (to send datagrams);
+//! - [`Ctx::launch_client`] (a listener, the program started with its port, its first connection), then
+//!   [`Ctx::accept`] for more;
+//! - [`Ctx::launch_sender`] (a UDP socket, the program started with its port).
+//!
+//! A socket keeps the network it was made in: after a relaunch, make new ones.
 
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
 use super::conn::{Compare, Conn, Parking};
-use super::launch::{Isolation, LaunchSpec, NotReady, Program};
+use super::datagram::{Misaddressed, UdpPeer};
+use super::launch::{LaunchSpec, NotReady, Program};
+use super::netns::{Isolate, Network, Plan};
 use super::procfs::Proto;
 use super::suite::{Check, Suite};
 use super::template::{Template, Values};
-use super::verdict::{CheckResult, Direction, Failure, Transcript};
+use super::verdict::{AddressAction, AddressIgnored, CheckResult, Direction, Failure, Transcript};
 use crate::wire::{self, Deadline};
 
 /// Settings that hold for every check of a run.
@@ -27,6 +41,8 @@ pub struct Options {
     pub output_cap: usize,
     /// How long a stopped program gets between SIGTERM and SIGKILL.
     pub grace: Duration,
+    /// Private network namespaces per launch: where possible, required, or never.
+    pub isolate: Isolate,
 }
 
 impl Default for Options {
@@ -38,6 +54,7 @@ impl Default for Options {
             quiet: Duration::from_millis(200),
             output_cap: 1024 * 1024,
             grace: Duration::from_millis(500),
+            isolate: Isolate::Auto,
         }
     }
 }
@@ -46,9 +63,15 @@ impl Default for Options {
 const INPUT_FILE: &str = "input.bin";
 const OUTPUT_FILE: &str = "output.bin";
 
+/// The current launch. Fields drop in order: the program is stopped first, then the grader's listener
+/// goes, then the network (a namespace is freed once nothing refers to it), then the directory.
 struct Launched {
     program: Program,
-    workdir: tempfile::TempDir,
+    /// For a client launch: the listener its connections arrive at.
+    listener: Option<TcpListener>,
+    network: Network,
+    /// Removed when dropped, after the program is stopped.
+    _workdir: tempfile::TempDir,
     values: Values,
 }
 
@@ -58,6 +81,9 @@ pub struct Leftovers {
     pub exit: Option<String>,
     pub stdout_tail: Vec<u8>,
     pub stderr_tail: Vec<u8>,
+    /// The resource limit the program ran into, shown by evidence ("exceeded the process limit of 128
+    /// (...)").
+    pub breach: Option<String>,
 }
 
 /// How long a program whose output or connection just ended may take to be reaped: long enough that a
@@ -69,6 +95,8 @@ pub struct Ctx<'a> {
     pub check: &'a Check,
     pub opts: &'a Options,
     template: &'a Template,
+    /// The run's decision about networks: a fresh namespace per launch, or the shared loopback.
+    plan: &'a Plan,
     pub log: Transcript,
     /// Connections the check dropped; closed once the verdict is settled.
     pub parking: Parking,
@@ -84,8 +112,11 @@ pub struct Ctx<'a> {
     /// The leftovers of the program that showed the reported failure (a property run goes on to other
     /// programs while it shrinks, and the report must show the exit and stderr of the failing one).
     pinned: Option<Leftovers>,
-    /// The `{port}` a server was given and the address it listened on instead, the first time they differed.
-    pub port_ignored: Option<(u16, SocketAddr)>,
+    /// The first time the program used another address than the one it was given (a server listening
+    /// elsewhere, a client connecting elsewhere).
+    pub address_ignored: Option<AddressIgnored>,
+    /// The first datagram a sender addressed elsewhere than it was told, noted by its [`UdpPeer`].
+    misaddressed: Misaddressed,
 }
 
 impl<'a> Ctx<'a> {
@@ -94,6 +125,7 @@ impl<'a> Ctx<'a> {
         check: &'a Check,
         opts: &'a Options,
         template: &'a Template,
+        plan: &'a Plan,
         seed: u64,
     ) -> Self {
         Ctx {
@@ -101,6 +133,7 @@ impl<'a> Ctx<'a> {
             check,
             opts,
             template,
+            plan,
             log: Transcript::new(),
             parking: Parking::default(),
             seed,
@@ -109,7 +142,8 @@ impl<'a> Ctx<'a> {
             last: None,
             pin: false,
             pinned: None,
-            port_ignored: None,
+            address_ignored: None,
+            misaddressed: Misaddressed::default(),
         }
     }
 
@@ -143,16 +177,31 @@ impl<'a> Ctx<'a> {
         [self.opts.prefix.as_slice(), message].concat()
     }
 
-    /// Stops the current program, if any, and launches a fresh copy in a fresh directory. `port` fills
-    /// `{port}`; `input` is written to the file `{file}` names.
-    pub fn launch(&mut self, port: u16, input: Option<&[u8]>) -> CheckResult {
+    /// Stops the current program, if any, and makes the network of the next launch.
+    fn fresh_network(&mut self) -> CheckResult<Network> {
         self.stop();
+        self.plan.network().map_err(|e| {
+            Failure::harness(format!(
+                "cannot make a private network namespace for the program: {e}"
+            ))
+        })
+    }
+
+    /// Launches a fresh copy of the program, in a fresh directory, into `network`. `port` fills
+    /// `{port}`; `input` is written to the file `{file}` names.
+    fn launch(
+        &mut self,
+        network: Network,
+        listener: Option<TcpListener>,
+        port: u16,
+        input: Option<&[u8]>,
+    ) -> CheckResult {
         let workdir = tempfile::Builder::new()
             .prefix("sockspec-run-")
             .tempdir()
             .map_err(|e| Failure::harness(format!("cannot create a working directory: {e}")))?;
         let mut values = Values {
-            host: "127.0.0.1".into(),
+            host: GIVEN_HOST.to_string(),
             port,
             file: None,
             out: Some(workdir.path().join(OUTPUT_FILE).display().to_string()),
@@ -169,7 +218,8 @@ impl<'a> Ctx<'a> {
             workdir: workdir.path().to_path_buf(),
             env: Vec::new(),
             output_cap: self.opts.output_cap,
-            isolation: Isolation::None,
+            network: network.clone(),
+            limits: Some(self.suite.limits),
         };
         let program = Program::spawn(&spec).map_err(|e| {
             self.launch_error = Some(e.to_string());
@@ -179,25 +229,45 @@ impl<'a> Ctx<'a> {
             .event("program", &format!("started (pid {})", program.pid()));
         self.current = Some(Launched {
             program,
-            workdir,
+            listener,
+            network,
+            _workdir: workdir,
             values,
         });
         Ok(())
     }
 
+    /// The network of the current launch, where the grader's sockets for it are made.
+    fn network(&self) -> CheckResult<&Network> {
+        self.current
+            .as_ref()
+            .map(|l| &l.network)
+            .ok_or_else(|| Failure::harness("no program is running"))
+    }
+
     /// Launches a server on a free port and waits, through /proc, until it listens (or has bound its UDP
     /// socket): no probe connection is made, so a one-client server still has its one client.
     pub fn launch_server(&mut self, proto: Proto) -> CheckResult<SocketAddr> {
-        let port = free_port(proto)
+        let network = self.fresh_network()?;
+        let port = network
+            .run(|| free_port(proto))
+            .and_then(|port| port)
             .map_err(|e| Failure::harness(format!("cannot find a free port: {e}")))?;
-        self.launch(port, None)?;
+        self.launch(network, None, port, None)?;
         let wait = self.start_wait();
         let program = self.program()?;
         match program.wait_listening(proto, Deadline::after(wait)) {
             Ok(addr) => {
                 self.log.event("program", &format!("listening on {addr}"));
-                if addr.port() != port {
-                    self.port_ignored.get_or_insert((port, addr));
+                // An address that is neither loopback nor every interface (`reachable` made that
+                // loopback) is one a client on this machine given 127.0.0.1 would not reach.
+                if addr.port() != port || !addr.ip().is_loopback() {
+                    self.address_ignored.get_or_insert(AddressIgnored {
+                        action: AddressAction::Listened,
+                        given_host: None,
+                        given_port: port,
+                        used: addr.to_string(),
+                    });
                 }
                 Ok(addr)
             }
@@ -212,25 +282,66 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// For programs that connect to the grader: a listener on a free port, then the program launched
-    /// with that port (and `input` as its `{file}`), then its connection accepted.
+    /// For programs that connect to the grader: a listener on a free port (which, in a namespace with
+    /// steering, also takes connections to any other address and port), then the program launched with
+    /// that port (and `input` as its `{file}`), then its connection accepted.
     pub fn launch_client(&mut self, input: Option<&[u8]>) -> CheckResult<Conn> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| Failure::harness(format!("cannot listen on 127.0.0.1: {e}")))?;
+        let network = self.fresh_network()?;
+        // In a namespace every address is local: listening on all of them takes a client that dials the
+        // lesson's 192.168.1.100 at the given port even where no BPF steering catches every port.
+        let bind = if network.any_address() {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            Ipv4Addr::LOCALHOST
+        };
+        let listener = network
+            .run(|| TcpListener::bind((bind, 0)))
+            .and_then(|l| l)
+            .map_err(|e| Failure::harness(format!("cannot listen for the program: {e}")))?;
+        network
+            .catch_all(Proto::Tcp, listener.as_fd())
+            .map_err(|e| {
+                Failure::harness(format!("cannot steer connections to the grader: {e}"))
+            })?;
         let port = listener
             .local_addr()
             .map_err(|e| Failure::harness(format!("cannot read the listening port: {e}")))?
             .port();
-        self.launch(port, input)?;
-        let stream = self.accept(&listener)?;
-        Ok(Conn::accepted(stream, "program", &self.log, &self.parking))
+        self.launch(network, Some(listener), port, input)?;
+        self.accept("program")
     }
 
-    fn accept(&mut self, listener: &TcpListener) -> CheckResult<TcpStream> {
+    /// Accepts the next connection of a client launched by [`Ctx::launch_client`] (the first one is
+    /// accepted there), waiting up to the start deadline.
+    pub fn accept(&mut self, name: &str) -> CheckResult<Conn> {
+        let stream = self.accept_stream()?;
+        // The address the program dialled: with steering, whatever it chose.
+        if let (Ok(used), Some(launched)) = (stream.local_addr(), self.current.as_ref()) {
+            let given = SocketAddr::from((GIVEN_HOST, launched.values.port));
+            if used != given {
+                self.log
+                    .event("program", &format!("connected to {used}, not to {given}"));
+                self.address_ignored.get_or_insert(AddressIgnored {
+                    action: AddressAction::Connected,
+                    given_host: Some(GIVEN_HOST.to_string()),
+                    given_port: given.port(),
+                    used: used.to_string(),
+                });
+            }
+        }
+        Ok(Conn::accepted(stream, name, &self.log, &self.parking))
+    }
+
+    fn accept_stream(&mut self) -> CheckResult<TcpStream> {
         let wait = self.start_wait();
         let deadline = Deadline::after(wait);
         loop {
             let slice = Deadline::after(Duration::from_millis(50));
+            let listener = self
+                .current
+                .as_ref()
+                .and_then(|l| l.listener.as_ref())
+                .ok_or_else(|| Failure::harness("no client launch to accept from"))?;
             match wire::accept(listener, slice) {
                 Ok(Some((stream, _))) => return Ok(stream),
                 Ok(None) => {}
@@ -252,6 +363,54 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// For programs that send datagrams to the grader: a UDP socket on a free port (which, in a
+    /// namespace with steering, also takes datagrams to any other address and port), then the program
+    /// launched with that port. Datagrams the program addresses elsewhere are noted for the report.
+    pub fn launch_sender(&mut self) -> CheckResult<UdpPeer> {
+        let network = self.fresh_network()?;
+        let bind = if network.any_address() {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            Ipv4Addr::LOCALHOST
+        };
+        let socket = network
+            .run(|| UdpSocket::bind((bind, 0)))
+            .and_then(|s| s)
+            .and_then(|s| UdpPeer::receiving(s, self.misaddressed.clone()))
+            .map_err(|e| Failure::harness(format!("cannot bind a UDP socket: {e}")))?;
+        network
+            .catch_all(Proto::Udp, socket.as_fd())
+            .map_err(|e| Failure::harness(format!("cannot steer datagrams to the grader: {e}")))?;
+        let port = socket
+            .local_addr()
+            .map_err(|e| Failure::harness(format!("cannot read the UDP port: {e}")))?
+            .port();
+        self.launch(network, None, port, None)?;
+        Ok(socket)
+    }
+
+    /// A UDP socket in the current program's network, to send datagrams to it.
+    pub fn udp_socket(&self) -> CheckResult<UdpPeer> {
+        self.network()?
+            .run(|| UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)))
+            .and_then(|s| s)
+            .map(UdpPeer::sending)
+            .map_err(|e| Failure::harness(format!("cannot bind a UDP socket on 127.0.0.1: {e}")))
+    }
+
+    /// What the program did at another address than the one it was given, if it did (the first time).
+    pub fn address_ignored(&self) -> Option<AddressIgnored> {
+        self.address_ignored.clone().or_else(|| {
+            let (given, used) = (*self.misaddressed.lock().unwrap_or_else(|e| e.into_inner()))?;
+            Some(AddressIgnored {
+                action: AddressAction::Sent,
+                given_host: Some(given.ip().to_string()),
+                given_port: given.port(),
+                used: used.to_string(),
+            })
+        })
+    }
+
     pub fn program(&mut self) -> CheckResult<&mut Program> {
         self.current
             .as_mut()
@@ -267,14 +426,13 @@ impl<'a> Ctx<'a> {
             .map(PathBuf::from)
     }
 
+    /// A TCP connection from the grader to the program at `addr`, made in the program's network.
     pub fn connect(&self, addr: SocketAddr, name: &str) -> CheckResult<Conn> {
-        Conn::connect(
-            addr,
-            name,
-            &self.log,
-            &self.parking,
-            Deadline::after(self.wait()),
-        )
+        let deadline = Deadline::after(self.wait());
+        let (log, parking) = (&self.log, &self.parking);
+        self.network()?
+            .run(|| Conn::connect(addr, name, log, parking, deadline))
+            .map_err(|e| Failure::harness(format!("cannot enter the program's network: {e}")))?
     }
 
     /// Types a line on the program's stdin (`text` and a newline).
@@ -428,12 +586,8 @@ impl<'a> Ctx<'a> {
     /// needs: of the program [`Ctx::pin_evidence`] marked if any, else of the last one stopped.
     pub fn stop(&mut self) -> Leftovers {
         self.parking.release();
-        if let Some(Launched {
-            mut program,
-            workdir,
-            ..
-        }) = self.current.take()
-        {
+        if let Some(mut launched) = self.current.take() {
+            let program = &mut launched.program;
             let report = program.stop(self.opts.grace);
             let leftovers = Leftovers {
                 exit: report
@@ -443,9 +597,9 @@ impl<'a> Ctx<'a> {
                     .map(describe_status),
                 stdout_tail: program.stdout().tail(TAIL_BYTES),
                 stderr_tail: program.stderr().tail(TAIL_BYTES),
+                breach: program.breach().map(|b| b.to_string()),
             };
-            drop(program);
-            drop(workdir);
+            drop(launched);
             if std::mem::take(&mut self.pin) {
                 self.pinned = Some(leftovers.clone());
             }
@@ -490,6 +644,9 @@ fn signal_name(sig: i32) -> &'static str {
         _ => "signal",
     }
 }
+
+/// The `{host}` a client or sender is given.
+const GIVEN_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// A port that was free a moment ago: the program binds it. (A program that ignores it is still found
 /// through /proc.)
