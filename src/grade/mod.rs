@@ -530,18 +530,20 @@ mod tests {
         config.options.strict = true;
         config.options.prefix = "回声: ".as_bytes().to_vec();
         config.options.timeout_scale = 2.5;
+        config.options.isolate = netns::Isolate::On;
         config.only = vec!["echo-server/basic/*".into()];
         config.skip = vec!["echo-server/basic/ascii".into()];
         assert_eq!(
             config.replay(None),
             "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
-             --timeout-scale 2.5 --only 'echo-server/basic/*' --skip echo-server/basic/ascii \
-             -- python3 'my server' {port}"
+             --timeout-scale 2.5 --isolate=on --only 'echo-server/basic/*' --skip \
+             echo-server/basic/ascii -- python3 'my server' {port}"
         );
         assert_eq!(
             config.replay(Some("echo-server/basic/property")),
             "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
-             --timeout-scale 2.5 --only echo-server/basic/property -- python3 'my server' {port}"
+             --timeout-scale 2.5 --isolate=on --only echo-server/basic/property -- python3 'my server' \
+             {port}"
         );
     }
 
