@@ -10,13 +10,14 @@
 //!
 //! A breach is never guessed. It is reported only on evidence the kernel or the program gave:
 //!
-//! | limit | evidence |
-//! |---|---|
-//! | CPU time | a process of the program was killed by SIGXCPU (the soft limit; the hard one is 5 s later) |
-//! | file size | killed by SIGXFSZ, or `File too large` (EFBIG, which Python raises as it ignores SIGXFSZ) on stderr |
-//! | processes | the `pids` cgroup counted refused forks (`pids.events`), or, under `RLIMIT_NPROC`, a failed `fork` with `Resource temporarily unavailable` on stderr |
-//! | open files | `Too many open files` (EMFILE) on stderr |
-//! | address space | `MemoryError`, `Cannot allocate memory`, `memory allocation of` or `bad_alloc` on stderr |
+//! - CPU time: a process of the program was killed by SIGXCPU (the soft limit; the hard one, SIGKILL, is
+//!   5 s later and is not told apart from other kills).
+//! - File size: killed by SIGXFSZ, or `File too large` (EFBIG) on stderr, as Python ignores SIGXFSZ.
+//! - Processes: the `pids` cgroup counted refused forks (`pids.events`), or, under `RLIMIT_NPROC`, a
+//!   failed `fork` with `Resource temporarily unavailable` on stderr.
+//! - Open files: `Too many open files` (EMFILE) on stderr.
+//! - Address space: `MemoryError`, `Cannot allocate memory`, `memory allocation of` or `bad_alloc` on
+//!   stderr.
 
 use std::fmt;
 
@@ -127,19 +128,21 @@ impl Limits {
     }
 }
 
+/// The type glibc gives resource numbers (an enum); other C libraries use `int`.
+#[cfg(target_env = "gnu")]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+type Resource = libc::c_int;
+
 /// One resource limit to set in the child.
 #[derive(Debug, Clone, Copy)]
 pub struct Rlimit {
-    #[cfg(target_env = "gnu")]
-    resource: libc::__rlimit_resource_t,
-    #[cfg(not(target_env = "gnu"))]
-    resource: libc::c_int,
+    resource: Resource,
     value: libc::rlimit,
 }
 
 impl Rlimit {
-    #[cfg(target_env = "gnu")]
-    fn new(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> Rlimit {
+    fn new(resource: Resource, soft: u64, hard: u64) -> Rlimit {
         Rlimit {
             resource,
             value: libc::rlimit {
@@ -149,24 +152,7 @@ impl Rlimit {
         }
     }
 
-    #[cfg(not(target_env = "gnu"))]
-    fn new(resource: libc::c_int, soft: u64, hard: u64) -> Rlimit {
-        Rlimit {
-            resource,
-            value: libc::rlimit {
-                rlim_cur: soft as libc::rlim_t,
-                rlim_max: hard as libc::rlim_t,
-            },
-        }
-    }
-
-    #[cfg(target_env = "gnu")]
-    fn same(resource: libc::__rlimit_resource_t, value: u64) -> Rlimit {
-        Rlimit::new(resource, value, value)
-    }
-
-    #[cfg(not(target_env = "gnu"))]
-    fn same(resource: libc::c_int, value: u64) -> Rlimit {
+    fn same(resource: Resource, value: u64) -> Rlimit {
         Rlimit::new(resource, value, value)
     }
 

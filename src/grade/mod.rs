@@ -154,7 +154,8 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
     notes.extend(isolation.note());
     if processes_enforced_by == ProcessCap::None {
         notes.push(format!(
-            "the process limit of {} was not enforced: no pids cgroup could be made, and RLIMIT_NPROC              does not bind root",
+            "the process limit of {} was not enforced: no pids cgroup could be made, and \
+             RLIMIT_NPROC does not bind root",
             config.suite.limits.processes
         ));
     }

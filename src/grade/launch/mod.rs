@@ -18,8 +18,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! - [`pty`]: stdin and stdout as pseudo-terminals, so output is seen as at a keyboard.
-//! - [`tree`]: the processes of a run: found by process group, marker, cgroup and ancestry; stopped.
+//! - `pty`: stdin and stdout as pseudo-terminals, so output is seen as at a keyboard.
+//! - `tree`: the processes of a run: found by process group, marker, cgroup and ancestry; stopped.
 //!
 //! # What the child does before exec
 //!
@@ -28,7 +28,7 @@
 //! [`Network`] enters that network namespace (`setns`): the program starts there, with every port free
 //! and nothing but loopback (see [`crate::grade::netns`]). The grader's side of its connections is made
 //! in the same namespace through [`Program::in_net`]. Every lookup of the program's sockets goes
-//! through [`procfs`](super::procfs) from a pid of the program, reading `/proc/PID/net/*` (that
+//! through [`super::procfs`] from a pid of the program, reading `/proc/PID/net/*` (that
 //! process's namespace), never `/proc/net/*`.
 
 mod pty;

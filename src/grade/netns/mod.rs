@@ -9,11 +9,11 @@
 //!
 //! # What a namespace holds
 //! - `lo`, up (127.0.0.1, ::1), and no other interface: nothing can leave it.
-//! - The route `local 0.0.0.0/0 dev lo` in the local table ("AnyIP", [`rtnetlink`]): every IPv4
-//!   address is an address of this machine. A server may bind `192.168.1.100` or `0.0.0.0`; a client's
-//!   connection to `192.168.1.100:PORT` arrives on `lo`, where a grader socket bound to `0.0.0.0:PORT`
-//!   takes it.
-//! - Where BPF is allowed (root), a `sk_lookup` program ([`steer`]) that hands every new connection or
+//! - The route `local 0.0.0.0/0 dev lo` in the local table ("AnyIP", set up in `rtnetlink.rs`): every
+//!   IPv4 address is an address of this machine. A server may bind `192.168.1.100` or `0.0.0.0`; a
+//!   client's connection to `192.168.1.100:PORT` arrives on `lo`, where a grader socket bound to
+//!   `0.0.0.0:PORT` takes it.
+//! - Where BPF is allowed (root), a `sk_lookup` program (`steer.rs`) that hands every new connection or
 //!   datagram, to any address and any port, to the grader socket registered for a client or sender
 //!   launch: a hard-coded `127.0.0.1:8888` reaches the grader too.
 //!
