@@ -16,10 +16,11 @@ use crate::grade::verdict::{AddressAction, AddressIgnored, CheckResult, Failure}
 use crate::wire::{self, Deadline};
 
 impl Ctx<'_> {
-    /// Stops the current program, if any, and makes the network of the next launch.
-    fn fresh_network(&mut self) -> CheckResult<Network> {
+    /// Stops the current program, if any, and makes the network of the next launch (`catch`: see
+    /// [`crate::grade::netns::Plan::network`]).
+    fn fresh_network(&mut self, catch: bool) -> CheckResult<Network> {
         self.stop();
-        self.plan.network().map_err(|e| {
+        self.plan.network(catch).map_err(|e| {
             Failure::harness(format!(
                 "cannot make a private network namespace for the program: {e}"
             ))
@@ -87,7 +88,7 @@ impl Ctx<'_> {
     /// Launches a server on a free port and waits, through /proc, until it listens (or has bound its UDP
     /// socket): no probe connection is made, so a one-client server still has its one client.
     pub fn launch_server(&mut self, proto: Proto) -> CheckResult<SocketAddr> {
-        let network = self.fresh_network()?;
+        let network = self.fresh_network(false)?;
         let port = network
             .run(|| free_port(proto))
             .and_then(|port| port)
@@ -125,7 +126,7 @@ impl Ctx<'_> {
     /// steering, also takes connections to any other address and port), then the program launched with
     /// that port (and `input` as its `{file}`), then its connection accepted.
     pub fn launch_client(&mut self, input: Option<&[u8]>) -> CheckResult<Conn> {
-        let network = self.fresh_network()?;
+        let network = self.fresh_network(true)?;
         let bind = catching_address(&network);
         let listener = network
             .run(|| TcpListener::bind((bind, 0)))
@@ -200,7 +201,7 @@ impl Ctx<'_> {
     /// namespace with steering, also takes datagrams to any other address and port), then the program
     /// launched with that port. Datagrams the program addresses elsewhere are noted for the report.
     pub fn launch_sender(&mut self) -> CheckResult<UdpPeer> {
-        let network = self.fresh_network()?;
+        let network = self.fresh_network(true)?;
         let bind = catching_address(&network);
         let socket = network
             .run(|| UdpSocket::bind((bind, 0)))

@@ -183,12 +183,14 @@ impl Plan {
         }
     }
 
-    /// The network of one launch: a fresh namespace, or the shared one.
-    pub fn network(&self) -> io::Result<Network> {
+    /// The network of one launch: a fresh namespace, or the shared one. `catch` asks for the steering
+    /// of every connection and datagram to the grader (a client or sender launch), where the plan has
+    /// it; a server launch does without (it halves the cost of a namespace).
+    pub fn network(&self, catch: bool) -> io::Result<Network> {
         if !self.private {
             return Ok(Network::Shared);
         }
-        NetNs::create(self.steer).map(|ns| Network::Private(Arc::new(ns)))
+        NetNs::create(catch && self.steer).map(|ns| Network::Private(Arc::new(ns)))
     }
 }
 
