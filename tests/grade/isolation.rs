@@ -107,13 +107,16 @@ fn two_grades_at_once_of_a_hard_coded_port_server_both_pass() {
 
 #[test]
 fn clients_that_hard_code_their_server_are_graded_and_the_report_names_the_address() {
+    // One check each is enough here: the fixture tests grade these programs with the whole suite.
     for (program, dialled) in [
         ("isolation/client_fixed_8888.py", "127.0.0.1:8888"),
         ("isolation/client_lesson_host.py", "192.168.1.100:54321"),
     ] {
-        let Some(graded) =
-            grade_isolated("echo-client", "echo-client/basic/*", &["python3", program])
-        else {
+        let Some(graded) = grade_isolated(
+            "echo-client",
+            "echo-client/basic/ascii",
+            &["python3", program],
+        ) else {
             return;
         };
         let report = graded.json();
@@ -145,7 +148,7 @@ fn clients_that_hard_code_their_server_are_graded_and_the_report_names_the_addre
 fn a_sender_that_hard_codes_its_destination_is_graded_and_the_report_names_it() {
     let Some(graded) = grade_isolated(
         "udp-sender",
-        "udp-sender/basic/*",
+        "udp-sender/basic/several",
         &["python3", "isolation/udp_sender_fixed.py"],
     ) else {
         return;
@@ -161,8 +164,7 @@ fn a_sender_that_hard_codes_its_destination_is_graded_and_the_report_names_it() 
         .filter(|(action, _)| action == "sent")
         .map(|(_, used)| used)
         .collect();
-    // The checks that type lines get datagrams; the ones that only end stdin get none.
-    assert!(!sent.is_empty(), "{report}");
+    assert_eq!(sent.len(), 1, "{report}");
     assert!(sent.iter().all(|u| u == "192.168.1.100:9999"), "{sent:?}");
 }
 
