@@ -25,9 +25,10 @@
 //!
 //! Between fork and exec (only async-signal-safe calls, on values prepared before the fork), the child
 //! joins the run's cgroups, sets the resource limits of [`LaunchSpec::limits`], and with a private
-//! [`Network`] enters that network namespace (`setns`): the program starts there, with every port free
-//! and nothing but loopback (see [`crate::grade::netns`]). The grader's side of its connections is made
-//! in the same namespace through [`Program::in_net`]. Every lookup of the program's sockets goes
+//! [`Network`] enters that network namespace (`setns`) and drops the capabilities that would let it
+//! leave or route out (even when the grader runs as root): the program starts there, with every port
+//! free and nothing but loopback (see [`crate::grade::netns`]). The grader's side of its connections is
+//! made in the same namespace through [`Program::in_net`]. Every lookup of the program's sockets goes
 //! through [`super::procfs`] from a pid of the program, reading `/proc/PID/net/*` (that
 //! process's namespace), never `/proc/net/*`.
 
@@ -71,6 +72,10 @@ pub const RUN_MARKER_VAR: &str = "SOCKSPEC_RUN";
 /// `POLL_MAX` so a slow starter costs little CPU.
 const POLL_FIRST: Duration = Duration::from_millis(2);
 const POLL_MAX: Duration = Duration::from_millis(20);
+
+/// Capabilities a program in a private namespace loses (from its bounding set, before exec):
+/// `CAP_SYS_ADMIN` (`setns` back out, `unshare`), `CAP_NET_ADMIN` (interfaces, routes), `CAP_BPF`.
+const NETWORK_ESCAPE_CAPS: [libc::c_ulong; 3] = [21, 12, 39];
 
 /// How much of the end of stderr is searched for evidence of a limit breach.
 const EVIDENCE_BYTES: usize = 64 * 1024;
@@ -264,6 +269,11 @@ impl Program {
                 if let Some(fd) = netns {
                     if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
                         return Err(io::Error::last_os_error());
+                    }
+                    // A program run by root would keep the capabilities to leave its namespace or
+                    // give it routes out: it never gets them (best effort; nothing the lesson needs).
+                    for cap in NETWORK_ESCAPE_CAPS {
+                        libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
                     }
                 }
                 Ok(())
