@@ -130,6 +130,7 @@ fn every_kind_of_failure_has_its_own_exit_code() {
         exit::ADDR_IN_USE,
         exit::FILE,
         exit::CONNECT,
+        exit::NOT_RESOLVED,
     ];
     let mut distinct = codes.to_vec();
     distinct.sort_unstable();
