@@ -1,8 +1,8 @@
 //! `sockspec sockets`: a program's sockets as they change (started with `--`), the sockets of running
-//! pids (once and watched), children's sockets under their own pid.
+//! pids (once and watched), children's sockets under their own pid, and the port-in-use message.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -378,4 +378,24 @@ fn a_pid_that_is_no_process_and_no_target_at_all_are_usage_errors() {
     run(&["sockets"], b"").assert_error(exit::USAGE, &["give the PIDs to show"]);
     run(&["sockets", "--", "./no-such-program"], b"")
         .assert_error(exit::USAGE, &["no-such-program"]);
+}
+
+#[test]
+fn the_port_in_use_message_names_the_process_holding_it() -> TestResult {
+    let tcp = TcpListener::bind("127.0.0.1:0")?;
+    let udp = UdpSocket::bind("127.0.0.1:0")?;
+    let exe = std::env::current_exe()?;
+    let me = format!("(held by pid {}: ", std::process::id());
+    let name = exe.file_name().and_then(|n| n.to_str()).expect("a name");
+    for (serve, port) in [
+        ("echo", tcp.local_addr()?.port()),
+        ("udp", udp.local_addr()?.port()),
+    ] {
+        let port = port.to_string();
+        run(&["serve", serve, "--port", &port], b"").assert_error(
+            exit::ADDR_IN_USE,
+            &[&format!("port {port} is already in use"), &me, name],
+        );
+    }
+    Ok(())
 }
