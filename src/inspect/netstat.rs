@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 
 use super::changes::Change;
 use super::sockets::{shorten, ProcInfo, Snapshot, SocketRow};
@@ -89,13 +88,9 @@ fn pids(pids: &[i32]) -> String {
         .join(",")
 }
 
-fn local(addr: SocketAddr) -> String {
-    addr.to_string()
-}
-
 /// The table of one look, with the processes above it and the meaning of its states below.
 pub fn table(snapshot: &Snapshot) -> String {
-    listing(snapshot) + &legend(&snapshot.sockets)
+    listing(snapshot) + &legend(snapshot.sockets.iter().map(SocketRow::kind))
 }
 
 /// The processes and the table of one look, without the meaning of the states.
@@ -128,7 +123,7 @@ pub fn listing(snapshot: &Snapshot) -> String {
             };
             rows.push([
                 proto(row),
-                local(row.local),
+                row.local.to_string(),
                 foreign(row),
                 row.state.unwrap_or("").to_string(),
                 pids(&row.pids),
@@ -190,12 +185,12 @@ fn columns<const N: usize>(rows: &[[String; N]]) -> String {
     out
 }
 
-/// "What the states mean", for the states among `rows`.
-pub fn legend<'a>(rows: impl IntoIterator<Item = &'a SocketRow>) -> String {
+/// "What the states mean", for the kinds of socket given ([`SocketRow::kind`]: protocol and state).
+pub fn legend(kinds: impl IntoIterator<Item = (&'static str, Option<&'static str>)>) -> String {
     let mut tcp: BTreeSet<(usize, &str)> = BTreeSet::new();
     let (mut udp_unconnected, mut udp_connected) = (false, false);
-    for row in rows {
-        match (row.proto, row.state) {
+    for kind in kinds {
+        match kind {
             ("udp", None) => udp_unconnected = true,
             ("udp", Some(_)) => udp_connected = true,
             (_, Some(state)) => {
@@ -339,7 +334,7 @@ fn addresses(row: &SocketRow) -> String {
     format!(
         "{:<5} {:<21}  {:<21}",
         proto(row),
-        local(row.local),
+        row.local.to_string(),
         foreign(row)
     )
 }

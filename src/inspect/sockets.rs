@@ -105,6 +105,11 @@ impl SocketRow {
         }
     }
 
+    /// Its protocol and state: what the meaning of states is given for.
+    pub fn kind(&self) -> (&'static str, Option<&'static str>) {
+        (self.proto, self.state)
+    }
+
     /// No process holds it: the kernel keeps a closed connection for its last steps.
     pub fn is_kept(&self) -> bool {
         self.pids.is_empty()

@@ -10,6 +10,7 @@
 //! within the wait. The program, in its own process group, does not get the terminal's Ctrl-C: it is
 //! stopped by its handle.
 
+use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
 use std::process::ExitStatus;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -74,8 +75,8 @@ pub struct Printer<W: Write> {
     out: W,
     format: Format,
     started: Instant,
-    /// Every socket shown, for the meaning of their states at the end.
-    shown: Vec<SocketRow>,
+    /// The kinds of socket shown (protocol, state), for the meaning of their states at the end.
+    shown: BTreeSet<(&'static str, Option<&'static str>)>,
 }
 
 impl<W: Write> Printer<W> {
@@ -84,7 +85,7 @@ impl<W: Write> Printer<W> {
             out,
             format,
             started: Instant::now(),
-            shown: Vec::new(),
+            shown: BTreeSet::new(),
         }
     }
 
@@ -109,7 +110,8 @@ impl<W: Write> Printer<W> {
 
     /// The table of a first look (text), or its sockets as `new` events (JSON).
     pub fn first_look(&mut self, snapshot: &Snapshot) -> io::Result<()> {
-        self.shown.extend(snapshot.sockets.iter().cloned());
+        self.shown
+            .extend(snapshot.sockets.iter().map(SocketRow::kind));
         match self.format {
             Format::Human => {
                 // The meaning of the states comes at the end, for every state seen.
@@ -129,7 +131,7 @@ impl<W: Write> Printer<W> {
 
     pub fn change(&mut self, change: &Change) -> io::Result<()> {
         if let Change::New { socket } | Change::Changed { socket, .. } = change {
-            self.shown.push(socket.clone());
+            self.shown.insert(socket.kind());
         }
         match self.format {
             Format::Human => self.line(&netstat::change_line(change)),
@@ -187,7 +189,7 @@ impl<W: Write> Printer<W> {
                         row.state.unwrap_or_default()
                     )?;
                 }
-                let legend = netstat::legend(&self.shown);
+                let legend = netstat::legend(self.shown.iter().copied());
                 write!(self.out, "{legend}")?;
                 self.out.flush()
             }
