@@ -405,7 +405,7 @@ fn a_fork_bomb_gets_the_limit_verdict_naming_the_limit() {
             "--only",
             "echo-server/basic/ascii",
             "--timeout-scale",
-            "0.4",
+            "0.6",
             "--format",
             "json",
             "--",
