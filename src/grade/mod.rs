@@ -3,7 +3,9 @@
 //!
 //! - [`suite`]: the assignments as data; [`template`]: the command line with its placeholders.
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
-//! - [`ctx`], [`conn`], [`checks`]: one check's world, the grader's side of a connection, the checks.
+//! - [`netns`], [`limits`], [`cgroup`]: a private network per launch, resource limits, control groups.
+//! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
+//!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence.
 
 pub mod capture;
@@ -11,7 +13,10 @@ pub mod cgroup;
 pub mod checks;
 pub mod conn;
 pub mod ctx;
+pub mod datagram;
 pub mod launch;
+pub mod limits;
+pub mod netns;
 pub mod procfs;
 pub mod suite;
 pub mod template;
@@ -23,9 +28,11 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use ctx::{Ctx, Options};
+use limits::{Limits, ProcessCap};
+use netns::{IsolationReport, Plan};
 use suite::{Level, Run, Suite};
 use template::Template;
-use verdict::{CheckReport, Evidence, Outcome, PortIgnored};
+use verdict::{AddressAction, AddressIgnored, CheckReport, Evidence, Outcome};
 
 /// Everything a grading run needs, checked before anything runs.
 #[derive(Debug, Clone)]
@@ -65,6 +72,8 @@ pub struct Summary {
     pub timeout: usize,
     pub crash: usize,
     pub not_run: usize,
+    /// Checks whose program ran into a resource limit.
+    pub limit: usize,
     pub required_passed: usize,
     pub required_total: usize,
     pub points: f64,
@@ -73,6 +82,15 @@ pub struct Summary {
     pub success: bool,
     /// True when the grader itself failed somewhere: the result cannot be trusted.
     pub harness_fault: bool,
+}
+
+/// The limits of a run, as the report states them.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitsReport {
+    #[serde(flatten)]
+    pub limits: Limits,
+    /// How the process limit was enforced: `pids-cgroup`, `rlimit` (approximate) or `none`.
+    pub processes_enforced_by: ProcessCap,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,9 +113,13 @@ pub struct GradeReport {
     /// For servers with sequential and concurrent checks: the mode the program achieves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ServerMode>,
-    /// Things the program got away with that a reader should know, one line each (e.g. a server that
-    /// ignored the `{port}` it was given).
+    /// Things a reader should know that no verdict shows, one line each (a server that ignored the
+    /// `{port}` it was given, a run that could not isolate its programs).
     pub notes: Vec<String>,
+    /// The network isolation the run actually used.
+    pub isolation: IsolationReport,
+    /// The resource limits each program ran under.
+    pub limits: LimitsReport,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
     pub duration_secs: f64,
@@ -119,14 +141,24 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
             config.suite.name, config.suite.name
         )));
     }
+    let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
+    let processes_enforced_by = process_cap(&config.suite.limits);
     let mut reports = Vec::with_capacity(selected.len());
     for check in selected {
-        let report = run_check(config, check)?;
+        let report = run_check(config, &plan, check)?;
         on_check(&report);
         reports.push(report);
     }
     let mode = server_mode(&config.suite, &reports);
-    let notes = notes(&reports);
+    let mut notes = notes(&reports);
+    notes.extend(isolation.note());
+    if processes_enforced_by == ProcessCap::None {
+        notes.push(format!(
+            "the process limit of {} was not enforced: no pids cgroup could be made, and \
+             RLIMIT_NPROC does not bind root",
+            config.suite.limits.processes
+        ));
+    }
     let summary = summarize(&reports);
     Ok(GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION"),
@@ -143,13 +175,28 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         replay: config.replay(None),
         mode,
         notes,
+        isolation,
+        limits: LimitsReport {
+            limits: config.suite.limits,
+            processes_enforced_by,
+        },
         checks: reports,
         summary,
         duration_secs: started.elapsed().as_secs_f64(),
     })
 }
 
-fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> {
+/// How the process limit will be enforced in this run: found by making (and removing) a cgroup as a
+/// launch would.
+fn process_cap(limits: &Limits) -> ProcessCap {
+    let probe = format!("probe-{}-{}", std::process::id(), fresh_seed());
+    match cgroup::RunGroup::create_limited(&probe, Some(limits.processes)) {
+        Some(group) if group.limits_tasks() => ProcessCap::PidsCgroup,
+        _ => limits::process_cap_without_cgroup(),
+    }
+}
+
+fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<CheckReport> {
     let started = Instant::now();
     let seed = check_seed(config.seed, &check.id);
     let mut ctx = Ctx::new(
@@ -157,6 +204,7 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         check,
         &config.options,
         &config.template,
+        plan,
         seed,
     );
     let result = checks::run(&mut ctx).map_err(|f| ctx.classify(f));
@@ -168,13 +216,25 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
     }
     let deadline_secs = ctx.wait().as_secs_f64();
     let (transcript, transcript_dropped) = ctx.log.take();
-    let port_ignored = ctx.port_ignored.map(|(given, addr)| PortIgnored {
-        given,
-        listened_on: addr.to_string(),
-    });
+    let address_ignored = ctx.address_ignored();
     let leftovers = ctx.stop();
     drop(ctx);
-    let failure = result.err();
+    let mut failure = result.err();
+    // A limit the program ran into is a verdict of its own, and explains what the check saw.
+    if let Some(breach) = &leftovers.breach {
+        match failure.as_mut() {
+            Some(f) if f.harness => {}
+            Some(f) => {
+                f.outcome = Some(Outcome::Limit);
+                f.message = format!("the program {breach}; then: {}", f.message);
+            }
+            None => {
+                let mut f = verdict::Failure::fail(format!("the program {breach}"));
+                f.outcome = Some(Outcome::Limit);
+                failure = Some(f);
+            }
+        }
+    }
     let outcome = failure.as_ref().map_or(Outcome::Pass, |f| f.outcome());
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let (expected, actual, differs_at) = match failure.as_ref().map(|f| (&f.expected, &f.actual)) {
@@ -223,7 +283,7 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         stdout_tail: text(&leftovers.stdout_tail),
         stderr_tail: text(&leftovers.stderr_tail),
         harness_fault: failure.as_ref().is_some_and(|f| f.harness),
-        port_ignored,
+        address_ignored,
     })
 }
 
@@ -255,6 +315,9 @@ impl GradeConfig {
         }
         if self.options.timeout_scale != 1.0 {
             line.push_str(&format!(" --timeout-scale {}", self.options.timeout_scale));
+        }
+        if self.options.isolate != netns::Isolate::Auto {
+            line.push_str(&format!(" --isolate={}", self.options.isolate));
         }
         let (only, skip) = match check {
             Some(id) => (vec![id.to_string()], Vec::new()),
@@ -293,22 +356,58 @@ pub fn fresh_seed() -> u64 {
     checks::Mix::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000_000
 }
 
-/// One line per thing the checks' verdicts do not show.
+/// One line per thing the checks' verdicts do not show: for each way the program used an address of
+/// its own, the first time and how often.
 fn notes(reports: &[CheckReport]) -> Vec<String> {
-    let ignored: Vec<&PortIgnored> = reports
-        .iter()
-        .filter_map(|r| r.port_ignored.as_ref())
-        .collect();
     let mut notes = Vec::new();
-    if let Some(first) = ignored.first() {
-        notes.push(format!(
-            "the program did not listen on the port it was given: {{port}} was {}, it listened on {} \
-             ({} of {} checks); the grader found it through /proc, a client given the port would not",
-            first.given,
-            first.listened_on,
-            ignored.len(),
-            reports.len()
-        ));
+    for action in [
+        AddressAction::Listened,
+        AddressAction::Connected,
+        AddressAction::Sent,
+    ] {
+        let seen: Vec<&AddressIgnored> = reports
+            .iter()
+            .filter_map(|r| r.address_ignored.as_ref())
+            .filter(|a| a.action == action)
+            .collect();
+        let Some(first) = seen.first() else {
+            continue;
+        };
+        let count = format!("{} of {} checks", seen.len(), reports.len());
+        let given = format!(
+            "{} {}",
+            first.given_host.as_deref().unwrap_or_default(),
+            first.given_port
+        );
+        notes.push(match action {
+            AddressAction::Listened if !first.used.ends_with(&format!(":{}", first.given_port)) => {
+                format!(
+                    "the program did not listen on the port it was given: {{port}} was {}, it \
+                     listened on {} ({count}); the grader found it through /proc, a client given the \
+                     port would not",
+                    first.given_port, first.used
+                )
+            }
+            AddressAction::Listened => format!(
+                "the program listened only on {}, not on loopback or every interface ({count}); the \
+                 grader reached it inside its private network, a client given 127.0.0.1 would not",
+                first.used
+            ),
+            AddressAction::Connected => format!(
+                "the program did not connect to the {{host}} {{port}} it was given ({}): it connected \
+                 to {} ({count}); the grader caught the connection in the program's private network, \
+                 a server at {{host}} {{port}} would not have",
+                given.trim(),
+                first.used
+            ),
+            AddressAction::Sent => format!(
+                "the program did not send to the {{host}} {{port}} it was given ({}): it sent to {} \
+                 ({count}); the grader caught the datagrams in the program's private network, a \
+                 receiver at {{host}} {{port}} would not have",
+                given.trim(),
+                first.used
+            ),
+        });
     }
     notes
 }
@@ -350,6 +449,7 @@ fn summarize(reports: &[CheckReport]) -> Summary {
         timeout: count(Outcome::Timeout),
         crash: count(Outcome::Crash),
         not_run: count(Outcome::NotRun),
+        limit: count(Outcome::Limit),
         required_passed,
         required_total: required.len(),
         points: reports.iter().map(|r| r.points_earned).sum(),
@@ -431,18 +531,20 @@ mod tests {
         config.options.strict = true;
         config.options.prefix = "回声: ".as_bytes().to_vec();
         config.options.timeout_scale = 2.5;
+        config.options.isolate = netns::Isolate::On;
         config.only = vec!["echo-server/basic/*".into()];
         config.skip = vec!["echo-server/basic/ascii".into()];
         assert_eq!(
             config.replay(None),
             "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
-             --timeout-scale 2.5 --only 'echo-server/basic/*' --skip echo-server/basic/ascii \
-             -- python3 'my server' {port}"
+             --timeout-scale 2.5 --isolate=on --only 'echo-server/basic/*' --skip \
+             echo-server/basic/ascii -- python3 'my server' {port}"
         );
         assert_eq!(
             config.replay(Some("echo-server/basic/property")),
             "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
-             --timeout-scale 2.5 --only echo-server/basic/property -- python3 'my server' {port}"
+             --timeout-scale 2.5 --isolate=on --only echo-server/basic/property -- python3 'my server' \
+             {port}"
         );
     }
 

@@ -54,6 +54,7 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
         Outcome::Timeout => "TIMEOUT",
         Outcome::Crash => "CRASH",
         Outcome::NotRun => "NOT RUN",
+        Outcome::Limit => "LIMIT",
     }
 }
 
@@ -185,6 +186,7 @@ pub fn summary_line(report: &GradeReport) -> String {
         (s.timeout, "timed out"),
         (s.crash, "crashed"),
         (s.not_run, "not run"),
+        (s.limit, "over a limit"),
     ] {
         if n > 0 {
             problems.push(format!("{n} {word}"));

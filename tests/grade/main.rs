@@ -5,6 +5,7 @@ mod cli;
 mod compiled;
 mod evidence;
 mod fixtures;
+mod isolation;
 mod leftovers;
 mod peers;
 mod util;
