@@ -107,13 +107,13 @@ pub fn one_line(err: &clap::Error) -> String {
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Serve(Serve::Echo(args)) => peers::serve_echo(&args),
-        Command::Serve(Serve::Chat(args)) => crate::peers::chat::cli_serve(&args),
-        Command::Serve(Serve::File(args)) => crate::peers::file::cli_serve(&args),
-        Command::Serve(Serve::Udp(args)) => crate::peers::udp::cli_serve(&args),
+        Command::Serve(Serve::Chat(args)) => peers::serve_chat(&args),
+        Command::Serve(Serve::File(args)) => peers::serve_file(&args),
+        Command::Serve(Serve::Udp(args)) => peers::serve_udp(&args),
         Command::Echo(args) => peers::echo_client(&args),
-        Command::Chat(args) => crate::peers::chat::cli_connect(&args),
-        Command::SendFile(args) => crate::peers::file::cli_send(&args),
-        Command::SendUdp(args) => crate::peers::udp::cli_send(&args),
+        Command::Chat(args) => peers::chat_client(&args),
+        Command::SendFile(args) => peers::send_file(&args),
+        Command::SendUdp(args) => peers::send_udp(&args),
         Command::Grade(args) => grade::grade(&args),
     }
 }

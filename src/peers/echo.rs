@@ -8,12 +8,11 @@ use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
 
+use super::{Handle, Stop};
 use crate::error::{Error, Result};
 use crate::wire::{self, Deadline};
 
@@ -36,12 +35,15 @@ pub enum Mode {
     Concurrent,
 }
 
+/// Settings of the echo server. Build it from [`EchoConfig::default`] and the setters:
+/// `EchoConfig::default().mode(Mode::Single).prefix("回声：")`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EchoConfig {
+    /// How clients are taken (default: all at once).
     pub mode: Mode,
+    /// Put before every reply (default: [`DEFAULT_PREFIX`]).
     pub prefix: Vec<u8>,
-    /// Log each connection and its end to stderr.
-    pub verbose: bool,
 }
 
 impl Default for EchoConfig {
@@ -49,19 +51,81 @@ impl Default for EchoConfig {
         EchoConfig {
             mode: Mode::Concurrent,
             prefix: DEFAULT_PREFIX.as_bytes().to_vec(),
-            verbose: false,
         }
     }
 }
 
+impl EchoConfig {
+    /// Sets how clients are taken.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the text put before every reply.
+    pub fn prefix(mut self, prefix: impl Into<Vec<u8>>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+}
+
+/// Something that happened to a running echo server, for the caller's log: the server itself prints
+/// nothing, and no event stops it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EchoEvent {
+    /// A client was accepted.
+    Connected { peer: SocketAddr },
+    /// A client closed, after this many complete lines.
+    Closed { peer: SocketAddr, lines: u64 },
+    /// A connection failed (a reset, a write error); the server goes on serving the others.
+    ConnectionFailed { peer: SocketAddr, error: io::Error },
+    /// Accepting failed (a client that reset in the backlog, no descriptors left); the server goes on.
+    AcceptFailed { error: io::Error },
+}
+
+/// What an echo server did, counted when it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct EchoStats {
+    /// Clients accepted.
+    pub clients: u64,
+    /// Complete lines answered. A line is counted as its newline arrives, before its reply goes out,
+    /// so a client that has its reply finds its line counted.
+    pub lines: u64,
+}
+
+/// The handle of a spawned echo server: [`Handle::stop`] returns its [`EchoStats`].
+pub type EchoHandle = Handle<EchoStats>;
+
+type EventSink = Arc<dyn Fn(&EchoEvent) + Send + Sync>;
+
 /// A bound echo server, not yet serving: its address can be read (and printed) before any client comes.
+///
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use sockspec::peers::echo::{EchoConfig, EchoServer};
+///
+/// let server = EchoServer::bind("127.0.0.1:0".parse()?, EchoConfig::default())?.spawn()?;
+/// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+/// client.write_all("你好\n".as_bytes())?;
+/// let mut reply = String::new();
+/// BufReader::new(&client).read_line(&mut reply)?;
+/// assert_eq!(reply, "ECHO：你好\n");
+/// drop(client);
+/// let stats = server.stop()?;
+/// assert_eq!((stats.clients, stats.lines), (1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct EchoServer {
     listener: std::net::TcpListener,
     addr: SocketAddr,
     config: EchoConfig,
+    events: Option<EventSink>,
 }
 
 impl EchoServer {
+    /// Listens on `addr` (port 0: a free port, see [`local_addr`](EchoServer::local_addr)).
     pub fn bind(addr: SocketAddr, config: EchoConfig) -> Result<Self> {
         let listener = wire::listen_tcp(addr, wire::LISTEN_BACKLOG)?;
         let addr = listener
@@ -71,36 +135,34 @@ impl EchoServer {
             listener,
             addr,
             config,
+            events: None,
         })
     }
 
+    /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Serves until the mode says to stop (`single`: after one client); `sequential` and `concurrent`
-    /// serve until the process ends.
-    pub fn run(self) -> Result<()> {
-        let (_keep, stop) = oneshot::channel();
-        self.run_until(stop)
+    /// Calls `on_event` for every connection, its end, and every failure (from the server's threads,
+    /// so it must be quick). Without it, events are dropped.
+    pub fn on_event(mut self, on_event: impl Fn(&EchoEvent) + Send + Sync + 'static) -> Self {
+        self.events = Some(Arc::new(on_event));
+        self
     }
 
-    /// Serves on a thread of its own; the returned handle stops the server when dropped.
-    pub fn spawn(self) -> Result<ServerHandle> {
-        let addr = self.addr;
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let thread = std::thread::Builder::new()
-            .name(format!("echo-{addr}"))
-            .spawn(move || self.run_until(stop_rx))
-            .map_err(|e| Error::io("cannot start the server thread", e))?;
-        Ok(ServerHandle {
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+    /// Serves in this thread until the mode says to stop (`single`: after one client); `sequential` and
+    /// `concurrent` serve until the process ends.
+    pub fn run(self) -> Result<EchoStats> {
+        self.run_until(Stop::never())
     }
 
-    fn run_until(self, stop: oneshot::Receiver<()>) -> Result<()> {
+    /// Serves on a thread of its own until stopped (or, `single`, until its client is done).
+    pub fn spawn(self) -> Result<EchoHandle> {
+        Handle::spawn("echo server", self.addr, move |stop| self.run_until(stop))
+    }
+
+    fn run_until(self, mut stop: Stop) -> Result<EchoStats> {
         let mut builder = match self.config.mode {
             Mode::Concurrent => tokio::runtime::Builder::new_multi_thread(),
             Mode::Single | Mode::Sequential => tokio::runtime::Builder::new_current_thread(),
@@ -110,51 +172,66 @@ impl EchoServer {
             .enable_time()
             .build()
             .map_err(|e| Error::io("cannot start the async runtime", e))?;
-        let result = runtime.block_on(self.serve(stop));
+        let wake = stop.take_wake();
+        let result = runtime.block_on(self.serve(wake));
         // Dropping the runtime cancels the connections still being served.
         runtime.shutdown_timeout(Duration::from_secs(1));
         result
     }
 
-    async fn serve(self, mut stop: oneshot::Receiver<()>) -> Result<()> {
+    async fn serve(self, wake: Option<std::os::unix::net::UnixStream>) -> Result<EchoStats> {
         self.listener
             .set_nonblocking(true)
             .map_err(|e| Error::io("cannot configure the listener", e))?;
         let listener = tokio::net::TcpListener::from_std(self.listener)
             .map_err(|e| Error::io("cannot register the listener", e))?;
+        let stop = StopSignal::new(wake)?;
+        let stop = stop.stopped();
+        tokio::pin!(stop);
         let prefix: Arc<[u8]> = self.config.prefix.into();
-        let verbose = self.config.verbose;
+        let events = self.events;
+        let emit = move |event: EchoEvent| {
+            if let Some(events) = &events {
+                events(&event);
+            }
+        };
+        let lines = Arc::new(AtomicU64::new(0));
+        let mut clients = 0u64;
+        let stats = |clients| EchoStats {
+            clients,
+            lines: lines.load(Ordering::Relaxed),
+        };
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(pair) => pair,
-                    Err(e) => {
+                    Err(error) => {
                         // A failed accept (a reset in the backlog, EMFILE) never stops the server; the pause
                         // keeps a persistent EMFILE from spinning.
-                        eprintln!("sockspec: accept failed: {e}");
+                        emit(EchoEvent::AcceptFailed { error });
                         tokio::time::sleep(Duration::from_millis(10)).await;
                         continue;
                     }
                 },
-                _ = &mut stop => return Ok(()),
+                _ = &mut stop => return Ok(stats(clients)),
             };
-            if verbose {
-                eprintln!("connected: {peer}");
-            }
-            let served = serve_connection(stream, prefix.clone());
+            clients += 1;
+            emit(EchoEvent::Connected { peer });
+            let served = serve_connection(stream, prefix.clone(), lines.clone());
             match self.config.mode {
                 Mode::Concurrent => {
+                    let emit = emit.clone();
                     tokio::spawn(async move {
-                        log_end(peer, served.await, verbose);
+                        emit(end_event(peer, served.await));
                     });
                 }
                 Mode::Sequential | Mode::Single => {
                     tokio::select! {
-                        result = served => log_end(peer, result, verbose),
-                        _ = &mut stop => return Ok(()),
+                        result = served => emit(end_event(peer, result)),
+                        _ = &mut stop => return Ok(stats(clients)),
                     }
                     if self.config.mode == Mode::Single {
-                        return Ok(());
+                        return Ok(stats(clients));
                     }
                 }
             }
@@ -162,17 +239,55 @@ impl EchoServer {
     }
 }
 
-fn log_end(peer: SocketAddr, result: io::Result<u64>, verbose: bool) {
-    match result {
-        Ok(lines) if verbose => eprintln!("closed: {peer} after {lines} lines"),
-        Ok(_) => {}
-        // A client that resets or vanishes is its own business; say so and go on serving.
-        Err(e) => eprintln!("sockspec: connection from {peer}: {e}"),
+/// The stop request as a future: the wake-up socket reads EOF once the handle asks to stop.
+struct StopSignal(Option<tokio::net::UnixStream>);
+
+impl StopSignal {
+    fn new(wake: Option<std::os::unix::net::UnixStream>) -> Result<Self> {
+        let register = |e| Error::io("cannot register the stop socket", e);
+        let wake = match wake {
+            Some(wake) => {
+                wake.set_nonblocking(true).map_err(register)?;
+                Some(tokio::net::UnixStream::from_std(wake).map_err(register)?)
+            }
+            None => None,
+        };
+        Ok(StopSignal(wake))
+    }
+
+    /// Resolves once a stop is asked for; never, for a server run in the caller's thread.
+    async fn stopped(self) {
+        let Some(wake) = self.0 else {
+            return std::future::pending().await;
+        };
+        loop {
+            if wake.readable().await.is_err() {
+                return;
+            }
+            match wake.try_read(&mut [0u8; 1]) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                // EOF (the trigger closed), or anything else: stop.
+                _ => return,
+            }
+        }
     }
 }
 
-/// Echoes one connection until the client closes. Returns the number of complete lines answered.
-async fn serve_connection(mut stream: tokio::net::TcpStream, prefix: Arc<[u8]>) -> io::Result<u64> {
+fn end_event(peer: SocketAddr, result: io::Result<u64>) -> EchoEvent {
+    match result {
+        Ok(lines) => EchoEvent::Closed { peer, lines },
+        // A client that resets or vanishes is its own business: the caller hears of it, the server goes on.
+        Err(error) => EchoEvent::ConnectionFailed { peer, error },
+    }
+}
+
+/// Echoes one connection until the client closes. Returns the number of complete lines answered, and
+/// adds each to `answered` as it goes.
+async fn serve_connection(
+    mut stream: tokio::net::TcpStream,
+    prefix: Arc<[u8]>,
+    answered: Arc<AtomicU64>,
+) -> io::Result<u64> {
     stream.set_nodelay(true)?;
     // Wait for data before allocating, so ten thousand idle clients hold no buffers.
     stream.readable().await?;
@@ -189,7 +304,10 @@ async fn serve_connection(mut stream: tokio::net::TcpStream, prefix: Arc<[u8]>) 
         }
         output.clear();
         frame_replies(&input[..n], &prefix, &mut at_line_start, &mut output);
-        lines += input[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        let complete = input[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        // Counted before the reply goes out: a client that saw its reply finds the line counted.
+        lines += complete;
+        answered.fetch_add(complete, Ordering::Relaxed);
         stream.write_all(&output).await?;
     }
 }
@@ -206,49 +324,9 @@ pub fn frame_replies(chunk: &[u8], prefix: &[u8], at_line_start: &mut bool, out:
     }
 }
 
-/// A server serving on its own thread. Dropping it stops the server and waits for the thread.
-pub struct ServerHandle {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<Result<()>>>,
-}
-
-impl ServerHandle {
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// True once the server has stopped by itself (a `single` server after its client).
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
-    }
-
-    /// Stops the server and returns how it ended.
-    pub fn stop(mut self) -> Result<()> {
-        self.stop_inner()
-    }
-
-    fn stop_inner(&mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.thread.take() {
-            Some(thread) => thread
-                .join()
-                .unwrap_or_else(|_| Err(Error::Usage("the server thread panicked".into()))),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        let _ = self.stop_inner();
-    }
-}
-
-/// Settings of the echo client.
+/// Settings of the echo client: [`ClientConfig::default`] and the setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// How long to wait for each reply before giving up.
     pub reply_timeout: Duration,
@@ -263,6 +341,58 @@ impl Default for ClientConfig {
             quiet_gap: Duration::from_millis(300),
         }
     }
+}
+
+impl ClientConfig {
+    /// Sets how long to wait for each reply (and for the connection to open).
+    pub fn reply_timeout(mut self, timeout: Duration) -> Self {
+        self.reply_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a reply without a newline may pause before it counts as whole.
+    pub fn quiet_gap(mut self, gap: Duration) -> Self {
+        self.quiet_gap = gap;
+        self
+    }
+}
+
+/// Runs the echo client against `addr` with `lines` as its input and returns the replies, one per line,
+/// without their line endings. As [`run_client`]: one line at a time, each reply awaited before the next
+/// line goes; an empty line ends the input early, as it ends the lesson's client; a line holding `\n`
+/// is sent as several lines.
+///
+/// ```
+/// use sockspec::peers::echo::{self, ClientConfig, EchoConfig, EchoServer};
+///
+/// let server = EchoServer::bind("127.0.0.1:0".parse()?, EchoConfig::default().prefix("got "))?.spawn()?;
+/// let replies = echo::send_lines(server.local_addr(), &ClientConfig::default(), ["one", "二"])?;
+/// assert_eq!(replies, ["got one".as_bytes(), "got 二".as_bytes()]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn send_lines(
+    addr: SocketAddr,
+    config: &ClientConfig,
+    lines: impl IntoIterator<Item = impl AsRef<[u8]>>,
+) -> Result<Vec<Vec<u8>>> {
+    let mut input = Vec::new();
+    for line in lines {
+        input.extend_from_slice(line.as_ref());
+        input.push(b'\n');
+    }
+    let mut output = Vec::new();
+    let count = run_client(addr, config, &input[..], &mut output)?;
+    // Every reply was written as one line, so the lines of the output are the replies.
+    let mut replies: Vec<Vec<u8>> = output
+        .split_inclusive(|&b| b == b'\n')
+        .map(|line| {
+            let mut line = line.to_vec();
+            super::strip_line_ending(&mut line);
+            line
+        })
+        .collect();
+    replies.truncate(count as usize);
+    Ok(replies)
 }
 
 /// Bytes read from the server at once by the client; a reply streams through a buffer of this size.

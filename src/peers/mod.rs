@@ -1,5 +1,18 @@
-//! Reference servers and clients, one module per program of the lesson. Each server binds first, so its
-//! address (port 0 gives an ephemeral one) is known before any client comes.
+//! Reference servers and clients, one module per program of the lesson.
+//!
+//! Every server has one shape: `bind(addr, config)` binds at once (port 0 picks a free port), so
+//! [`local_addr`](echo::EchoServer::local_addr) is known before any client comes; then either a blocking
+//! run in the caller's thread (what the command line does) or [`spawn`](echo::EchoServer::spawn), which
+//! serves on a thread of its own and returns a [`Handle`]. The handle's [`stop`](Handle::stop) ends the
+//! peer and returns what it saw: the echo server's counts, the chat server's [`chat::Transcript`], the
+//! file receiver's [`file::Received`] (path and sha256), the UDP receiver's [`udp::Datagram`]s. Dropping
+//! the handle stops the peer too and waits for its thread.
+//!
+//! Clients are functions that run against an address with the input you give and return what they saw:
+//! [`echo::send_lines`], [`chat::converse`], [`file::send_file`], [`udp::run_sender`].
+//!
+//! The peers print nothing themselves: what a person would see goes to the writer or callback the
+//! caller passes in.
 
 pub mod chat;
 pub mod echo;
@@ -7,37 +20,385 @@ pub mod file;
 pub mod udp;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use crate::wire::Deadline;
 
 /// Accept errors that concern only the client that left the queue; worth a bounded number of retries.
 const ACCEPT_ATTEMPTS: usize = 64;
 
-/// Accepts one connection on a blocking listener, waiting at most `wait` (for ever when `None`).
-/// A client that reset while still queued is skipped, a bounded number of times.
+/// A peer serving on a thread of its own, returned by the peers' `spawn`.
+///
+/// [`stop`](Handle::stop) asks the peer to stop, waits for its thread and returns its result;
+/// [`wait`](Handle::wait) lets a peer that ends by itself (a `single` echo server, a chat server whose
+/// client closes, a file receiver, a UDP receiver with a count) finish first. Use `wait` when the peer
+/// is meant to end by itself: a `stop` may overtake the end it was about to see (the chat then ends
+/// `Stopped`, the file receiver leaves no file). Dropping the handle stops the peer and waits for its
+/// thread: every wait inside a peer watches for the stop, so that never hangs.
+#[must_use = "dropping the handle stops the peer at once"]
+pub struct Handle<T> {
+    addr: SocketAddr,
+    /// What the peer is, for messages: "echo server".
+    what: &'static str,
+    trigger: StopTrigger,
+    result: mpsc::Receiver<Result<T>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<T: Send + 'static> Handle<T> {
+    /// Runs `peer` on a thread named after it; the peer gets the [`Stop`] it must watch.
+    pub(crate) fn spawn(
+        what: &'static str,
+        addr: SocketAddr,
+        peer: impl FnOnce(Stop) -> Result<T> + Send + 'static,
+    ) -> Result<Handle<T>> {
+        let (trigger, stop) = Stop::pair()?;
+        let (tx, result) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("{what} {addr}"))
+            .spawn(move || {
+                // The receiver may be gone (the handle was dropped): the result is then nobody's.
+                let _ = tx.send(peer(stop));
+            })
+            .map_err(|e| Error::io(format!("cannot start the {what} thread"), e))?;
+        Ok(Handle {
+            addr,
+            what,
+            trigger,
+            result,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl<T> Handle<T> {
+    /// The address the peer is bound to (with the port the system picked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// True once the peer has ended by itself (or failed), before any stop.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the peer, waits for its thread, and returns how it ended with what it saw. A peer that had
+    /// already ended by itself returns its own result.
+    pub fn stop(mut self) -> Result<T> {
+        self.trigger.fire();
+        self.collect()
+    }
+
+    /// Waits up to `timeout` for the peer to end by itself, and returns its result; when it has not
+    /// ended by then, stops it and fails with a timeout (what it saw is lost: the test has failed).
+    pub fn wait(mut self, timeout: Duration) -> Result<T> {
+        match self.result.recv_timeout(timeout) {
+            Ok(result) => {
+                self.join();
+                result
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => self.collect(),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                self.trigger.fire();
+                let _ = self.collect();
+                Err(Error::io(
+                    format!(
+                        "the {} on {} did not finish within {:.1} s",
+                        self.what,
+                        self.addr,
+                        timeout.as_secs_f64()
+                    ),
+                    io::Error::from(io::ErrorKind::TimedOut),
+                ))
+            }
+        }
+    }
+
+    /// The result once the thread ended; a panic becomes an error.
+    fn collect(&mut self) -> Result<T> {
+        let result = self.result.recv();
+        let panic = self.join();
+        match (result, panic) {
+            (Ok(result), _) => result,
+            (Err(_), why) => Err(Error::io(
+                format!("the {} thread on {} panicked", self.what, self.addr),
+                io::Error::other(why.unwrap_or_else(|| "no result".into())),
+            )),
+        }
+    }
+
+    /// Joins the thread; returns the panic message if it panicked.
+    fn join(&mut self) -> Option<String> {
+        let panic = self.thread.take()?.join().err()?;
+        Some(
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into()),
+        )
+    }
+}
+
+impl<T> Drop for Handle<T> {
+    fn drop(&mut self) {
+        self.trigger.fire();
+        self.join();
+    }
+}
+
+impl<T> std::fmt::Debug for Handle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("peer", &self.what)
+            .field("addr", &self.addr)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// What a stop request shares between the handle and the peer.
+#[derive(Default)]
+struct StopState {
+    requested: AtomicBool,
+    /// Descriptors of the connections to shut down on a stop: that wakes any read or write blocked on
+    /// them. A [`Watched`] connection is removed (under this lock) before it is closed, so a descriptor
+    /// here is always its connection's.
+    connections: Mutex<Vec<RawFd>>,
+}
+
+/// The handle's side of a stop: [`fire`](StopTrigger::fire) marks the stop, shuts the watched
+/// connections down, and closes the wake-up socket.
+struct StopTrigger {
+    wake: Option<UnixStream>,
+    state: Arc<StopState>,
+}
+
+impl StopTrigger {
+    fn fire(&mut self) {
+        let connections = lock(&self.state.connections);
+        self.state.requested.store(true, Ordering::SeqCst);
+        for &fd in connections.iter() {
+            // SAFETY: `fd` is a connection that a live `Watched` owns (see `StopState::connections`).
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+        drop(connections);
+        // The peer's end of the socket pair reads EOF: a poll that includes it wakes up.
+        self.wake = None;
+    }
+}
+
+/// The peer's side of a stop request. Its descriptor becomes readable once the handle asks to stop
+/// (or is dropped); [`Stop::watch`] makes a connection that the stop shuts down.
+pub(crate) struct Stop {
+    wake: Option<UnixStream>,
+    /// `None` for [`Stop::never`].
+    state: Option<Arc<StopState>>,
+}
+
+impl Stop {
+    fn pair() -> Result<(StopTrigger, Stop)> {
+        let (ours, theirs) =
+            UnixStream::pair().map_err(|e| Error::io("cannot create the stop socket pair", e))?;
+        let state = Arc::new(StopState::default());
+        let trigger = StopTrigger {
+            wake: Some(ours),
+            state: state.clone(),
+        };
+        Ok((
+            trigger,
+            Stop {
+                wake: Some(theirs),
+                state: Some(state),
+            },
+        ))
+    }
+
+    /// A stop that never comes: for peers run in the caller's thread.
+    pub(crate) fn never() -> Stop {
+        Stop {
+            wake: None,
+            state: None,
+        }
+    }
+
+    /// True once a stop was asked for.
+    pub(crate) fn requested(&self) -> bool {
+        self.state
+            .as_ref()
+            .is_some_and(|s| s.requested.load(Ordering::SeqCst))
+    }
+
+    /// The descriptor to poll next to the peer's own (-1, which poll skips, for [`Stop::never`]).
+    pub(crate) fn fd(&self) -> RawFd {
+        self.wake.as_ref().map_or(-1, |w| w.as_raw_fd())
+    }
+
+    /// The wake-up socket itself, for a peer that waits in an async runtime.
+    pub(crate) fn take_wake(&mut self) -> Option<UnixStream> {
+        self.wake.take()
+    }
+
+    /// Takes `stream` into a [`Watched`] connection, which the stop shuts down (at once if it already
+    /// came), so that no read or write on it can outlast the stop.
+    pub(crate) fn watch(&self, stream: TcpStream) -> Watched {
+        let fd = stream.as_raw_fd();
+        if let Some(state) = &self.state {
+            let mut connections = lock(&state.connections);
+            if state.requested.load(Ordering::SeqCst) {
+                let _ = stream.shutdown(Shutdown::Both);
+            } else {
+                connections.push(fd);
+            }
+        }
+        Watched {
+            stream: Some(stream),
+            fd,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// A connection that a stop shuts down; it leaves the stop's list before it closes.
+pub(crate) struct Watched {
+    /// Always `Some` until [`Watched::into_inner`] or the drop.
+    stream: Option<TcpStream>,
+    fd: RawFd,
+    state: Option<Arc<StopState>>,
+}
+
+impl Watched {
+    /// The connection, no longer watched.
+    pub(crate) fn into_inner(mut self) -> TcpStream {
+        self.forget();
+        self.stream.take().expect("a watched stream")
+    }
+
+    fn forget(&mut self) {
+        if let Some(state) = self.state.take() {
+            lock(&state.connections).retain(|&fd| fd != self.fd);
+        }
+    }
+}
+
+impl std::ops::Deref for Watched {
+    type Target = TcpStream;
+    fn deref(&self) -> &TcpStream {
+        self.stream.as_ref().expect("a watched stream")
+    }
+}
+
+impl std::ops::DerefMut for Watched {
+    fn deref_mut(&mut self) -> &mut TcpStream {
+        self.stream.as_mut().expect("a watched stream")
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // Before the stream field drops and closes the descriptor, which could then be reused.
+        self.forget();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding the list leaves it usable: it is only a list of sockets.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What ended a [`wait_any`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The descriptor at this index can be read (data, an end, or an error).
+    Ready(usize),
+    /// A stop was asked for.
+    Stopped,
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// Waits until one of `fds` (at most three) can be read, a stop is asked for, or the deadline passes
+/// (`None`: no deadline). The stop wins over data; among `fds`, the first ready one.
+pub(crate) fn wait_any(fds: &[RawFd], stop: &Stop, deadline: Option<Deadline>) -> io::Result<Wake> {
+    assert!(fds.len() <= 3, "wait_any takes at most three descriptors");
+    let wanted = libc::POLLIN | libc::POLLHUP | libc::POLLERR;
+    let blank = libc::pollfd {
+        fd: -1,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        if stop.requested() {
+            return Ok(Wake::Stopped);
+        }
+        let ms = match deadline {
+            None => -1,
+            Some(deadline) => match deadline.remaining() {
+                // Round up, so a wait of 0.4 ms does not turn into a busy poll of 0 ms.
+                Some(left) => left.as_millis().saturating_add(1).min(i32::MAX as u128) as i32,
+                None => return Ok(Wake::TimedOut),
+            },
+        };
+        let mut set = [blank; 4];
+        set[0].fd = stop.fd();
+        for (slot, &fd) in set[1..].iter_mut().zip(fds) {
+            slot.fd = fd;
+        }
+        // SAFETY: `set` holds four valid pollfds (negative descriptors are skipped) and outlives the call.
+        if unsafe { libc::poll(set.as_mut_ptr(), set.len() as libc::nfds_t, ms) } < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if set[0].revents & wanted != 0 {
+            return Ok(Wake::Stopped);
+        }
+        if let Some(i) = set[1..=fds.len()]
+            .iter()
+            .position(|p| p.revents & wanted != 0)
+        {
+            return Ok(Wake::Ready(i));
+        }
+    }
+}
+
+/// Accepts one connection on a blocking listener, waiting at most `wait` (for ever when `None`);
+/// `Ok(None)` when a stop came first. A client that reset while still queued is skipped, a bounded
+/// number of times.
 pub(crate) fn accept_one(
     listener: &TcpListener,
     wait: Option<Duration>,
-) -> io::Result<(TcpStream, SocketAddr)> {
+    stop: &Stop,
+) -> io::Result<Option<(TcpStream, SocketAddr)>> {
     let deadline = wait.map(Deadline::after);
     for _ in 0..ACCEPT_ATTEMPTS {
-        if let Some(deadline) = deadline {
-            if !wait_readable(listener, deadline)? {
+        match wait_any(&[listener.as_raw_fd()], stop, deadline)? {
+            Wake::Stopped => return Ok(None),
+            Wake::TimedOut => {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "nobody connected in time",
-                ));
+                ))
             }
+            Wake::Ready(_) => {}
         }
         match listener.accept() {
-            Ok(pair) => return Ok(pair),
+            Ok(pair) => return Ok(Some(pair)),
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                    io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::Interrupted
+                        | io::ErrorKind::WouldBlock
                 ) => {}
             Err(e) => return Err(e),
         }
@@ -47,29 +408,71 @@ pub(crate) fn accept_one(
     ))
 }
 
-/// Waits until `listener` has a connection to accept (true) or the deadline passes (false).
-fn wait_readable(listener: &TcpListener, deadline: Deadline) -> io::Result<bool> {
-    loop {
-        let Some(left) = deadline.remaining() else {
-            return Ok(false);
-        };
-        let mut fd = libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // Round up, so a wait of 0.4 ms does not turn into a busy poll of 0 ms.
-        let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128) as i32;
-        // SAFETY: `fd` is one valid pollfd that lives across the call.
-        match unsafe { libc::poll(&mut fd, 1, ms) } {
-            -1 => {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
-            0 => {}
-            _ => return Ok(true),
+/// Strips one `\n` or `\r\n` from the end of `line`.
+pub(crate) fn strip_line_ending(line: &mut Vec<u8>) {
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fired_stop_wakes_a_wait_without_deadline() {
+        let (mut trigger, stop) = Stop::pair().unwrap();
+        let (held, _other) = UnixStream::pair().unwrap();
+        let waiting = std::thread::spawn(move || wait_any(&[held.as_raw_fd()], &stop, None));
+        trigger.fire();
+        assert_eq!(waiting.join().unwrap().unwrap(), Wake::Stopped);
+    }
+
+    #[test]
+    fn data_wakes_a_wait_and_a_deadline_ends_it() {
+        use std::io::Write;
+        let stop = Stop::never();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let soon = Some(Deadline::after(Duration::from_millis(20)));
+        assert_eq!(
+            wait_any(&[a.as_raw_fd()], &stop, soon).unwrap(),
+            Wake::TimedOut
+        );
+        b.write_all(b"x").unwrap();
+        assert_eq!(
+            wait_any(&[-1, a.as_raw_fd()], &stop, None).unwrap(),
+            Wake::Ready(1)
+        );
+    }
+
+    #[test]
+    fn a_watched_connection_is_shut_down_by_the_stop_and_closes_when_dropped() {
+        use std::io::Read;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (served, _) = listener.accept().unwrap();
+        let (mut trigger, stop) = Stop::pair().unwrap();
+        let mut served = stop.watch(served);
+        let reading = std::thread::spawn(move || served.read(&mut [0u8; 8]).map_err(|e| e.kind()));
+        trigger.fire();
+        // A read blocked on a connection that nobody closes ends with EOF once it is shut down.
+        assert_eq!(reading.join().unwrap(), Ok(0));
+        assert_eq!(client.read(&mut [0u8; 8]).unwrap(), 0);
+
+        // Unstopped: dropping the watched connection closes it, and leaves the stop's list.
+        let (_trigger, stop) = Stop::pair().unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (served, _) = listener.accept().unwrap();
+        let served = stop.watch(served);
+        assert_eq!(lock(&stop.state.as_ref().unwrap().connections).len(), 1);
+        drop(served);
+        assert!(lock(&stop.state.as_ref().unwrap().connections).is_empty());
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!((&client).read(&mut [0u8; 8]).unwrap(), 0);
     }
 }
