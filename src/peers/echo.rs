@@ -23,7 +23,8 @@ pub const DEFAULT_PREFIX: &str = "ECHO：";
 const READ_BUFFER: usize = 16 * 1024;
 
 /// How the server takes its clients: the three servers of the lesson.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Serve one client, then exit.
