@@ -5,7 +5,9 @@
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
 //! - [`ctx`], [`conn`], [`checks`]: one check's world, the grader's side of a connection, the checks.
 //! - [`verdict`]: outcomes and evidence.
+//! - [`Grade`]: grading from a test, a builder over [`GradeConfig`] and [`grade()`].
 
+mod builder;
 pub mod capture;
 pub mod cgroup;
 pub mod checks;
@@ -22,13 +24,16 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+pub use builder::Grade;
 use ctx::{Ctx, Options};
 use suite::{Level, Run, Suite};
 use template::Template;
 use verdict::{CheckReport, Evidence, Outcome, PortIgnored};
 
-/// Everything a grading run needs, checked before anything runs.
+/// Everything a grading run needs, checked before anything runs. Outside this crate, build it with
+/// [`Grade`] (it may grow fields).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct GradeConfig {
     pub suite: Suite,
     /// The suite as the user named it (a built-in name or a path), for the replay command.
@@ -59,6 +64,7 @@ pub enum ServerMode {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
@@ -76,6 +82,7 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct GradeReport {
     pub sockspec_version: &'static str,
     pub suite: String,
