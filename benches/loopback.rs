@@ -317,8 +317,9 @@ fn write_file(path: &Path, bytes: u64) {
 }
 
 fn transfer_with_peers(source: &Path, out: &Path) {
-    let receiver =
-        FileReceiver::bind(loopback(), ReceiverConfig::new(out)).expect("bind the receiver");
+    // As `sockspec serve file` receives: without the digest, which it does not show.
+    let config = ReceiverConfig::new(out).sha256(false);
+    let receiver = FileReceiver::bind(loopback(), config).expect("bind the receiver");
     let addr = receiver.local_addr();
     let receiving = std::thread::spawn(move || receiver.receive().expect("receive"));
     send_file(addr, source).expect("send the file");

@@ -210,7 +210,10 @@ pub(super) fn serve_file(args: &ServeFileArgs) -> Result<u8> {
     } else {
         Existing::Refuse
     };
-    let config = ReceiverConfig::new(&args.out).existing(existing);
+    // The digest is not shown: the transfer runs at full speed without it.
+    let config = ReceiverConfig::new(&args.out)
+        .existing(existing)
+        .sha256(false);
     let receiver = FileReceiver::bind(args.listen.addr()?, config)?;
     remove_on_signal(
         signals,

@@ -30,7 +30,7 @@
 //! ```
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -104,7 +104,9 @@ pub enum Speaker {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Message {
+    /// Who said it.
     pub from: Speaker,
+    /// What was said, as bytes (a peer may send anything).
     pub text: Vec<u8>,
 }
 
@@ -114,7 +116,9 @@ pub struct Message {
 pub struct Transcript {
     /// The other side's address; `None` when a server was stopped before anyone connected.
     pub peer: Option<SocketAddr>,
+    /// Every message, ours and theirs, in the order sent or received.
     pub messages: Vec<Message>,
+    /// How the chat ended.
     pub end: ChatEnd,
 }
 
@@ -300,8 +304,9 @@ impl<'a> Session<'a> {
         stream
             .set_nodelay(true)
             .map_err(|e| Error::io("cannot configure the connection", e))?;
-        // A stop shuts the connection down, which ends any read or write blocked on it.
-        let stream = stop.watch(stream);
+        // A stop shuts the connection down, which ends any read or write blocked on it; the other side
+        // sees the chat closed.
+        let stream = stop.watch(stream, Shutdown::Both);
         Ok(Session {
             stream,
             peer,

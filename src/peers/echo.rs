@@ -74,6 +74,7 @@ impl EchoConfig {
 /// nothing, and no event stops it.
 #[derive(Debug)]
 #[non_exhaustive]
+#[allow(missing_docs)] // The fields say what they are: the client's address, its lines, the error.
 pub enum EchoEvent {
     /// A client was accepted.
     Connected { peer: SocketAddr },

@@ -7,7 +7,7 @@
 
 use std::fs::Permissions;
 use std::io::{self, Read, Seek, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use super::{Handle, Stop};
+use super::{Handle, Stop, Watched};
 use crate::error::{Error, Result};
 use crate::wire::{self, Deadline};
 
@@ -39,8 +39,9 @@ pub struct Received {
     pub peer: SocketAddr,
     /// Where it is (the receiver's output).
     pub path: PathBuf,
-    /// Lowercase hex sha256 of the bytes received, computed as they arrived.
-    pub sha256: String,
+    /// Lowercase hex sha256 of the bytes received, computed as they arrived; `None` when the config
+    /// turned hashing off.
+    pub sha256: Option<String>,
 }
 
 /// What a receiver does about an output that already exists.
@@ -64,6 +65,9 @@ pub struct ReceiverConfig {
     /// Give up when nobody connects within this, or when a connected sender then sends nothing for this
     /// long. `None`, the default, waits for ever, as a server started by hand should.
     pub wait: Option<Duration>,
+    /// Compute the sha256 of the bytes as they arrive (default: yes). Hashing costs about as much CPU as
+    /// the transfer itself on loopback: `sockspec serve file`, which does not show it, turns it off.
+    pub sha256: bool,
 }
 
 impl ReceiverConfig {
@@ -73,6 +77,7 @@ impl ReceiverConfig {
             out: out.into(),
             existing: Existing::Refuse,
             wait: None,
+            sha256: true,
         }
     }
 
@@ -85,6 +90,12 @@ impl ReceiverConfig {
     /// Waits at most `wait` for the sender to connect, and then for each of its bytes.
     pub fn wait(mut self, wait: Duration) -> Self {
         self.wait = Some(wait);
+        self
+    }
+
+    /// Sets whether the sha256 of the bytes is computed.
+    pub fn sha256(mut self, sha256: bool) -> Self {
+        self.sha256 = sha256;
         self
     }
 }
@@ -107,7 +118,7 @@ pub type FileHandle = Handle<Received>;
 /// let got = receiver.wait(Duration::from_secs(10))?;
 /// assert_eq!(got.bytes, 8);
 /// assert_eq!(std::fs::read(&got.path)?, b"\x89PNG\r\n\x1a\n");
-/// assert_eq!(got.sha256, sockspec::wire::sha256_hex(b"\x89PNG\r\n\x1a\n"));
+/// assert_eq!(got.sha256, Some(sockspec::wire::sha256_hex(b"\x89PNG\r\n\x1a\n")));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct FileReceiver {
@@ -169,6 +180,7 @@ impl FileReceiver {
             out,
             existing,
             wait,
+            sha256,
         } = config;
         let accepted = super::accept_one(&listener, wait, stop)
             .map_err(|e| Error::io(format!("no sender connected to {addr}"), e))?;
@@ -183,21 +195,22 @@ impl FileReceiver {
         stream
             .set_read_timeout(wait)
             .map_err(|e| Error::io("cannot configure the connection", e))?;
-        // A stop shuts the connection down: a read blocked on it ends at once.
-        let mut stream = stop.watch(stream);
+        // A stop shuts the reading side down, so a read blocked on it ends at once, without the FIN
+        // that a sender waiting for our close would take for "delivered"; it gets a reset instead.
+        let mut stream = stop.watch(stream, Shutdown::Read);
 
         let mut buf = vec![0u8; CHUNK];
         let mut bytes = 0u64;
-        let mut hasher = Sha256::new();
+        let mut hasher = sha256.then(Sha256::new);
         loop {
             let n = match stream.read(&mut buf) {
                 // A shut-down connection reads as EOF too: only the sender's EOF completes the file.
                 Ok(0) if !stop.requested() => break,
                 Ok(n) if !stop.requested() => n,
                 // `temp` is dropped on return, which removes the partial file.
-                Ok(_) => return Err(stopped(peer, bytes)),
+                Ok(_) => return Err(stopped(stream, peer, bytes)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) if stop.requested() => return Err(stopped(peer, bytes)),
+                Err(_) if stop.requested() => return Err(stopped(stream, peer, bytes)),
                 Err(e) => {
                     let source = match wait {
                         Some(wait) if wire::is_timeout(&e) => io::Error::new(
@@ -218,7 +231,9 @@ impl FileReceiver {
                 let _ = wire::reset(stream.into_inner());
                 return Err(Error::WriteFile { path: out, source });
             }
-            hasher.update(&buf[..n]);
+            if let Some(hasher) = &mut hasher {
+                hasher.update(&buf[..n]);
+            }
             bytes += n as u64;
         }
         let persisted = match existing {
@@ -241,13 +256,14 @@ impl FileReceiver {
             bytes,
             peer,
             path: out,
-            sha256: wire::hex(&hasher.finalize()),
+            sha256: hasher.map(|h| wire::hex(&h.finalize())),
         })
     }
 }
 
-/// The error of a transfer that a stop cut short.
-fn stopped(peer: SocketAddr, bytes: u64) -> Error {
+/// Ends a transfer that a stop cut short: a reset tells the sender its bytes were not kept.
+fn stopped(stream: Watched, peer: SocketAddr, bytes: u64) -> Error {
+    let _ = wire::reset(stream.into_inner());
     Error::Broken {
         peer,
         bytes,

@@ -168,10 +168,10 @@ impl<T> std::fmt::Debug for Handle<T> {
 #[derive(Default)]
 struct StopState {
     requested: AtomicBool,
-    /// Descriptors of the connections to shut down on a stop: that wakes any read or write blocked on
-    /// them. A [`Watched`] connection is removed (under this lock) before it is closed, so a descriptor
-    /// here is always its connection's.
-    connections: Mutex<Vec<RawFd>>,
+    /// Connections to shut down on a stop, and how: that wakes any read (and with `SHUT_RDWR`, write)
+    /// blocked on them. A [`Watched`] connection is removed (under this lock) before it is closed, so a
+    /// descriptor here is always its connection's.
+    connections: Mutex<Vec<(RawFd, libc::c_int)>>,
 }
 
 /// The handle's side of a stop: [`fire`](StopTrigger::fire) marks the stop, shuts the watched
@@ -185,9 +185,9 @@ impl StopTrigger {
     fn fire(&mut self) {
         let connections = lock(&self.state.connections);
         self.state.requested.store(true, Ordering::SeqCst);
-        for &fd in connections.iter() {
+        for &(fd, how) in connections.iter() {
             // SAFETY: `fd` is a connection that a live `Watched` owns (see `StopState::connections`).
-            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+            unsafe { libc::shutdown(fd, how) };
         }
         drop(connections);
         // The peer's end of the socket pair reads EOF: a poll that includes it wakes up.
@@ -246,16 +246,23 @@ impl Stop {
         self.wake.take()
     }
 
-    /// Takes `stream` into a [`Watched`] connection, which the stop shuts down (at once if it already
-    /// came), so that no read or write on it can outlast the stop.
-    pub(crate) fn watch(&self, stream: TcpStream) -> Watched {
+    /// Takes `stream` into a [`Watched`] connection, which the stop shuts down as `how` says (at once
+    /// if it already came), so that no read (`Read`) or no read or write (`Both`) on it can outlast the
+    /// stop. `Both` sends the other side a FIN, an orderly end; `Read` sends nothing, and leaves the
+    /// peer to say how the connection ends.
+    pub(crate) fn watch(&self, stream: TcpStream, how: Shutdown) -> Watched {
         let fd = stream.as_raw_fd();
         if let Some(state) = &self.state {
             let mut connections = lock(&state.connections);
             if state.requested.load(Ordering::SeqCst) {
-                let _ = stream.shutdown(Shutdown::Both);
+                let _ = stream.shutdown(how);
             } else {
-                connections.push(fd);
+                let how = match how {
+                    Shutdown::Read => libc::SHUT_RD,
+                    Shutdown::Write => libc::SHUT_WR,
+                    Shutdown::Both => libc::SHUT_RDWR,
+                };
+                connections.push((fd, how));
             }
         }
         Watched {
@@ -283,7 +290,7 @@ impl Watched {
 
     fn forget(&mut self) {
         if let Some(state) = self.state.take() {
-            lock(&state.connections).retain(|&fd| fd != self.fd);
+            lock(&state.connections).retain(|&(fd, _)| fd != self.fd);
         }
     }
 }
@@ -455,18 +462,43 @@ mod tests {
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (served, _) = listener.accept().unwrap();
         let (mut trigger, stop) = Stop::pair().unwrap();
-        let mut served = stop.watch(served);
+        let mut served = stop.watch(served, Shutdown::Both);
         let reading = std::thread::spawn(move || served.read(&mut [0u8; 8]).map_err(|e| e.kind()));
         trigger.fire();
         // A read blocked on a connection that nobody closes ends with EOF once it is shut down.
         assert_eq!(reading.join().unwrap(), Ok(0));
         assert_eq!(client.read(&mut [0u8; 8]).unwrap(), 0);
 
+        // Shut down for reading only: the blocked read ends too, and the other side hears nothing.
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (served, _) = listener.accept().unwrap();
+        let (mut trigger, stop) = Stop::pair().unwrap();
+        let mut served = stop.watch(served, Shutdown::Read);
+        let reading = std::thread::spawn(move || {
+            let got = served.read(&mut [0u8; 8]).map_err(|e| e.kind());
+            (got, served)
+        });
+        trigger.fire();
+        let (got, served) = reading.join().unwrap();
+        assert_eq!(got, Ok(0));
+        client
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let heard = client.read(&mut [0u8; 8]).map_err(|e| e.kind());
+        assert!(
+            matches!(
+                heard,
+                Err(io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+            ),
+            "{heard:?}"
+        );
+        drop(served);
+
         // Unstopped: dropping the watched connection closes it, and leaves the stop's list.
         let (_trigger, stop) = Stop::pair().unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (served, _) = listener.accept().unwrap();
-        let served = stop.watch(served);
+        let served = stop.watch(served, Shutdown::Both);
         assert_eq!(lock(&stop.state.as_ref().unwrap().connections).len(), 1);
         drop(served);
         assert!(lock(&stop.state.as_ref().unwrap().connections).is_empty());

@@ -39,7 +39,9 @@ impl UdpConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Datagram {
+    /// The sender's address.
     pub from: SocketAddr,
+    /// The payload, whole.
     pub payload: Vec<u8>,
 }
 
@@ -228,6 +230,7 @@ impl UdpSender {
         })
     }
 
+    /// The address the datagrams come from (what the receiver reports as their sender).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }

@@ -103,7 +103,7 @@ fn received_file_is_byte_identical(#[case] content: Content) -> TestResult {
     assert_eq!(got.path, out);
     assert_eq!(
         got.sha256,
-        wire::sha256_hex(&bytes),
+        Some(wire::sha256_hex(&bytes)),
         "the receiver's sha256"
     );
     let (digest, len) = wire::sha256_reader(fs::File::open(&out)?)?;
@@ -223,10 +223,23 @@ fn bytes_sent_from_memory_arrive_with_their_digest() -> TestResult {
     let sent = sockspec::peers::file::send_bytes(receiver.local_addr(), &bytes)?;
     let got = receiver.wait(WAIT)?;
     assert_eq!((sent, got.bytes), (bytes.len() as u64, bytes.len() as u64));
-    assert_eq!(got.sha256, wire::sha256_hex(&bytes));
+    assert_eq!(got.sha256, Some(wire::sha256_hex(&bytes)));
     assert!(
         fs::read(&out)? == bytes,
         "the file differs from the bytes sent"
     );
+    Ok(())
+}
+
+#[test]
+fn a_receiver_without_hashing_reports_no_digest() -> TestResult {
+    let out_dir = tempfile::tempdir()?;
+    let out = out_dir.path().join("plain.bin");
+    let config = ReceiverConfig::new(&out).wait(WAIT).sha256(false);
+    let receiver = FileReceiver::bind(any_local_addr(), config)?.spawn()?;
+    sockspec::peers::file::send_bytes(receiver.local_addr(), b"abc")?;
+    let got = receiver.wait(WAIT)?;
+    assert_eq!((got.bytes, got.sha256), (3, None));
+    assert_eq!(fs::read(&out)?, b"abc");
     Ok(())
 }
