@@ -7,7 +7,9 @@
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence.
+//! - [`Grade`]: grading from a test, a builder over [`GradeConfig`] and [`grade()`].
 
+mod builder;
 pub mod capture;
 pub mod cgroup;
 pub mod checks;
@@ -27,6 +29,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+pub use builder::Grade;
 use ctx::{Ctx, Options};
 use limits::{Limits, ProcessCap};
 use netns::{IsolationReport, Plan};
@@ -34,8 +37,10 @@ use suite::{Level, Run, Suite};
 use template::Template;
 use verdict::{AddressAction, AddressIgnored, CheckReport, Evidence, Outcome};
 
-/// Everything a grading run needs, checked before anything runs.
+/// Everything a grading run needs, checked before anything runs. Outside this crate, build it with
+/// [`Grade`] (it may grow fields).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct GradeConfig {
     pub suite: Suite,
     /// The suite as the user named it (a built-in name or a path), for the replay command.
@@ -66,6 +71,7 @@ pub enum ServerMode {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
@@ -94,6 +100,7 @@ pub struct LimitsReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct GradeReport {
     pub sockspec_version: &'static str,
     pub suite: String,

@@ -13,7 +13,8 @@ pub use gradescope::gradescope;
 pub use human::human;
 pub use junit::junit;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// Per check ✓/✗, the evidence of each failure, a summary; colour only on a terminal.
     Human,
