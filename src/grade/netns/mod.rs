@@ -54,7 +54,8 @@ use super::procfs::Proto;
 pub use steer::Steering;
 
 /// Whether to run programs in private network namespaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Isolate {
     /// Isolate where the system allows it; otherwise share the loopback and say so in the report.
