@@ -6,7 +6,7 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use super::conn::{Compare, Conn, Parking};
-use super::launch::{Isolation, LaunchSpec, NotReady, Program};
+use super::launch::{Isolation, LaunchError, LaunchSpec, NotReady, Program};
 use super::procfs::Proto;
 use super::suite::{Check, Suite};
 use super::template::{Template, Values};
@@ -48,7 +48,7 @@ const OUTPUT_FILE: &str = "output.bin";
 
 struct Launched {
     program: Program,
-    workdir: tempfile::TempDir,
+    workdir: super::runs::Workdir,
     values: Values,
 }
 
@@ -75,8 +75,8 @@ pub struct Ctx<'a> {
     /// This check's seed, derived from the run's seed and the check id.
     pub seed: u64,
     current: Option<Launched>,
-    /// Set when the command itself cannot be started: the whole run stops with a usage error.
-    pub launch_error: Option<String>,
+    /// Set when the command itself cannot be started: the run stops (see `grade::run_check`).
+    pub launch_error: Option<LaunchError>,
     /// What was left of the last program stopped (by a relaunch or at the end).
     last: Option<Leftovers>,
     /// The current program showed the failure the report will give: keep its leftovers when it stops.
@@ -147,9 +147,7 @@ impl<'a> Ctx<'a> {
     /// `{port}`; `input` is written to the file `{file}` names.
     pub fn launch(&mut self, port: u16, input: Option<&[u8]>) -> CheckResult {
         self.stop();
-        let workdir = tempfile::Builder::new()
-            .prefix("sockspec-run-")
-            .tempdir()
+        let workdir = super::runs::workdir()
             .map_err(|e| Failure::harness(format!("cannot create a working directory: {e}")))?;
         let mut values = Values {
             host: "127.0.0.1".into(),
@@ -172,8 +170,9 @@ impl<'a> Ctx<'a> {
             isolation: Isolation::None,
         };
         let program = Program::spawn(&spec).map_err(|e| {
-            self.launch_error = Some(e.to_string());
-            Failure::not_run(format!("cannot launch the program: {e}"))
+            let failure = Failure::not_run(format!("cannot launch the program: {e}"));
+            self.launch_error = Some(e);
+            failure
         })?;
         self.log
             .event("program", &format!("started (pid {})", program.pid()));

@@ -82,6 +82,7 @@ use std::time::{Duration, Instant};
 use super::capture::Capture;
 use super::cgroup::RunGroup;
 use super::procfs::{self, Proc, Proto, Socket};
+use super::runs;
 use crate::exit;
 use crate::wire::Deadline;
 
@@ -228,6 +229,8 @@ pub struct Program {
     known: Mutex<HashMap<i32, u64>>,
     /// The run's cgroup, where one could be made: it holds every descendant, whatever they do.
     group: Option<RunGroup>,
+    /// The run's entry in the process-wide registry, by which an interruption or the watchdog stops it.
+    _registration: runs::Registration,
     isolation: Isolation,
     stopped: Option<StopReport>,
 }
@@ -264,6 +267,8 @@ impl Program {
             program: name.clone(),
             source,
         };
+        // Held until the run is registered: an interruption either sees the run or refuses to start it.
+        let launching = runs::launching().map_err(spawn_err)?;
 
         let mut cmd = Command::new(&path);
         cmd.arg0(&name)
@@ -274,16 +279,17 @@ impl Program {
             .env(RUN_MARKER_VAR, &token)
             .stderr(Stdio::piped())
             .process_group(0);
-        if let Some(group) = &group {
-            let join = group.join_handle();
-            // SAFETY: the closure runs in the child between fork and exec and only calls open, write and
-            // close on a path prepared before the fork.
-            unsafe {
-                cmd.pre_exec(move || {
+        let join = group.as_ref().map(RunGroup::join_handle);
+        let parent_death = runs::parent_death();
+        // SAFETY: the closure runs in the child between fork and exec and only calls open, write, close,
+        // prctl and getppid, on data prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(join) = &join {
                     join.join_self();
-                    Ok(())
-                });
-            }
+                }
+                parent_death.arm()
+            });
         }
         // stdin a terminal too, as at a keyboard: C stdio flushes a line-buffered stdout before it reads
         // a terminal (not a pipe), so `printf("> "); fgets(...)` shows its output in time.
@@ -327,17 +333,20 @@ impl Program {
         let stdout_pipe = child.stdout.take();
         let stderr_pipe = child.stderr.take();
         let pid = child.id() as i32;
+        let marker = format!("{RUN_MARKER_VAR}={token}");
+        let registration = launching.register(pid, &marker, group.as_ref().map(RunGroup::path));
         let program = Program {
             name: name.clone(),
             pid,
             leader: Mutex::new((child, None)),
-            marker: format!("{RUN_MARKER_VAR}={token}"),
+            marker,
             stdin,
             stdout: Arc::new(Capture::new(spec.output_cap)),
             stderr: Arc::new(Capture::new(spec.output_cap)),
             stdout_is_tty: master.is_some(),
             known: Mutex::new(HashMap::new()),
             group,
+            _registration: registration,
             isolation: spec.isolation,
             stopped: None,
         };

@@ -5,6 +5,8 @@
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
 //! - [`ctx`], [`conn`], [`checks`]: one check's world, the grader's side of a connection, the checks.
 //! - [`verdict`]: outcomes and evidence.
+//! - [`runs`], [`sweep`]: every live run in one registry, stopped at once on an interruption or by a
+//!   watchdog; what a killed grader left, removed by the next one.
 
 pub mod capture;
 pub mod cgroup;
@@ -13,7 +15,9 @@ pub mod conn;
 pub mod ctx;
 pub mod launch;
 pub mod procfs;
+pub mod runs;
 pub mod suite;
+pub mod sweep;
 pub mod template;
 pub mod verdict;
 
@@ -23,6 +27,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use ctx::{Ctx, Options};
+use launch::LaunchError;
 use suite::{Level, Run, Suite};
 use template::Template;
 use verdict::{CheckReport, Evidence, Outcome, PortIgnored};
@@ -100,12 +105,89 @@ pub struct GradeReport {
     pub notes: Vec<String>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
+    /// True when the grade was interrupted: the checks that had not finished are not run.
+    pub incomplete: bool,
+    /// The signal that interrupted the grade (`SIGTERM`), when one did.
+    pub interrupted_by: Option<String>,
+    /// Why the program could not be launched at all (every check is then not run), when it could not.
+    pub cannot_launch: Option<String>,
     pub duration_secs: f64,
 }
 
 /// Runs the selected checks in suite order; `on_check` sees each report as it is made (for progress).
+///
+/// A program that cannot be launched at all (its file is missing: the submission's fault) still gets a
+/// report, with every check not run and the reason; a command that cannot work for anyone (an
+/// interpreter that is not installed) is a usage error. Once the grade is interrupted
+/// ([`runs::interrupt`]) the check that was running is dropped and [`Error::Interrupted`] returned: the
+/// checks finished before it were all given to `on_check`, for [`interrupted_report`].
 pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Result<GradeReport> {
     let started = Instant::now();
+    let selected = selected(config)?;
+    let mut cannot_launch = config.template.missing_file();
+    let mut reports = Vec::with_capacity(selected.len());
+    for check in selected {
+        let report = match &cannot_launch {
+            Some(why) => not_run(
+                config,
+                check,
+                format!("the program cannot be launched: {why}"),
+            ),
+            None => {
+                let result = run_check(config, check);
+                // The interruption killed the program under test: what the check saw proves nothing.
+                if runs::interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                match result {
+                    Ok(report) => report,
+                    Err(Halt::CannotLaunch(why)) => {
+                        let report = not_run(
+                            config,
+                            check,
+                            format!("the program cannot be launched: {why}"),
+                        );
+                        cannot_launch = Some(why);
+                        report
+                    }
+                    Err(Halt::Error(error)) => return Err(error),
+                }
+            }
+        };
+        on_check(&report);
+        reports.push(report);
+    }
+    Ok(assemble(config, reports, started, cannot_launch))
+}
+
+/// The report of a grade interrupted by `signal` (`SIGTERM`): the checks `finished` before it, every
+/// other selected check not run; marked incomplete.
+pub fn interrupted_report(
+    config: &GradeConfig,
+    finished: &[CheckReport],
+    started: Instant,
+    signal: &str,
+) -> GradeReport {
+    let reports = selected(config)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|check| match finished.iter().find(|r| r.id == check.id) {
+            Some(report) => report.clone(),
+            None => not_run(
+                config,
+                check,
+                format!("the grade was interrupted ({signal}) before this check finished"),
+            ),
+        })
+        .collect();
+    let mut report = assemble(config, reports, started, None);
+    report.incomplete = true;
+    report.interrupted_by = Some(signal.to_string());
+    report
+}
+
+/// The checks `--only` and `--skip` select, in suite order; none is a usage error.
+fn selected(config: &GradeConfig) -> Result<Vec<&suite::Check>> {
     let selected: Vec<&suite::Check> = config
         .suite
         .checks
@@ -119,16 +201,22 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
             config.suite.name, config.suite.name
         )));
     }
-    let mut reports = Vec::with_capacity(selected.len());
-    for check in selected {
-        let report = run_check(config, check)?;
-        on_check(&report);
-        reports.push(report);
-    }
+    Ok(selected)
+}
+
+fn assemble(
+    config: &GradeConfig,
+    reports: Vec<CheckReport>,
+    started: Instant,
+    cannot_launch: Option<String>,
+) -> GradeReport {
     let mode = server_mode(&config.suite, &reports);
-    let notes = notes(&reports);
+    let mut notes = notes(&reports);
+    if let Some(why) = &cannot_launch {
+        notes.insert(0, format!("the program cannot be launched: {why}"));
+    }
     let summary = summarize(&reports);
-    Ok(GradeReport {
+    GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION"),
         suite: config.suite.name.clone(),
         suite_description: config.suite.description.clone(),
@@ -145,11 +233,92 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         notes,
         checks: reports,
         summary,
+        incomplete: false,
+        interrupted_by: None,
+        cannot_launch,
         duration_secs: started.elapsed().as_secs_f64(),
-    })
+    }
 }
 
-fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> {
+/// Why a check ended the grade instead of giving a report.
+enum Halt {
+    /// The program cannot be launched: the reason, for a report in which no check runs.
+    CannotLaunch(String),
+    /// The command, or the grader, cannot work: no report.
+    Error(Error),
+}
+
+/// The report of a check that did not run, with the reason.
+fn not_run(config: &GradeConfig, check: &suite::Check, message: String) -> CheckReport {
+    CheckReport {
+        id: check.id.clone(),
+        level: check.level,
+        required: check.level <= config.required_level,
+        requirement: check.requirement.clone(),
+        concept: check.concept.clone(),
+        points: check.points,
+        points_earned: 0.0,
+        outcome: Outcome::NotRun,
+        message,
+        deadline_secs: 0.0,
+        duration_secs: 0.0,
+        input: None,
+        expected: None,
+        actual: None,
+        differs_at: None,
+        seed: None,
+        replay: None,
+        transcript: Vec::new(),
+        transcript_dropped: 0,
+        exit: None,
+        stdout_tail: String::new(),
+        stderr_tail: String::new(),
+        harness_fault: false,
+        port_ignored: None,
+    }
+}
+
+/// Whose fault a launch error is. The program's (its file is missing, not executable, not a program):
+/// the reason, for a report that says so. The command's (the interpreter is not installed) or the
+/// grader's: `None`, a usage error without a report.
+fn program_cannot_launch(error: &LaunchError) -> Option<String> {
+    // As the command named it: `./a.out`, not the absolute path it was resolved to.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let shown = |path: &std::path::Path| {
+        let path = path.strip_prefix(&cwd).unwrap_or(path);
+        path.strip_prefix(".").unwrap_or(path).display().to_string()
+    };
+    match error {
+        LaunchError::NoSuchFile { path } => {
+            Some(format!("the program file {} does not exist", shown(path)))
+        }
+        LaunchError::IsDirectory { path } => {
+            Some(format!("{} is a directory, not a program", shown(path)))
+        }
+        LaunchError::NotExecutable { path } => Some(format!(
+            "the program file {} is not executable (run `chmod +x` on it, or put its interpreter \
+             first)",
+            shown(path)
+        )),
+        // The file is there but the kernel will not run it: no `#!` line, a `#!` naming an interpreter
+        // that does not exist, no permission.
+        LaunchError::Spawn { program, source }
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::ENOEXEC | libc::EACCES | libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+            ) =>
+        {
+            Some(format!("{program} cannot be started: {source}"))
+        }
+        LaunchError::Empty
+        | LaunchError::NotFound { .. }
+        | LaunchError::Workdir { .. }
+        | LaunchError::Capture { .. }
+        | LaunchError::Spawn { .. } => None,
+    }
+}
+
+fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport, Halt> {
     let started = Instant::now();
     let seed = check_seed(config.seed, &check.id);
     let mut ctx = Ctx::new(
@@ -161,10 +330,13 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
     );
     let result = checks::run(&mut ctx).map_err(|f| ctx.classify(f));
     if let Some(error) = ctx.launch_error.take() {
-        return Err(Error::Usage(format!(
-            "cannot launch `{}`: {error}",
-            config.template.display()
-        )));
+        return Err(match program_cannot_launch(&error) {
+            Some(why) => Halt::CannotLaunch(why),
+            None => Halt::Error(Error::Usage(format!(
+                "cannot launch `{}`: {error}",
+                config.template.display()
+            ))),
+        });
     }
     let deadline_secs = ctx.wait().as_secs_f64();
     let (transcript, transcript_dropped) = ctx.log.take();

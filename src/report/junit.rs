@@ -28,9 +28,18 @@ pub fn junit(report: &GradeReport) -> String {
         s.not_run,
         report.duration_secs
     );
+    let incomplete = report
+        .interrupted_by
+        .as_ref()
+        .map_or(String::new(), |signal| {
+            format!(
+                "<property name=\"incomplete\" value=\"interrupted by {}\"/>",
+                xml(signal)
+            )
+        });
     let _ = writeln!(
         out,
-        "    <properties><property name=\"command\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/><property name=\"replay\" value=\"{}\"/></properties>",
+        "    <properties><property name=\"command\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/><property name=\"replay\" value=\"{}\"/>{incomplete}</properties>",
         xml(&report.command),
         report.seed,
         xml(&report.replay)
