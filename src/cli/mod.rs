@@ -1,10 +1,13 @@
 //! The `sockspec` command line: clap definitions, turned into checked configuration before anything runs.
 //!
 //! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
-//! - [`grade`]: `grade`: a suite run against a program, and its report.
+//! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
+//!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
 
 mod grade;
+mod output;
 mod peers;
+mod signals;
 
 pub use grade::*;
 pub use peers::*;
