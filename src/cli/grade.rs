@@ -13,6 +13,7 @@ use super::{parse_scale, signals, write_stdout};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::grade::ctx::Options;
+use crate::grade::launch;
 use crate::grade::suite::{Level, Suite};
 use crate::grade::template::Template;
 use crate::grade::verdict::CheckReport;
@@ -111,6 +112,12 @@ impl GradeArgs {
     /// The checked configuration of a grading run.
     pub fn config(&self, suite: Suite) -> Result<GradeConfig> {
         let template = Template::new(&self.command, &suite)?;
+        // A program named without a path (`python3`) that is not installed fails for every submission:
+        // the command's fault, a usage error now. A path (`./a.out`) names the submission itself, whose
+        // absence is reported as the program's (see `grade::grade`).
+        if let Some(name) = template.argv().first().filter(|n| !n.contains(['/', '{'])) {
+            launch::resolve_program(name, &[]).map_err(|e| Error::Usage(e.to_string()))?;
+        }
         let mut options = Options {
             strict: self.strict,
             timeout_scale: self.timeout_scale,

@@ -643,7 +643,7 @@ impl Drop for Program {
 
 /// Finds the file `name` stands for: a path if it holds a `/`, else the first executable on `PATH`
 /// (the `PATH` of `env` if it sets one).
-fn resolve_program(name: &str, env: &[(String, String)]) -> Result<PathBuf, LaunchError> {
+pub fn resolve_program(name: &str, env: &[(String, String)]) -> Result<PathBuf, LaunchError> {
     if name.is_empty() {
         return Err(LaunchError::Empty);
     }

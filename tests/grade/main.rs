@@ -5,6 +5,8 @@ mod cli;
 mod compiled;
 mod evidence;
 mod fixtures;
+mod interrupt;
 mod leftovers;
+mod output;
 mod peers;
 mod util;
