@@ -64,7 +64,7 @@ pub struct GradeArgs {
     /// file (or a new one) is replaced only by a complete report (written beside it, then renamed; its
     /// permissions kept); a symlink is followed and its target replaced, the link kept; a FIFO or a
     /// character device (/dev/null, /dev/stdout, a terminal) is written in place, never replaced; a
-    /// directory, block device or socket is refused.
+    /// directory, block device, socket or unknown name in /dev is refused.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Multiply every deadline by this factor (slow machines, slow programs).
@@ -146,6 +146,7 @@ pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     let config = args.config(suite)?;
+    config.selected()?;
     // Before any thread starts: blocked now, the stop signals reach only the signal thread started
     // below, and the watchdog is forked while forking is safe.
     let blocked = signals::block()?;
@@ -154,13 +155,8 @@ pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
     signals::start_watchdog()?;
     // Programs are launched from this thread, which lives as long as the process.
     runs::set_parent_death_signal(true);
-    let swept = sweep::sweep();
-    if !swept.is_empty() {
-        eprintln!(
-            "sockspec: removed what an earlier grade, killed before it could clean up, left: {}",
-            swept.describe()
-        );
-    }
+    // Silent, as a temporary-file cleaner is: what it removes belonged to graders that are gone.
+    sweep::sweep();
     let to_terminal = output.is_stdout() && std::io::IsTerminal::is_terminal(&io::stdout());
     let colour = match args.color {
         Colour::Always => true,

@@ -34,6 +34,8 @@
 //! - A pid is only signalled after checking its start time (from `/proc/PID/stat`) is the one seen when
 //!   it was found, so a pid reused by an unrelated process is never hit.
 //! - Every wait has a deadline; stopping ends with SIGKILL and reports any process that survived.
+//! - The run is registered in [`super::runs`] from before its fork, so an interruption of the grade (or
+//!   the watchdog of a grader that was killed) can stop it from outside.
 //!
 //! # Why stdout is a pseudo-terminal
 //!

@@ -186,7 +186,6 @@ pub fn interrupted_report(
     report
 }
 
-/// The checks `--only` and `--skip` select, in suite order; none is a usage error.
 fn selected(config: &GradeConfig) -> Result<Vec<&suite::Check>> {
     let selected: Vec<&suite::Check> = config
         .suite
@@ -400,6 +399,11 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport, 
 }
 
 impl GradeConfig {
+    /// The checks `--only` and `--skip` select, in suite order; none is a usage error.
+    pub fn selected(&self) -> Result<Vec<&suite::Check>> {
+        selected(self)
+    }
+
     /// The `sockspec grade` command line that grades again with the same inputs: the suite, the seed and
     /// every setting that can change a verdict and differs from its default. `check` replaces the
     /// selection with that one check (whose inputs do not depend on which other checks run).

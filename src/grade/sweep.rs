@@ -35,34 +35,6 @@ pub struct Swept {
     pub workdirs: usize,
 }
 
-impl Swept {
-    pub fn is_empty(&self) -> bool {
-        *self == Swept::default()
-    }
-
-    /// `2 programs, 1 cgroup and 3 working directories`.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        for (n, one, many) in [
-            (self.runs, "program", "programs"),
-            (self.cgroups, "cgroup", "cgroups"),
-            (self.workdirs, "working directory", "working directories"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {}", if n == 1 { one } else { many }));
-            }
-        }
-        match parts.len() {
-            0 => "nothing".into(),
-            1 => parts.remove(0),
-            _ => {
-                let last = parts.pop().unwrap_or_default();
-                format!("{} and {last}", parts.join(", "))
-            }
-        }
-    }
-}
-
 /// Removes what dead graders left: kills their runs' processes (found by marker and cgroup), removes
 /// their cgroups and their working directories in the temporary directory.
 pub fn sweep() -> Swept {

@@ -466,7 +466,12 @@ fn a_missing_program_file_is_reported_in_every_format_with_exit_1() {
     assert_eq!(junit.code, 1, "{}", junit.stderr);
     assert_eq!(
         junit.stdout.matches("<testcase ").count(),
-        junit.stdout.matches("<skipped ").count()
+        junit
+            .stdout
+            .matches("<error message=\"NOT RUN: the program cannot be launched")
+            .count(),
+        "{}",
+        junit.stdout
     );
     let human = run(&args("human"));
     assert_eq!(human.code, 1, "{}", human.stderr);
