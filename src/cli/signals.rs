@@ -22,14 +22,22 @@ pub(super) struct Blocked {
 
 /// Blocks the stop signals in the calling thread (and the threads it starts later): until a thread
 /// takes them with [`on_signal`] they wait, pending. Programs launched later start with an empty mask
-/// (the standard library resets it between fork and exec).
+/// (the standard library resets it between fork and exec). A signal this process was started with
+/// ignored (`nohup` ignores SIGHUP, a shell script's background job SIGINT) stays ignored: a blocked
+/// signal would be taken by `sigwait` even so.
 pub(super) fn block() -> Result<Blocked> {
-    // SAFETY: sigemptyset initialises the set before sigaddset and pthread_sigmask read it.
+    // SAFETY: sigemptyset initialises the set before sigaddset and pthread_sigmask read it; sigaction
+    // with a null new action only reads the current one into a zeroed struct.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for signal in STOP_SIGNALS {
-            libc::sigaddset(&mut set, signal);
+            let mut current: libc::sigaction = std::mem::zeroed();
+            let ignored = libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction == libc::SIG_IGN;
+            if !ignored {
+                libc::sigaddset(&mut set, signal);
+            }
         }
         match libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) {
             0 => Ok(Blocked { set }),
