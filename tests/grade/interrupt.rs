@@ -3,6 +3,7 @@
 //! writes the report of the checks it finished.
 
 use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -32,6 +33,11 @@ impl Grader {
     /// Grades with `misbehaving/stalls.py`: its first check passes, its second waits 100 s; `extra` goes
     /// after the fixture's arguments (`keeper`). `{dir}` in `args` is the grader's own directory.
     fn start(args: &[&str], extra: &[&str]) -> Grader {
+        Grader::spawn(args, extra, &[])
+    }
+
+    /// As [`Grader::start`], the grader started with `ignored` signals ignored (as `nohup` does).
+    fn spawn(args: &[&str], extra: &[&str], ignored: &'static [i32]) -> Grader {
         let dir = tempfile::tempdir().unwrap();
         for sub in ["tmp", "state"] {
             fs::create_dir(dir.path().join(sub)).unwrap();
@@ -57,7 +63,17 @@ impl Grader {
         ]));
         all.extend(strings(extra));
         let token = fresh_token();
-        let child = Command::new(env!("CARGO_BIN_EXE_sockspec"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sockspec"));
+        // SAFETY: only signal(2), async-signal-safe, between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                for &signal in ignored {
+                    libc::signal(signal, libc::SIG_IGN);
+                }
+                Ok(())
+            });
+        }
+        let child = command
             .args(&all)
             .current_dir(submissions_dir())
             .env(TOKEN_VAR, &token)
@@ -274,6 +290,27 @@ fn sighup_without_a_report_file_writes_the_partial_report_to_stdout() {
     );
     assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
     assert_eq!(xml.matches("<skipped ").count(), 1, "{xml}");
+}
+
+#[test]
+fn a_signal_ignored_at_start_stays_ignored() {
+    let mut grader = Grader::spawn(&[], &[], &[libc::SIGHUP]);
+    let (_, port) = grader.wait_listening(2);
+    grader.signal(libc::SIGHUP);
+    // Nothing happens: the grade is still running when a deadline passes.
+    let deadline = Deadline::after(Duration::from_secs(1));
+    while !deadline.passed() {
+        assert!(
+            grader.child.try_wait().unwrap().is_none(),
+            "SIGHUP ended a grade started under nohup\n{}",
+            grader.read("stderr")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    grader.signal(libc::SIGTERM);
+    let status = grader.wait_exit(INTERRUPT_LIMIT);
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    grader.assert_nothing_left(port);
 }
 
 #[test]
