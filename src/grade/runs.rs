@@ -172,7 +172,8 @@ pub struct Workdir {
     dir: tempfile::TempDir,
     /// The directory itself, open and `flock`ed while it lives: [`super::sweep`] removes only a
     /// directory nobody holds locked, which it can tell even from another pid namespace sharing /tmp.
-    _lock: File,
+    /// `None` where the file system has no locks.
+    _lock: Option<File>,
     _registration: Registration,
 }
 
@@ -192,7 +193,7 @@ pub fn workdir() -> io::Result<Workdir> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("{WORKDIR_PREFIX}{}-", owner_tag()))
         .tempdir()?;
-    let lock = lock_dir(dir.path())?.ok_or_else(|| io::Error::other("cannot lock it"))?;
+    let lock = lock_dir(dir.path()).ok().flatten();
     let registration = add(Entry::Workdir(dir.path().to_path_buf()));
     Ok(Workdir {
         dir,
@@ -263,6 +264,7 @@ impl Cleanup {
 /// Stops the grade: no new program is launched and no working directory made from now on; every
 /// registered run's whole tree is killed (SIGKILL: the checks that were running no longer count) and
 /// waited for, its cgroup and working directory removed. Other temporary files are left to their owner.
+/// There is no way back: it is meant for a process about to end (on a signal).
 pub fn interrupt() -> Cleanup {
     {
         let _gate = GATE.write().unwrap_or_else(PoisonError::into_inner);

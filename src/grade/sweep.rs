@@ -147,12 +147,12 @@ pub fn sweep_workdirs(tmp: &Path) -> usize {
                 fs::symlink_metadata(entry.path()).is_ok_and(|m| m.is_dir() && m.uid() == me);
             ours && !alive(pid, Some(start))
         })
-        .filter(|entry| {
-            // Held while removing, so that the decision stays true.
-            let Ok(Some(_lock)) = runs::lock_dir(&entry.path()) else {
-                return false;
-            };
-            fs::remove_dir_all(entry.path()).is_ok()
+        .filter(|entry| match runs::lock_dir(&entry.path()) {
+            // Held by a live grader (of another pid namespace: its pid means nothing here).
+            Ok(None) => false,
+            // Held while removing, so that the decision stays true; a file system without locks leaves
+            // the decision to the owner's pid.
+            Ok(Some(_)) | Err(_) => fs::remove_dir_all(entry.path()).is_ok(),
         })
         .count()
 }

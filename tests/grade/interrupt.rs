@@ -237,9 +237,10 @@ fn alive(pid: i32) -> bool {
     procfs::stat(pid).is_some_and(|p| !p.is_zombie())
 }
 
+/// Interrupts a grade while its second check waits; returns the report written to `-o`.
 #[track_caller]
-fn interrupt_mid_check(signal: i32, name: &str) {
-    let mut grader = Grader::start(&["--format", "json", "-o", "{dir}/report.json"], &[]);
+fn interrupt_mid_check(signal: i32, name: &str, format: &str) -> serde_json::Value {
+    let mut grader = Grader::start(&["--format", format, "-o", "{dir}/report.json"], &[]);
     let (_, port) = grader.wait_listening(2);
     grader.signal(signal);
     let status = grader.wait_exit(INTERRUPT_LIMIT);
@@ -250,27 +251,40 @@ fn interrupt_mid_check(signal: i32, name: &str) {
         "{stderr}"
     );
     grader.assert_nothing_left(port);
-    let report: serde_json::Value = serde_json::from_str(&grader.read("report.json"))
-        .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr:\n{stderr}"));
+    serde_json::from_str(&grader.read("report.json"))
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr:\n{stderr}"))
+}
+
+#[test]
+fn sigterm_mid_check_stops_the_program_and_writes_the_partial_report() {
+    let report = interrupt_mid_check(libc::SIGTERM, "SIGTERM", "json");
     assert_eq!(report["incomplete"], true);
-    assert_eq!(report["interrupted_by"], name);
+    assert_eq!(report["interrupted_by"], "SIGTERM");
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 2, "{report}");
     assert_eq!(checks[0]["outcome"], "pass", "the first check finished");
     assert_eq!(checks[1]["outcome"], "not-run", "{}", checks[1]);
     let why = checks[1]["message"].as_str().unwrap();
-    assert!(why.contains(&format!("interrupted ({name})")), "{why}");
+    assert!(why.contains("interrupted (SIGTERM)"), "{why}");
     assert_eq!(report["summary"]["success"], false);
 }
 
 #[test]
-fn sigint_mid_check_stops_the_program_and_writes_the_partial_report() {
-    interrupt_mid_check(libc::SIGINT, "SIGINT");
-}
-
-#[test]
-fn sigterm_mid_check_stops_the_program_and_writes_the_partial_report() {
-    interrupt_mid_check(libc::SIGTERM, "SIGTERM");
+fn sigint_mid_check_stops_the_program_and_writes_partial_gradescope_results() {
+    let results = interrupt_mid_check(libc::SIGINT, "SIGINT", "gradescope");
+    // The first check's 2 points, of 4.
+    assert_eq!(results["score"], 2.0, "{results}");
+    let output = results["output"].as_str().unwrap();
+    assert!(
+        output.starts_with("INCOMPLETE (interrupted by SIGINT)"),
+        "{output}"
+    );
+    let tests = results["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2, "{results}");
+    assert_eq!(tests[0]["status"], "passed");
+    assert_eq!(tests[1]["status"], "failed");
+    let why = tests[1]["output"].as_str().unwrap();
+    assert!(why.contains("interrupted (SIGINT)"), "{why}");
 }
 
 #[test]
