@@ -5,12 +5,14 @@
 //!   (port 0 for an ephemeral one) and usable from tests as a library.
 //! - [`wire`]: deadline-bounded socket helpers shared by the peers, the tests and the grader.
 //! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it.
+//! - [`inspect`]: the sockets a program holds (`netstat -ano` for one program) and what a name resolves to.
 //! - [`cli`]: the `sockspec` command line, turned into checked configuration before anything runs.
 
 pub mod cli;
 pub mod error;
 pub mod exit;
 pub mod grade;
+pub mod inspect;
 pub mod peers;
 pub mod report;
 pub mod wire;

@@ -257,7 +257,7 @@ impl Shared {
                 anyhow::Error::from(e)
             ),
         }
-        std::process::exit(128 + signal);
+        std::process::exit(i32::from(exit::SIGNALLED) + signal);
     }
 }
 

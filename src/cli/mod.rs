@@ -3,14 +3,19 @@
 //! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
 //! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
 //!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
+//! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
 
 mod grade;
+mod lookup;
 mod output;
 mod peers;
 mod signals;
+mod sockets;
 
 pub use grade::*;
+pub use lookup::LookupArgs;
 pub use peers::*;
+pub use sockets::SocketsArgs;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -50,6 +55,10 @@ pub enum Command {
     SendUdp(ClientArgs),
     /// Grade a program: launch it, drive it over loopback with a suite's checks, report per check.
     Grade(GradeArgs),
+    /// Show the sockets of processes or of a program you start (like `netstat -ano`, for one program).
+    Sockets(SocketsArgs),
+    /// Resolve names to addresses with the system resolver, and say where each answer came from.
+    Lookup(LookupArgs),
 }
 
 /// Parses a positive, finite scale factor.
@@ -118,6 +127,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::SendFile(args) => crate::peers::file::cli_send(&args),
         Command::SendUdp(args) => crate::peers::udp::cli_send(&args),
         Command::Grade(args) => grade::grade(&args),
+        Command::Sockets(args) => sockets::sockets(&args),
+        Command::Lookup(args) => lookup::lookup(&args),
     }
 }
 
