@@ -112,20 +112,8 @@ impl Grader {
     #[track_caller]
     fn wait_for_file(&self, name: &str) -> String {
         let path = self.path(name);
-        let deadline = Deadline::after(WAIT);
-        let mut pause = Duration::from_millis(2);
-        loop {
-            if let Ok(text) = fs::read_to_string(&path) {
-                return text;
-            }
-            assert!(
-                !deadline.passed(),
-                "{name} did not appear\nstderr:\n{}",
-                self.read("stderr")
-            );
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
+        poll(WAIT, || fs::read_to_string(&path).ok())
+            .unwrap_or_else(|| panic!("{name} did not appear\nstderr:\n{}", self.read("stderr")))
     }
 
     fn signal(&self, signal: i32) {
@@ -136,20 +124,14 @@ impl Grader {
     /// Waits for the grader to end, up to `limit`.
     #[track_caller]
     fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Deadline::after(limit);
-        let mut pause = Duration::from_millis(2);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                !deadline.passed(),
+        let child = &mut self.child;
+        let status = poll(limit, || child.try_wait().unwrap());
+        status.unwrap_or_else(|| {
+            panic!(
                 "sockspec did not end within {limit:?}\nstderr:\n{}",
                 self.read("stderr")
-            );
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
+            )
+        })
     }
 
     /// Asserts that nothing of the grade is left: no process (the watchdog included, given a moment to
@@ -191,20 +173,23 @@ impl Drop for Grader {
     }
 }
 
-/// Polls `done` until it holds or [`WAIT`] passed; says which.
-fn wait_until(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Deadline::after(WAIT);
+/// Polls `ready` until it gives a value or `limit` passed (then `None`).
+fn poll<T>(limit: Duration, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Deadline::after(limit);
     let mut pause = Duration::from_millis(2);
     loop {
-        if done() {
-            return true;
+        if let Some(value) = ready() {
+            return Some(value);
         }
-        if deadline.passed() {
-            return false;
-        }
-        std::thread::sleep(pause);
+        let left = deadline.remaining()?;
+        std::thread::sleep(pause.min(left));
         pause = (pause * 2).min(Duration::from_millis(50));
     }
+}
+
+/// Polls `done` until it holds or [`WAIT`] passed; says which.
+fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    poll(WAIT, || done().then_some(())).is_some()
 }
 
 fn names_in(dir: &Path) -> Vec<String> {
