@@ -7,6 +7,8 @@
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence.
+//! - [`runs`], [`sweep`]: every live run in one registry, stopped at once on an interruption or by a
+//!   watchdog; what a killed grader left, removed by the next one.
 //! - [`Grade`]: grading from a test, a builder over [`GradeConfig`] and [`grade()`].
 
 mod builder;
@@ -19,8 +21,11 @@ pub mod datagram;
 pub mod launch;
 pub mod limits;
 pub mod netns;
+mod not_run;
 pub mod procfs;
+pub mod runs;
 pub mod suite;
+pub mod sweep;
 pub mod template;
 pub mod verdict;
 
@@ -33,6 +38,8 @@ pub use builder::Grade;
 use ctx::{Ctx, Options};
 use limits::{Limits, ProcessCap};
 use netns::{IsolationReport, Plan};
+pub use not_run::interrupted_report;
+use not_run::{not_run, program_cannot_launch, Halt};
 use suite::{Level, Run, Suite};
 use template::Template;
 use verdict::{AddressAction, AddressIgnored, CheckReport, Evidence, Outcome};
@@ -129,12 +136,63 @@ pub struct GradeReport {
     pub limits: LimitsReport,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
+    /// True when the grade was interrupted: the checks that had not finished are not run.
+    pub incomplete: bool,
+    /// The signal that interrupted the grade (`SIGTERM`), when one did.
+    pub interrupted_by: Option<String>,
+    /// Why the program could not be launched at all (every check is then not run), when it could not.
+    pub cannot_launch: Option<String>,
     pub duration_secs: f64,
 }
 
 /// Runs the selected checks in suite order; `on_check` sees each report as it is made (for progress).
+///
+/// A program that cannot be launched at all (its file is missing: the submission's fault) still gets a
+/// report, with every check not run and the reason; a command that cannot work for anyone (an
+/// interpreter that is not installed) is a usage error. Once the grade is interrupted
+/// ([`runs::interrupt`]) the check that was running is dropped and [`Error::Interrupted`] returned: the
+/// checks finished before it were all given to `on_check`, for [`interrupted_report`].
 pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Result<GradeReport> {
     let started = Instant::now();
+    let selected = selected(config)?;
+    let setup = Setup::resolve(config)?;
+    let mut cannot_launch = config.template.missing_file();
+    let mut reports = Vec::with_capacity(selected.len());
+    for check in selected {
+        let report = match &cannot_launch {
+            Some(why) => not_run(
+                config,
+                check,
+                format!("the program cannot be launched: {why}"),
+            ),
+            None => {
+                let result = run_check(config, &setup.plan, check);
+                // The interruption killed the program under test: what the check saw proves nothing.
+                if runs::interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                match result {
+                    Ok(report) => report,
+                    Err(Halt::CannotLaunch(why)) => {
+                        let report = not_run(
+                            config,
+                            check,
+                            format!("the program cannot be launched: {why}"),
+                        );
+                        cannot_launch = Some(why);
+                        report
+                    }
+                    Err(Halt::Error(error)) => return Err(error),
+                }
+            }
+        };
+        on_check(&report);
+        reports.push(report);
+    }
+    Ok(assemble(config, setup, reports, started, cannot_launch))
+}
+
+fn selected(config: &GradeConfig) -> Result<Vec<&suite::Check>> {
     let selected: Vec<&suite::Check> = config
         .suite
         .checks
@@ -148,18 +206,42 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
             config.suite.name, config.suite.name
         )));
     }
-    let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
-    let processes_enforced_by = process_cap(&config.suite.limits);
-    let mut reports = Vec::with_capacity(selected.len());
-    for check in selected {
-        let report = run_check(config, &plan, check)?;
-        on_check(&report);
-        reports.push(report);
+    Ok(selected)
+}
+
+/// What a run decides once, before its first check: the network of its launches and how the process
+/// limit is enforced (both found by making, and dropping, one namespace and one cgroup as a launch would).
+struct Setup {
+    plan: Plan,
+    isolation: IsolationReport,
+    processes_enforced_by: ProcessCap,
+}
+
+impl Setup {
+    fn resolve(config: &GradeConfig) -> Result<Setup> {
+        let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
+        Ok(Setup {
+            plan,
+            isolation,
+            processes_enforced_by: process_cap(&config.suite.limits),
+        })
     }
+}
+
+fn assemble(
+    config: &GradeConfig,
+    setup: Setup,
+    reports: Vec<CheckReport>,
+    started: Instant,
+    cannot_launch: Option<String>,
+) -> GradeReport {
     let mode = server_mode(&config.suite, &reports);
     let mut notes = notes(&reports);
-    notes.extend(isolation.note());
-    if processes_enforced_by == ProcessCap::None {
+    if let Some(why) = &cannot_launch {
+        notes.insert(0, format!("the program cannot be launched: {why}"));
+    }
+    notes.extend(setup.isolation.note());
+    if setup.processes_enforced_by == ProcessCap::None {
         notes.push(format!(
             "the process limit of {} was not enforced: no pids cgroup could be made, and \
              RLIMIT_NPROC does not bind root",
@@ -167,7 +249,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         ));
     }
     let summary = summarize(&reports);
-    Ok(GradeReport {
+    GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION"),
         suite: config.suite.name.clone(),
         suite_description: config.suite.description.clone(),
@@ -182,15 +264,18 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         replay: config.replay(None),
         mode,
         notes,
-        isolation,
+        isolation: setup.isolation,
         limits: LimitsReport {
             limits: config.suite.limits,
-            processes_enforced_by,
+            processes_enforced_by: setup.processes_enforced_by,
         },
         checks: reports,
         summary,
+        incomplete: false,
+        interrupted_by: None,
+        cannot_launch,
         duration_secs: started.elapsed().as_secs_f64(),
-    })
+    }
 }
 
 /// How the process limit will be enforced in this run: found by making (and removing) a cgroup as a
@@ -203,7 +288,7 @@ fn process_cap(limits: &Limits) -> ProcessCap {
     }
 }
 
-fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<CheckReport> {
+fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<CheckReport, Halt> {
     let started = Instant::now();
     let seed = check_seed(config.seed, &check.id);
     let mut ctx = Ctx::new(
@@ -216,10 +301,13 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
     );
     let result = checks::run(&mut ctx).map_err(|f| ctx.classify(f));
     if let Some(error) = ctx.launch_error.take() {
-        return Err(Error::Usage(format!(
-            "cannot launch `{}`: {error}",
-            config.template.display()
-        )));
+        return Err(match program_cannot_launch(&error) {
+            Some(why) => Halt::CannotLaunch(why),
+            None => Halt::Error(Error::Usage(format!(
+                "cannot launch `{}`: {error}",
+                config.template.display()
+            ))),
+        });
     }
     let deadline_secs = ctx.wait().as_secs_f64();
     let (transcript, transcript_dropped) = ctx.log.take();
@@ -295,6 +383,11 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
 }
 
 impl GradeConfig {
+    /// The checks `--only` and `--skip` select, in suite order; none is a usage error.
+    pub fn selected(&self) -> Result<Vec<&suite::Check>> {
+        selected(self)
+    }
+
     /// The `sockspec grade` command line that grades again with the same inputs: the suite, the seed and
     /// every setting that can change a verdict and differs from its default. `check` replaces the
     /// selection with that one check (whose inputs do not depend on which other checks run).
