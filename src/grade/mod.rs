@@ -19,7 +19,7 @@ pub mod verdict;
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use ctx::{Ctx, Options};
@@ -45,7 +45,7 @@ pub struct GradeConfig {
 }
 
 /// The server mode a program achieves, judged from the sequential and concurrent checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerMode {
     /// Serves nobody correctly.
@@ -58,7 +58,7 @@ pub enum ServerMode {
     Concurrent,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
@@ -75,9 +75,11 @@ pub struct Summary {
     pub harness_fault: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A grading run's report: what `sockspec grade --format json` writes, and what a batch stores per student
+/// and assignment (fields added later have defaults, so older reports still read).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GradeReport {
-    pub sockspec_version: &'static str,
+    pub sockspec_version: String,
     pub suite: String,
     pub suite_description: String,
     pub command: String,
@@ -101,11 +103,57 @@ pub struct GradeReport {
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
     pub duration_secs: f64,
+    /// When the run started, UTC, RFC 3339 (`2025-03-01T09:30:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// The machine that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Set when the program could not be launched at all (a missing submission file): every check is
+    /// not-run with this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_error: Option<String>,
+    /// Set when the run did not finish (interrupted): why. Its checks are those that finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 /// Runs the selected checks in suite order; `on_check` sees each report as it is made (for progress).
 pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Result<GradeReport> {
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
+    let selected = selected_checks(config)?;
+    let mut reports = Vec::with_capacity(selected.len());
+    for check in selected {
+        let report = run_check(config, check)?;
+        on_check(&report);
+        reports.push(report);
+    }
+    let mut report = report_of(config, reports, started_at);
+    report.duration_secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The report of a program that could not be launched at all (a submission file that is missing): every
+/// selected check not-run with `reason`, so a class summary has a row for it with zero points.
+pub fn not_launched(config: &GradeConfig, reason: &str) -> Result<GradeReport> {
+    let checks = selected_checks(config)?
+        .into_iter()
+        .map(|check| {
+            let mut report = CheckReport::unrun(check, config, reason);
+            report.replay = Some(config.replay(Some(&check.id)));
+            report
+        })
+        .collect();
+    let mut report = report_of(config, checks, std::time::SystemTime::now());
+    report.launch_error = Some(reason.to_string());
+    // Nothing was served or refused: no mode to state.
+    report.mode = None;
+    Ok(report)
+}
+
+/// The checks `--only` and `--skip` select, in suite order.
+fn selected_checks(config: &GradeConfig) -> Result<Vec<&suite::Check>> {
     let selected: Vec<&suite::Check> = config
         .suite
         .checks
@@ -119,17 +167,19 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
             config.suite.name, config.suite.name
         )));
     }
-    let mut reports = Vec::with_capacity(selected.len());
-    for check in selected {
-        let report = run_check(config, check)?;
-        on_check(&report);
-        reports.push(report);
-    }
+    Ok(selected)
+}
+
+fn report_of(
+    config: &GradeConfig,
+    reports: Vec<CheckReport>,
+    started_at: std::time::SystemTime,
+) -> GradeReport {
     let mode = server_mode(&config.suite, &reports);
     let notes = notes(&reports);
     let summary = summarize(&reports);
-    Ok(GradeReport {
-        sockspec_version: env!("CARGO_PKG_VERSION"),
+    GradeReport {
+        sockspec_version: env!("CARGO_PKG_VERSION").to_string(),
         suite: config.suite.name.clone(),
         suite_description: config.suite.description.clone(),
         command: config.template.display(),
@@ -145,8 +195,83 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         notes,
         checks: reports,
         summary,
-        duration_secs: started.elapsed().as_secs_f64(),
-    })
+        duration_secs: 0.0,
+        started_at: Some(utc_timestamp(started_at)),
+        hostname: hostname(),
+        launch_error: None,
+        incomplete: None,
+    }
+}
+
+impl CheckReport {
+    /// A check that was not run, for `reason`.
+    fn unrun(check: &suite::Check, config: &GradeConfig, reason: &str) -> CheckReport {
+        CheckReport {
+            id: check.id.clone(),
+            level: check.level,
+            required: check.level <= config.required_level,
+            requirement: check.requirement.clone(),
+            concept: check.concept.clone(),
+            points: check.points,
+            points_earned: 0.0,
+            counts: check.counts(&config.suite),
+            visibility: check.visibility(&config.suite),
+            outcome: Outcome::NotRun,
+            message: reason.to_string(),
+            deadline_secs: 0.0,
+            duration_secs: 0.0,
+            input: None,
+            expected: None,
+            actual: None,
+            differs_at: None,
+            seed: None,
+            replay: None,
+            transcript: Vec::new(),
+            transcript_dropped: 0,
+            exit: None,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            harness_fault: false,
+            port_ignored: None,
+        }
+    }
+}
+
+/// `time` as UTC RFC 3339 to the second (`2025-03-01T09:30:00Z`).
+pub fn utc_timestamp(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// This machine's name, for reports that carry it (JUnit's `hostname`).
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> {
@@ -201,6 +326,8 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         } else {
             0.0
         },
+        counts: check.counts(&config.suite),
+        visibility: check.visibility(&config.suite),
         outcome,
         message: failure
             .as_ref()
@@ -352,8 +479,13 @@ fn summarize(reports: &[CheckReport]) -> Summary {
         not_run: count(Outcome::NotRun),
         required_passed,
         required_total: required.len(),
-        points: reports.iter().map(|r| r.points_earned).sum(),
-        max_points: reports.iter().map(|r| r.points).sum(),
+        // A check the suite says does not count shows its points but adds none.
+        points: reports
+            .iter()
+            .filter(|r| r.counts)
+            .map(|r| r.points_earned)
+            .sum(),
+        max_points: reports.iter().filter(|r| r.counts).map(|r| r.points).sum(),
         success: required_passed == required.len(),
         harness_fault: reports.iter().any(|r| r.harness_fault),
     }
@@ -444,6 +576,33 @@ mod tests {
             "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
              --timeout-scale 2.5 --only echo-server/basic/property -- python3 'my server' {port}"
         );
+    }
+
+    #[test]
+    fn timestamps_are_utc_rfc3339() {
+        use std::time::{Duration, UNIX_EPOCH};
+        assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400 + 3_723);
+        assert_eq!(utc_timestamp(leap_day), "2000-02-29T01:02:03Z");
+        let later = UNIX_EPOCH + Duration::from_secs(1_735_689_599);
+        assert_eq!(utc_timestamp(later), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn a_program_not_launched_gets_every_check_not_run_and_no_points() {
+        // The template itself must be valid (it names a file that exists): the reason is the caller's.
+        let command = ["python3", "fixtures/submissions/echo/threaded.py"];
+        let report = not_launched(&config(&command), "server.py is missing").unwrap();
+        assert_eq!(report.launch_error.as_deref(), Some("server.py is missing"));
+        assert!(report.checks.iter().all(|c| c.outcome == Outcome::NotRun
+            && c.message == "server.py is missing"
+            && c.replay.is_some()));
+        assert_eq!(report.summary.not_run, report.checks.len());
+        assert_eq!(report.summary.points, 0.0);
+        assert!(!report.summary.success);
+        let text = serde_json::to_string(&report).unwrap();
+        let back: GradeReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.launch_error, report.launch_error);
     }
 
     #[test]
