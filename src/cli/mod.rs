@@ -2,12 +2,15 @@
 //!
 //! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
 //! - [`grade`]: `grade`: a suite run against a program, and its report.
+//! - [`report`]: `report`: a class summary rendered from a batch's stored results.
 
 mod grade;
 mod peers;
+mod report;
 
 pub use grade::*;
 pub use peers::*;
+pub use report::*;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -47,6 +50,8 @@ pub enum Command {
     SendUdp(ClientArgs),
     /// Grade a program: launch it, drive it over loopback with a suite's checks, report per check.
     Grade(GradeArgs),
+    /// Summarise a batch's stored results (CSV, HTML, JUnit, Gradescope, PrairieLearn, TAP, JSON).
+    Report(ReportArgs),
 }
 
 /// Parses a positive, finite scale factor.
@@ -115,6 +120,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::SendFile(args) => crate::peers::file::cli_send(&args),
         Command::SendUdp(args) => crate::peers::udp::cli_send(&args),
         Command::Grade(args) => grade::grade(&args),
+        Command::Report(args) => report::report(&args),
     }
 }
 
