@@ -21,7 +21,7 @@ use crate::results::Stored;
 
 /// PrairieLearn's limit on the whole file.
 pub const MAX_BYTES: usize = 1_000_000;
-/// Bytes of output kept per test at first; halved until the file fits.
+/// Bytes kept of each text (a test's message and output, the whole's) at first; halved until the file fits.
 const FIRST_CAP: usize = 64 * 1024;
 const SMALLEST_CAP: usize = 128;
 
@@ -148,11 +148,12 @@ fn results(class: &Class, student: &Student, cap: usize) -> Results {
                 message: if check.outcome == Outcome::Pass {
                     format!("{} ({role})", outcome_word(check.outcome))
                 } else {
-                    format!(
+                    let message = format!(
                         "{} ({role}): {}",
                         outcome_word(check.outcome),
                         check.message
-                    )
+                    );
+                    capped(&message, cap)
                 },
                 output: if check.outcome == Outcome::Pass {
                     String::new()
@@ -173,7 +174,7 @@ fn results(class: &Class, student: &Student, cap: usize) -> Results {
             }
         }),
         format_errors,
-        message: messages.join("\n"),
+        message: capped(&messages.join("\n"), cap),
         output: capped(&outputs.join("\n"), cap),
         tests,
     }
