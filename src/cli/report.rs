@@ -45,7 +45,8 @@ still written.
 Exit codes:
   0  the summary was written
   2  usage: no such directory, not a batch's output, shards of different batches, an unknown student
-  4  the summary could not be written (-o FILE)";
+  4  a file could not be read (batch.json) or the summary could not be written (-o FILE; an older file
+     there is left whole)";
 
 pub(super) fn report(args: &ReportArgs) -> Result<u8> {
     if args.bom && args.format != ClassFormat::Csv {

@@ -9,10 +9,11 @@
 use serde::Serialize;
 
 use super::markup::{md_code, md_text};
-use super::{outcome_word, report_warnings, stderr_lines, summary_line, trim_points, wire_lines};
+use super::{
+    outcome_word, report_warnings, results_of, stderr_lines, summary_line, trim_points, wire_lines,
+};
 use crate::grade::verdict::{CheckReport, Outcome};
 use crate::results::class::{Class, Student};
-use crate::results::Stored;
 
 #[derive(Serialize)]
 struct Results {
@@ -70,23 +71,16 @@ fn results(class: &Class, student: &Student) -> Results {
     let mut tests = Vec::new();
     let mut output = Vec::new();
     let (mut score, mut seconds) = (0.0, 0.0);
-    for (a, result) in student.results.iter().enumerate() {
-        let assignment = &class.assignments[a].name;
+    for (a, (assignment, result)) in results_of(class, student).enumerate() {
         let lead = if several {
             format!("**{}**: ", md_text(assignment))
         } else {
             String::new()
         };
         let report = match result {
-            Stored::Graded(report) => report,
-            Stored::Missing => {
-                output.push(format!("{lead}no result stored: not graded yet (0 points)"));
-                continue;
-            }
-            Stored::Unreadable(_) => {
-                output.push(format!(
-                    "{lead}the stored result could not be read: grade again (0 points)"
-                ));
+            Ok(report) => report,
+            Err(why) => {
+                output.push(format!("{lead}{} (0 points)", md_text(why)));
                 continue;
             }
         };

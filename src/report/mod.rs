@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
 use crate::grade::{GradeReport, ServerMode};
 use crate::results::class::Class;
+use crate::results::Stored;
 
 pub use human::human;
 
@@ -98,6 +99,25 @@ pub(crate) fn entry_name(student: &str, assignment: &str) -> String {
     } else {
         format!("{student}/{assignment}")
     }
+}
+
+/// A student's result for each assignment: its name, and the report or why there is none.
+pub(crate) fn results_of<'a>(
+    class: &'a Class,
+    student: &'a crate::results::class::Student,
+) -> impl Iterator<Item = (&'a str, std::result::Result<&'a GradeReport, &'static str>)> {
+    student
+        .results
+        .iter()
+        .zip(&class.assignments)
+        .map(|(result, assignment)| {
+            let report = match result {
+                Stored::Graded(report) => Ok(report.as_ref()),
+                Stored::Missing => Err("not graded yet: no stored result"),
+                Stored::Unreadable(_) => Err("the stored result could not be read: grade again"),
+            };
+            (assignment.name.as_str(), report)
+        })
 }
 
 /// Lines about a report as a whole that a reader must see before its checks: it could not be launched, it

@@ -14,10 +14,11 @@ use serde::Serialize;
 
 use super::gradescope::Keyed;
 use super::markup::capped;
-use super::{details, entry_name, outcome_word, report_warnings, summary_line, trustworthy};
+use super::{
+    details, entry_name, outcome_word, report_warnings, results_of, summary_line, trustworthy,
+};
 use crate::grade::verdict::Outcome;
 use crate::results::class::{Class, Student};
-use crate::results::Stored;
 
 /// PrairieLearn's limit on the whole file.
 pub const MAX_BYTES: usize = 1_000_000;
@@ -84,21 +85,16 @@ fn results(class: &Class, student: &Student, cap: usize) -> Results {
     let (mut points, mut max_points) = (0.0, 0.0);
     let (mut format_errors, mut messages, mut outputs, mut tests) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (a, result) in student.results.iter().enumerate() {
-        let assignment = &class.assignments[a].name;
+    for (assignment, result) in results_of(class, student) {
         let lead = if several {
             format!("{assignment}: ")
         } else {
             String::new()
         };
         let report = match result {
-            Stored::Graded(report) => report,
-            Stored::Missing => {
-                format_errors.push(format!("{lead}not graded yet: no stored result"));
-                continue;
-            }
-            Stored::Unreadable(_) => {
-                format_errors.push(format!("{lead}the stored result could not be read"));
+            Ok(report) => report,
+            Err(why) => {
+                format_errors.push(format!("{lead}{why}"));
                 continue;
             }
         };

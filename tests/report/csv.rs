@@ -135,6 +135,22 @@ fn names_with_commas_quotes_line_breaks_and_chinese_survive_a_spreadsheet() {
 }
 
 #[test]
+fn a_summary_that_cannot_be_written_is_exit_4() {
+    let run = report_run([
+        fixture_class().as_os_str(),
+        "-o".as_ref(),
+        "/nonexistent-sockspec-dir/class.csv".as_ref(),
+    ]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot write /nonexistent-sockspec-dir/class.csv"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_bom_with_another_format_is_a_usage_error() {
     let run = report_run([
         fixture_class().as_os_str(),

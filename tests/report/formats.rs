@@ -408,3 +408,45 @@ fn a_lone_grade_file_renders_in_every_format() {
     assert_valid_junit(&xml);
     assert!(xml.contains("<testsuite name=\"echo-server\""), "{xml}");
 }
+
+#[test]
+fn an_interrupted_grade_renders_as_unfinished_in_every_format() {
+    use sockspec::report::{render_class, ClassFormat};
+    use sockspec::results::Stored;
+    let mut class = sockspec::results::class::Class::load(&[fixture_class()])
+        .unwrap()
+        .class;
+    // 陈静's full report gives the columns that 张伟's interrupted one lacks.
+    class.students.retain(|s| s.id == "张伟" || s.id == "陈静");
+    let Stored::Graded(report) = &mut class.students[0].results[0] else {
+        panic!()
+    };
+    // What an interrupted grade stores: the checks that finished, summed.
+    report.checks.truncate(3);
+    report.summary.points = report.checks.iter().map(|c| c.points_earned).sum();
+    report.incomplete = Some("interrupted by SIGINT".to_string());
+    let render = |format| render_class(&class, format, Default::default());
+
+    let csv = render(ClassFormat::Csv);
+    assert!(
+        csv.contains("echo: grading did not finish: interrupted by SIGINT"),
+        "{csv}"
+    );
+    assert!(csv.contains(",unfinished"), "{csv}");
+    let xml = render(ClassFormat::Junit);
+    assert_valid_junit(&xml);
+    assert!(xml.contains("type=\"incomplete\""), "{xml}");
+    let tap = render(ClassFormat::Tap);
+    let points = tap14::parse(&tap).unwrap_or_else(|e| panic!("{e}\n{tap}"));
+    assert!(points[0].fails(), "an unfinished grade is not ok: {tap}");
+    assert!(!points[2].fails(), "陈静 is unaffected: {tap}");
+    let pl: Value = serde_json::from_str(&render(ClassFormat::Prairielearn)).unwrap();
+    assert_prairielearn(&pl["张伟"]);
+    assert_eq!(pl["张伟"]["gradable"], false);
+    let gs: Value = serde_json::from_str(&render(ClassFormat::Gradescope)).unwrap();
+    assert_gradescope(&gs["张伟"]);
+    let output = gs["张伟"]["output"].as_str().unwrap();
+    assert!(output.contains("INCOMPLETE"), "{output}");
+    let html = render(ClassFormat::Html);
+    assert!(html.contains("\"unfinished\""));
+}
