@@ -79,7 +79,7 @@ pub struct GradeArgs {
     /// said in the report; `on` refuses to grade without it (exit 2); `off` always shares the loopback.
     #[arg(long, value_enum, default_value_t = Isolate::Auto, value_name = "WHEN")]
     pub isolate: Isolate,
-    /// The program's command line, after `--`. Placeholders: {host} {port} {file} {out}; when it has
+    /// The program's command line, after `--`. Placeholders: {host} {port} {file} {out} {dir}; when it has
     /// none, the suite's own (e.g. {port}) are added at the end.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -90,6 +90,7 @@ Examples:
   sockspec grade echo-server -- python3 server.py {port}
   sockspec grade echo-client --strict -- python3 client.py {host} {port}
   sockspec grade file-receiver --format json -o report.json -- ./receiver {port} {out}
+  sockspec grade http-server -- python3 http_server.py {port} {dir}
   sockspec grade --list echo-server
 
 Outcomes: pass, fail (wrong answer), timeout (no answer by the deadline, which the report names),

@@ -9,6 +9,7 @@ mod echo;
 mod errors;
 /// `serve file` and `send-file`, checked by sha256.
 mod file;
+mod http;
 /// `lookup`: names from a hosts file the test controls, localhost and numeric addresses, offline.
 mod lookup;
 /// `sockets`: a program's sockets as they change, running pids, forked children, port holders.

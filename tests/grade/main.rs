@@ -5,6 +5,7 @@ mod cli;
 mod compiled;
 mod evidence;
 mod fixtures;
+mod http;
 mod interrupt;
 mod isolation;
 mod leftovers;

@@ -64,15 +64,15 @@ pub enum Framing {
     NoBody,
 }
 
-/// Why no whole response could be read. Each keeps the bytes that did arrive, for evidence.
+/// Why no whole response could be read; the bytes that did arrive stay in the caller's buffer.
 #[derive(Debug)]
 pub enum ResponseError {
-    /// The deadline passed first.
-    Deadline { got: Vec<u8> },
-    /// The server closed before the response was whole (or before it began: `got` is empty).
-    Closed { got: Vec<u8> },
+    /// The deadline passed first, after `arrived` bytes.
+    Deadline { arrived: usize },
+    /// The server closed before the response was whole (or, `arrived` 0, before it began).
+    Closed { arrived: usize },
     /// What arrived is not an HTTP/1.x response.
-    Malformed { why: String, got: Vec<u8> },
+    Malformed { why: String },
     /// The connection failed (a reset).
     Io(io::Error),
 }
@@ -80,25 +80,19 @@ pub enum ResponseError {
 impl fmt::Display for ResponseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ResponseError::Deadline { got } if got.is_empty() => {
-                write!(f, "no response arrived in time")
-            }
-            ResponseError::Deadline { got } => {
-                write!(
-                    f,
-                    "the response was not complete in time ({} bytes arrived)",
-                    got.len()
-                )
-            }
-            ResponseError::Closed { got } if got.is_empty() => {
+            ResponseError::Deadline { arrived: 0 } => write!(f, "no response arrived in time"),
+            ResponseError::Deadline { arrived } => write!(
+                f,
+                "the response was not complete in time ({arrived} bytes arrived)"
+            ),
+            ResponseError::Closed { arrived: 0 } => {
                 write!(f, "the server closed the connection without a response")
             }
-            ResponseError::Closed { got } => write!(
+            ResponseError::Closed { arrived } => write!(
                 f,
-                "the server closed the connection inside the response ({} bytes arrived)",
-                got.len()
+                "the server closed the connection inside the response ({arrived} bytes arrived)"
             ),
-            ResponseError::Malformed { why, .. } => write!(f, "not an HTTP response: {why}"),
+            ResponseError::Malformed { why } => write!(f, "not an HTTP response: {why}"),
             ResponseError::Io(e) => write!(f, "the connection failed: {e}"),
         }
     }
@@ -106,8 +100,9 @@ impl fmt::Display for ResponseError {
 
 impl std::error::Error for ResponseError {}
 
-/// The head of a response, parsed from the start of `buf`: `Ok(None)` when more bytes are needed.
-fn parse_head(buf: &[u8]) -> Result<Option<(Response, usize)>, String> {
+/// The head of a response, parsed from the start of `buf`, and its length: `Ok(None)` when more bytes
+/// are needed, `Err` with why when the bytes are no HTTP response.
+pub fn parse_head(buf: &[u8]) -> Result<Option<(Response, usize)>, String> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let len = match response.parse(buf) {
@@ -178,7 +173,7 @@ fn dechunk(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
 
 /// Reads one response from `stream` into `buf` (which may already hold bytes of it) and removes it from
 /// `buf`, leaving whatever follows. `to_head`: the request was HEAD, so no body follows. Bodies longer
-/// than `max_body` are cut there (and the response is as if the server had closed).
+/// than `max_body` are cut there.
 pub fn read_response(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
@@ -186,20 +181,29 @@ pub fn read_response(
     to_head: bool,
     max_body: usize,
 ) -> Result<Response, ResponseError> {
-    let mut failed = None;
+    let (response, taken) = read_response_at(stream, buf, deadline, to_head, max_body)?;
+    buf.drain(..taken);
+    Ok(response)
+}
+
+/// As [`read_response`], but leaves `buf` whole (everything read stays in it, for a transcript) and
+/// returns how many of its bytes the response took.
+pub fn read_response_at(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Deadline,
+    to_head: bool,
+    max_body: usize,
+) -> Result<(Response, usize), ResponseError> {
+    let malformed = |why: String| ResponseError::Malformed { why };
     let end = wire::read_until(stream, buf, deadline, |b| {
         !matches!(parse_head(b), Ok(None)) || b.len() > MAX_HEAD
     })
     .map_err(ResponseError::Io)?;
     let (mut response, head_len) = match parse_head(buf) {
         Ok(Some(pair)) => pair,
-        Ok(None) => return Err(ended(end, std::mem::take(buf))),
-        Err(why) => {
-            return Err(ResponseError::Malformed {
-                why,
-                got: std::mem::take(buf),
-            })
-        }
+        Ok(None) => return Err(ended(end, buf.len())),
+        Err(why) => return Err(malformed(why)),
     };
     let no_body = to_head || matches!(response.status, 100..=199 | 204 | 304);
     let chunked = response
@@ -211,26 +215,24 @@ pub fn read_response(
         (false, true, _) => Framing::Chunked,
         (false, false, Some(Ok(n))) => Framing::Length(n),
         (false, false, Some(Err(_))) => {
-            return Err(ResponseError::Malformed {
-                why: "a Content-Length that is not a number".to_string(),
-                got: std::mem::take(buf),
-            })
+            return Err(malformed("a Content-Length that is not a number".into()))
         }
         (false, false, None) => Framing::UntilClose,
     };
     let taken = match response.framing {
         Framing::NoBody => head_len,
         Framing::Length(n) => {
-            let want = head_len + (n as usize).min(max_body);
+            let want = head_len + usize::try_from(n).unwrap_or(usize::MAX).min(max_body);
             let end = wire::read_until(stream, buf, deadline, |b| b.len() >= want)
                 .map_err(ResponseError::Io)?;
             if buf.len() < want {
-                return Err(ended(end, std::mem::take(buf)));
+                return Err(ended(end, buf.len()));
             }
             response.body = buf[head_len..want].to_vec();
             want
         }
         Framing::Chunked => {
+            let mut failed = None;
             let end = wire::read_until(stream, buf, deadline, |b| match dechunk(&b[head_len..]) {
                 Ok(None) => b.len() > head_len + max_body,
                 Ok(Some(_)) => true,
@@ -241,40 +243,39 @@ pub fn read_response(
             })
             .map_err(ResponseError::Io)?;
             if let Some(why) = failed {
-                return Err(ResponseError::Malformed {
-                    why,
-                    got: std::mem::take(buf),
-                });
+                return Err(malformed(why));
             }
             match dechunk(&buf[head_len..]) {
                 Ok(Some((body, used))) => {
                     response.body = body;
                     head_len + used
                 }
-                _ => return Err(ended(end, std::mem::take(buf))),
+                _ => return Err(ended(end, buf.len())),
             }
         }
         Framing::UntilClose => {
             let end = wire::read_until(stream, buf, deadline, |b| b.len() >= head_len + max_body)
                 .map_err(ResponseError::Io)?;
             if end == ReadEnd::Deadline {
-                return Err(ResponseError::Deadline {
-                    got: std::mem::take(buf),
-                });
+                return Err(ResponseError::Deadline { arrived: buf.len() });
             }
             let take = buf.len().min(head_len + max_body);
             response.body = buf[head_len..take].to_vec();
             take
         }
     };
-    buf.drain(..taken);
-    Ok(response)
+    Ok((response, taken))
 }
 
-fn ended(end: ReadEnd, got: Vec<u8>) -> ResponseError {
+/// True when `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn ended(end: ReadEnd, arrived: usize) -> ResponseError {
     match end {
-        ReadEnd::Eof => ResponseError::Closed { got },
-        _ => ResponseError::Deadline { got },
+        ReadEnd::Eof => ResponseError::Closed { arrived },
+        _ => ResponseError::Deadline { arrived },
     }
 }
 

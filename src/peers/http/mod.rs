@@ -151,7 +151,10 @@ impl HttpServer {
         let root = config
             .root
             .canonicalize()
-            .map_err(|e| Error::io(format!("cannot serve {}", config.root.display()), e))?;
+            .map_err(|source| Error::ReadFile {
+                path: config.root.clone(),
+                source,
+            })?;
         if !root.is_dir() {
             return Err(Error::Usage(format!(
                 "{} is not a directory: give the directory to serve",
