@@ -290,6 +290,9 @@ pub struct Breach {
     pub limit: Limit,
     /// "exceeded the process limit of 128 (the kernel refused 37 new processes or threads)"
     pub message: String,
+    /// The kernel's own evidence (a signal, forks the cgroup refused), not the program's words on
+    /// stderr: only this turns a check that passed into `limit`; words explain a failure.
+    pub certain: bool,
 }
 
 impl fmt::Display for Breach {
@@ -338,9 +341,13 @@ impl Evidence {
         } else {
             return None;
         };
+        let certain = killed(libc::SIGXCPU)
+            || killed(libc::SIGXFSZ)
+            || self.refused_forks.is_some_and(|n| n > 0);
         Some(Breach {
             limit,
             message: format!("exceeded {} ({how})", limits.describe(limit)),
+            certain,
         })
     }
 }
@@ -393,14 +400,18 @@ mod tests {
             killed_by: vec![libc::SIGXCPU],
             ..Evidence::default()
         };
-        assert_eq!(cpu.breach(&limits).map(|b| b.limit), Some(Limit::Cpu));
+        assert_eq!(
+            cpu.breach(&limits).map(|b| (b.limit, b.certain)),
+            Some((Limit::Cpu, true))
+        );
         let files = Evidence {
             stderr: b"OSError: [Errno 24] Too many open files\n".to_vec(),
             ..Evidence::default()
         };
+        // The program's words explain a failure, but do not make a passing check a breach.
         assert_eq!(
-            files.breach(&limits).map(|b| b.limit),
-            Some(Limit::OpenFiles)
+            files.breach(&limits).map(|b| (b.limit, b.certain)),
+            Some((Limit::OpenFiles, false))
         );
     }
 }

@@ -86,7 +86,7 @@ pub struct Leftovers {
     pub stderr_tail: Vec<u8>,
     /// The resource limit the program ran into, shown by evidence ("exceeded the process limit of 128
     /// (...)").
-    pub breach: Option<String>,
+    pub breach: Option<crate::grade::limits::Breach>,
 }
 
 /// How long a program whose output or connection just ended may take to be reaped: long enough that a
@@ -357,7 +357,7 @@ impl<'a> Ctx<'a> {
                     .map(describe_status),
                 stdout_tail: program.stdout().tail(TAIL_BYTES),
                 stderr_tail: program.stderr().tail(TAIL_BYTES),
-                breach: program.breach().map(|b| b.to_string()),
+                breach: program.breach(),
             };
             drop(launched);
             if std::mem::take(&mut self.pin) {
