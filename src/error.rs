@@ -76,6 +76,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// No private network namespace or no packet socket in it: `handshake` cannot run here.
+    #[error("cannot capture packets here: {0}")]
+    CannotCapture(String),
+
     #[error("{context}")]
     Io {
         context: String,
@@ -105,6 +109,7 @@ impl Error {
                 exit::FILE
             }
             Error::Broken { .. } | Error::Io { .. } => exit::FAILED,
+            Error::CannotCapture(_) => exit::CANNOT_CAPTURE,
         }
     }
 

@@ -6,6 +6,7 @@
 //! - [`wire`]: deadline-bounded socket helpers shared by the peers, the tests and the grader.
 //! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it.
 //! - [`inspect`]: the sockets a program holds (`netstat -ano` for one program) and what a name resolves to.
+//! - [`packets`]: TCP segments captured on `lo` of a private network namespace (`handshake`, `grade --packets`).
 //! - [`cli`]: the `sockspec` command line, turned into checked configuration before anything runs.
 
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod exit;
 pub mod grade;
 pub mod inspect;
+pub mod packets;
 pub mod peers;
 pub mod report;
 pub mod wire;

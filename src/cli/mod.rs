@@ -3,13 +3,16 @@
 //! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
 //! - [`grade`]: `grade`: a suite run against a program, and its report.
 //! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
+//! - [`handshake`]: `handshake`: one TCP connection captured segment by segment.
 
 mod grade;
+mod handshake;
 mod lookup;
 mod peers;
 mod sockets;
 
 pub use grade::*;
+pub use handshake::HandshakeArgs;
 pub use lookup::LookupArgs;
 pub use peers::*;
 pub use sockets::SocketsArgs;
@@ -56,6 +59,8 @@ pub enum Command {
     Sockets(SocketsArgs),
     /// Resolve names to addresses with the system resolver, and say where each answer came from.
     Lookup(LookupArgs),
+    /// Open one TCP connection on loopback and show every segment: the handshake, data, the close.
+    Handshake(HandshakeArgs),
 }
 
 /// Parses a positive, finite scale factor.
@@ -126,6 +131,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Grade(args) => grade::grade(&args),
         Command::Sockets(args) => sockets::sockets(&args),
         Command::Lookup(args) => lookup::lookup(&args),
+        Command::Handshake(args) => handshake::handshake(&args),
     }
 }
 
