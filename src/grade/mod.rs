@@ -3,7 +3,8 @@
 //!
 //! - [`suite`]: the assignments as data; [`template`]: the command line with its placeholders.
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
-//! - [`netns`], [`limits`], [`cgroup`]: a private network per launch, resource limits, control groups.
+//! - [`netns`], [`limits`], [`cgroup`]: a private network per launch, resource limits, control groups;
+//!   [`packets`]: its TCP segments in the transcript (`--packets`).
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence.
@@ -17,6 +18,7 @@ pub mod datagram;
 pub mod launch;
 pub mod limits;
 pub mod netns;
+pub mod packets;
 pub mod procfs;
 pub mod suite;
 pub mod template;
@@ -142,6 +144,9 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         )));
     }
     let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
+    if config.options.packets {
+        packets::check_available(&plan, isolation.limitation.as_deref()).map_err(Error::Usage)?;
+    }
     let processes_enforced_by = process_cap(&config.suite.limits);
     let mut reports = Vec::with_capacity(selected.len());
     for check in selected {
