@@ -3,9 +3,12 @@
 
 mod cli;
 mod compiled;
+#[path = "../support/confine.rs"]
+mod confine;
 mod evidence;
 mod fixtures;
 mod isolation;
 mod leftovers;
+mod packets;
 mod peers;
 mod util;
