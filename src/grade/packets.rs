@@ -87,8 +87,37 @@ struct Connection {
     server: SocketAddr,
     /// Initial sequence numbers of the client and the server.
     isn: [Option<u32>; 2],
-    /// Which ends sent a FIN.
-    fin: [bool; 2],
+    /// The relative sequence number of each end's FIN, once sent.
+    fin: [Option<u32>; 2],
+    /// The highest relative sequence number each end has sent data up to: bytes below it sent again
+    /// are a retransmission.
+    high: [Option<u32>; 2],
+}
+
+impl Connection {
+    fn new(client: SocketAddr, server: SocketAddr) -> Self {
+        Connection {
+            client,
+            server,
+            isn: [None, None],
+            fin: [None, None],
+            high: [None, None],
+        }
+    }
+
+    /// Of `len` bytes from `rel` sent by `end`, how many were sent before; the mark moves past them.
+    fn sent_again(&mut self, end: usize, rel: u32, len: u32) -> u32 {
+        let to = rel.wrapping_add(len);
+        let again = match self.high[end] {
+            // Sequence numbers compare modulo 2^32.
+            Some(high) if (high.wrapping_sub(rel) as i32) > 0 => high.wrapping_sub(rel).min(len),
+            _ => 0,
+        };
+        if self.high[end].is_none_or(|high| (to.wrapping_sub(high) as i32) > 0) {
+            self.high[end] = Some(to);
+        }
+        again
+    }
 }
 
 /// Data segments sent in a row by one end of one connection.
@@ -102,6 +131,8 @@ struct Group {
     to: u32,
     bytes: u64,
     segments: u32,
+    /// Bytes of the run that had been sent before (retransmitted).
+    again: u64,
 }
 
 /// The [`Sink`] that writes segments into a transcript.
@@ -129,15 +160,8 @@ impl SegmentLog {
         if s.flags.syn && !s.flags.ack {
             // A new connection (possibly reusing the addresses of an old one).
             self.flush_connection((s.src, s.dst));
-            self.connections.insert(
-                (s.src, s.dst),
-                Connection {
-                    client: s.src,
-                    server: s.dst,
-                    isn: [None, None],
-                    fin: [false, false],
-                },
-            );
+            self.connections
+                .insert((s.src, s.dst), Connection::new(s.src, s.dst));
         }
         if self.connections.contains_key(&(s.src, s.dst)) {
             return ((s.src, s.dst), 0);
@@ -145,15 +169,8 @@ impl SegmentLog {
         if self.connections.contains_key(&(s.dst, s.src)) {
             return ((s.dst, s.src), 1);
         }
-        self.connections.insert(
-            (s.src, s.dst),
-            Connection {
-                client: s.src,
-                server: s.dst,
-                isn: [None, None],
-                fin: [false, false],
-            },
-        );
+        self.connections
+            .insert((s.src, s.dst), Connection::new(s.src, s.dst));
         ((s.src, s.dst), 0)
     }
 
@@ -181,14 +198,17 @@ impl SegmentLog {
     }
 
     fn write_group(&self, g: &Group) {
-        let what = if g.segments == 1 {
-            format!("data, seq {}:{} ({} bytes)", g.from, g.to, g.bytes)
-        } else {
-            format!(
-                "data, seq {}:{} ({} bytes in {} segments)",
-                g.from, g.to, g.bytes, g.segments
-            )
-        };
+        let mut what = format!("data, seq {}:{} ({}", g.from, g.to, bytes(g.bytes));
+        if g.segments > 1 {
+            what.push_str(&format!(" in {} segments", g.segments));
+        }
+        if g.again > 0 {
+            what.push_str(&format!(
+                ", {} of them sent again: a retransmission",
+                g.again
+            ));
+        }
+        what.push(')');
         self.write(g.first_at, g.key, g.end, &what);
     }
 
@@ -210,14 +230,19 @@ impl SegmentLog {
         // The other end's run ends where this one begins: an answer.
         self.flush_where(|g| g.key == key && g.end != end);
         let len = s.len as u32;
+        let again = self
+            .connections
+            .get_mut(&key)
+            .map_or(0, |c| c.sent_again(end, rel, len));
         if let Some(g) = self
             .groups
             .iter_mut()
             .find(|g| g.key == key && g.end == end && g.to == rel)
         {
             g.to = rel.wrapping_add(len);
-            g.bytes += s.len as u64;
+            g.bytes += u64::from(len);
             g.segments += 1;
+            g.again += u64::from(again);
             g.last_at = s.at;
             return;
         }
@@ -230,9 +255,19 @@ impl SegmentLog {
             last_at: s.at,
             from: rel,
             to: rel.wrapping_add(len),
-            bytes: s.len as u64,
+            bytes: u64::from(len),
             segments: 1,
+            again: u64::from(again),
         });
+    }
+}
+
+/// `1 byte`, `64 bytes`.
+fn bytes(n: u64) -> String {
+    if n == 1 {
+        "1 byte".to_string()
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -255,8 +290,10 @@ impl Sink for SegmentLog {
         let own_fin_before = c.fin[end];
         // A server end that resets a connection it never accepted (no SYN-ACK): nobody listens.
         let refused = s.flags.rst && end == 1 && c.isn[1].is_none();
+        let fin_rel = rel_seq.wrapping_add(s.len as u32);
+        let fin_again = s.flags.fin && own_fin_before == Some(fin_rel);
         if s.flags.fin {
-            c.fin[end] = true;
+            c.fin[end] = Some(fin_rel);
         }
         if s.is_pure_ack() {
             return;
@@ -268,8 +305,8 @@ impl Sink for SegmentLog {
         self.flush_connection(key);
         let with_data = if s.len > 0 {
             format!(
-                " with {} bytes, seq {}:{}",
-                s.len,
+                " with {}, seq {}:{}",
+                bytes(s.len as u64),
                 rel_seq,
                 rel_seq.wrapping_add(s.len as u32)
             )
@@ -282,13 +319,15 @@ impl Sink for SegmentLog {
         } else if s.flags.rst {
             let why = if refused {
                 "nothing listens there: the connection is refused"
-            } else if own_fin_before {
+            } else if own_fin_before.is_some() {
                 "a segment came after it had closed"
             } else {
                 "the connection is aborted, not closed with FIN: a socket closed with unread data, \
                  or with SO_LINGER 0, resets it, and the peer's recv() fails (ConnectionResetError)"
             };
             format!("RST{with_data}{ack}: {why}")
+        } else if fin_again {
+            format!("FIN again{with_data}{ack}: a retransmission")
         } else {
             format!("FIN{with_data}{ack}: it closes its side")
         };
@@ -400,6 +439,48 @@ mod tests {
             "{got:?}"
         );
         assert_eq!(got.len(), 5, "pure ACKs are left out: {got:?}");
+    }
+
+    #[test]
+    fn retransmissions_are_named() {
+        let log = Transcript::new();
+        let mut sink = SegmentLog::new(log.clone(), ProgramEnd::Server);
+        let (c, s) = (0u32, 0u32);
+        for seg in [
+            segment(true, "SYN", c, 0, 0),
+            segment(false, "SYN-ACK", s, c + 1, 0),
+            segment(true, "ACK", c + 1, s + 1, 1000),
+            segment(true, "ACK", c + 1001, s + 1, 1000),
+            // The second segment again, then on.
+            segment(true, "ACK", c + 1001, s + 1, 1000),
+            segment(true, "ACK", c + 2001, s + 1, 1000),
+            segment(true, "FIN-ACK", c + 3001, s + 1, 0),
+            segment(true, "FIN-ACK", c + 3001, s + 1, 0),
+        ] {
+            sink.segment(seg);
+        }
+        let got = lines(&log);
+        let g = "grader 127.0.0.1:40112";
+        let p = "program 127.0.0.1:8888";
+        assert_eq!(
+            got[2],
+            format!("{g} → {p}: data, seq 1:2001 (2000 bytes in 2 segments)")
+        );
+        assert_eq!(
+            got[3],
+            format!(
+                "{g} → {p}: data, seq 1001:3001 (2000 bytes in 2 segments, 1000 of them sent again: \
+                 a retransmission)"
+            )
+        );
+        assert_eq!(
+            got[4],
+            format!("{g} → {p}: FIN, seq 3001, ack 1: it closes its side")
+        );
+        assert_eq!(
+            got[5],
+            format!("{g} → {p}: FIN again, seq 3001, ack 1: a retransmission")
+        );
     }
 
     #[test]

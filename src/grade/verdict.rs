@@ -615,7 +615,10 @@ mod tests {
         let (events, dropped) = log.take();
         let tcp = events.iter().filter(|e| e.channel == "tcp").count();
         assert_eq!(tcp, Transcript::MAX_LATE_EVENTS);
-        assert_eq!(dropped, Transcript::MAX_EVENTS + 1 - Transcript::MAX_LATE_EVENTS);
+        assert_eq!(
+            dropped,
+            Transcript::MAX_EVENTS + 1 - Transcript::MAX_LATE_EVENTS
+        );
         assert_eq!(events.last().map(|e| e.channel.as_str()), Some("client 1"));
         log.clear();
         log.event_at(before, "tcp", "from before the clear");
