@@ -393,7 +393,16 @@ mod tests {
         }
     }
 
-    fn lines(log: &Transcript) -> Vec<String> {
+    /// The events `segments` give, when the program is the `program` end.
+    fn events(program: ProgramEnd, segments: Vec<Segment>) -> Vec<String> {
+        let log = Transcript::new();
+        let mut sink = SegmentLog::new(log.clone(), program);
+        for mut s in segments {
+            // Captured now: after the transcript began.
+            s.at = Instant::now();
+            sink.segment(s);
+        }
+        sink.flush();
         log.take()
             .0
             .iter()
@@ -403,23 +412,20 @@ mod tests {
 
     #[test]
     fn a_connection_reads_as_syn_data_runs_and_an_rst() {
-        let log = Transcript::new();
-        let mut sink = SegmentLog::new(log.clone(), ProgramEnd::Server);
         let (c, s) = (1000u32, 5000u32);
-        for seg in [
-            segment(true, "SYN", c, 0, 0),
-            segment(false, "SYN-ACK", s, c + 1, 0),
-            segment(true, "ACK", c + 1, s + 1, 0),
-            segment(true, "PSH-ACK", c + 1, s + 1, 6),
-            segment(true, "PSH-ACK", c + 7, s + 1, 6),
-            segment(false, "ACK", s + 1, c + 13, 0),
-            segment(false, "PSH-ACK", s + 1, c + 13, 4),
-            segment(false, "RST-ACK", s + 5, c + 13, 0),
-        ] {
-            sink.segment(seg);
-        }
-        sink.flush();
-        let got = lines(&log);
+        let got = events(
+            ProgramEnd::Server,
+            vec![
+                segment(true, "SYN", c, 0, 0),
+                segment(false, "SYN-ACK", s, c + 1, 0),
+                segment(true, "ACK", c + 1, s + 1, 0),
+                segment(true, "PSH-ACK", c + 1, s + 1, 6),
+                segment(true, "PSH-ACK", c + 7, s + 1, 6),
+                segment(false, "ACK", s + 1, c + 13, 0),
+                segment(false, "PSH-ACK", s + 1, c + 13, 4),
+                segment(false, "RST-ACK", s + 5, c + 13, 0),
+            ],
+        );
         let g = "grader 127.0.0.1:40112";
         let p = "program 127.0.0.1:8888";
         assert_eq!(got[0], format!("{g} → {p}: SYN, seq 0 (ISN 1000)"));
@@ -443,23 +449,21 @@ mod tests {
 
     #[test]
     fn retransmissions_are_named() {
-        let log = Transcript::new();
-        let mut sink = SegmentLog::new(log.clone(), ProgramEnd::Server);
         let (c, s) = (0u32, 0u32);
-        for seg in [
-            segment(true, "SYN", c, 0, 0),
-            segment(false, "SYN-ACK", s, c + 1, 0),
-            segment(true, "ACK", c + 1, s + 1, 1000),
-            segment(true, "ACK", c + 1001, s + 1, 1000),
-            // The second segment again, then on.
-            segment(true, "ACK", c + 1001, s + 1, 1000),
-            segment(true, "ACK", c + 2001, s + 1, 1000),
-            segment(true, "FIN-ACK", c + 3001, s + 1, 0),
-            segment(true, "FIN-ACK", c + 3001, s + 1, 0),
-        ] {
-            sink.segment(seg);
-        }
-        let got = lines(&log);
+        let got = events(
+            ProgramEnd::Server,
+            vec![
+                segment(true, "SYN", c, 0, 0),
+                segment(false, "SYN-ACK", s, c + 1, 0),
+                segment(true, "ACK", c + 1, s + 1, 1000),
+                segment(true, "ACK", c + 1001, s + 1, 1000),
+                // The second segment again, then on.
+                segment(true, "ACK", c + 1001, s + 1, 1000),
+                segment(true, "ACK", c + 2001, s + 1, 1000),
+                segment(true, "FIN-ACK", c + 3001, s + 1, 0),
+                segment(true, "FIN-ACK", c + 3001, s + 1, 0),
+            ],
+        );
         let g = "grader 127.0.0.1:40112";
         let p = "program 127.0.0.1:8888";
         assert_eq!(
@@ -485,19 +489,17 @@ mod tests {
 
     #[test]
     fn a_close_reads_as_two_fins_and_a_refused_connection_as_such() {
-        let log = Transcript::new();
-        let mut sink = SegmentLog::new(log.clone(), ProgramEnd::Client);
-        for seg in [
-            segment(false, "SYN", 1, 0, 0),
-            segment(true, "SYN-ACK", 9, 2, 0),
-            segment(false, "FIN-ACK", 2, 10, 3),
-            segment(true, "FIN-ACK", 10, 6, 0),
-            segment(false, "SYN", 100, 0, 0),
-            segment(true, "RST-ACK", 0, 101, 0),
-        ] {
-            sink.segment(seg);
-        }
-        let got = lines(&log);
+        let got = events(
+            ProgramEnd::Client,
+            vec![
+                segment(false, "SYN", 1, 0, 0),
+                segment(true, "SYN-ACK", 9, 2, 0),
+                segment(false, "FIN-ACK", 2, 10, 3),
+                segment(true, "FIN-ACK", 10, 6, 0),
+                segment(false, "SYN", 100, 0, 0),
+                segment(true, "RST-ACK", 0, 101, 0),
+            ],
+        );
         // The program is the client here: its address is the one that sent the SYN.
         let g = "grader 127.0.0.1:40112";
         let p = "program 127.0.0.1:8888";

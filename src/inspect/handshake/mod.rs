@@ -17,7 +17,6 @@ pub mod text;
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -298,24 +297,9 @@ fn receive(stream: &TcpStream, len: usize) -> Result<(), HandshakeError> {
 
 /// Sends a pending ACK now instead of delaying it (see the module documentation).
 fn quick_ack(stream: &TcpStream) -> Result<(), HandshakeError> {
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt(2) with a pointer to an int that lives for the call.
-    let ret = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if ret == 0 {
-        Ok(())
-    } else {
-        Err(failed("cannot ask for a quick ACK")(
-            io::Error::last_os_error(),
-        ))
-    }
+    socket2::SockRef::from(stream)
+        .set_quickack(true)
+        .map_err(failed("cannot ask for a quick ACK"))
 }
 
 fn timed_out(what: &str) -> HandshakeError {
