@@ -79,6 +79,9 @@ pub enum Error {
     /// No private network namespace or no packet socket in it: `handshake` cannot run here.
     #[error("cannot capture packets here: {0}")]
     CannotCapture(String),
+    /// A grade stopped by [`crate::grade::runs::interrupt`] (a signal): whoever interrupted it reports.
+    #[error("the grade was interrupted")]
+    Interrupted,
 
     #[error("{context}")]
     Io {
@@ -108,7 +111,7 @@ impl Error {
             Error::ReadFile { .. } | Error::WriteFile { .. } | Error::OutputExists { .. } => {
                 exit::FILE
             }
-            Error::Broken { .. } | Error::Io { .. } => exit::FAILED,
+            Error::Broken { .. } | Error::Io { .. } | Error::Interrupted => exit::FAILED,
             Error::CannotCapture(_) => exit::CANNOT_CAPTURE,
         }
     }

@@ -4,11 +4,19 @@
 //! - [`peers`]: echo, chat, file-transfer and UDP servers and clients, each bound to an address you choose
 //!   (port 0 for an ephemeral one) and usable from tests as a library.
 //! - [`wire`]: deadline-bounded socket helpers shared by the peers, the tests and the grader.
-//! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it.
+//! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it;
+//!   [`grade::Grade`] grades a program from a test.
 //! - [`inspect`]: the sockets a program holds (`netstat -ano` for one program) and what a name resolves to.
 //! - [`packets`]: TCP segments captured on `lo` of a private network namespace (`handshake`, `grade --packets`).
-//! - [`cli`]: the `sockspec` command line, turned into checked configuration before anything runs.
+//! - [`results`]: a batch's results on disk (one grade report per student and assignment), and the class
+//!   they make.
+//! - [`report`]: a grading report, or a class, as human text, CSV, HTML, JSON, JUnit XML, Gradescope,
+//!   PrairieLearn or TAP.
+//! - `cli` (with the default `cli` feature): the `sockspec` command line, turned into checked
+//!   configuration before anything runs. Nothing else in the library uses it; build with
+//!   `default-features = false` to leave it, clap and anyhow out.
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
 pub mod exit;
@@ -17,6 +25,7 @@ pub mod inspect;
 pub mod packets;
 pub mod peers;
 pub mod report;
+pub mod results;
 pub mod wire;
 
 pub use error::Error;

@@ -1,20 +1,26 @@
 //! The `sockspec` command line: clap definitions, turned into checked configuration before anything runs.
 //!
 //! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
-//! - [`grade`]: `grade`: a suite run against a program, and its report.
+//! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
+//!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
 //! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
 //! - [`handshake`]: `handshake`: one TCP connection captured segment by segment.
+//! - [`report`]: `report`: a class summary rendered from a batch's stored results.
 
 mod grade;
 mod handshake;
 mod lookup;
+mod output;
 mod peers;
+mod report;
+mod signals;
 mod sockets;
 
 pub use grade::*;
 pub use handshake::HandshakeArgs;
 pub use lookup::LookupArgs;
 pub use peers::*;
+pub use report::*;
 pub use sockets::SocketsArgs;
 
 use std::io::{self, Write};
@@ -61,6 +67,8 @@ pub enum Command {
     Lookup(LookupArgs),
     /// Open one TCP connection on loopback and show every segment: the handshake, data, the close.
     Handshake(HandshakeArgs),
+    /// Summarise a batch's stored results (CSV, HTML, JUnit, Gradescope, PrairieLearn, TAP, JSON).
+    Report(ReportArgs),
 }
 
 /// Parses a positive, finite scale factor.
@@ -121,17 +129,18 @@ pub fn one_line(err: &clap::Error) -> String {
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Serve(Serve::Echo(args)) => peers::serve_echo(&args),
-        Command::Serve(Serve::Chat(args)) => crate::peers::chat::cli_serve(&args),
-        Command::Serve(Serve::File(args)) => crate::peers::file::cli_serve(&args),
-        Command::Serve(Serve::Udp(args)) => crate::peers::udp::cli_serve(&args),
+        Command::Serve(Serve::Chat(args)) => peers::serve_chat(&args),
+        Command::Serve(Serve::File(args)) => peers::serve_file(&args),
+        Command::Serve(Serve::Udp(args)) => peers::serve_udp(&args),
         Command::Echo(args) => peers::echo_client(&args),
-        Command::Chat(args) => crate::peers::chat::cli_connect(&args),
-        Command::SendFile(args) => crate::peers::file::cli_send(&args),
-        Command::SendUdp(args) => crate::peers::udp::cli_send(&args),
+        Command::Chat(args) => peers::chat_client(&args),
+        Command::SendFile(args) => peers::send_file(&args),
+        Command::SendUdp(args) => peers::send_udp(&args),
         Command::Grade(args) => grade::grade(&args),
         Command::Sockets(args) => sockets::sockets(&args),
         Command::Lookup(args) => lookup::lookup(&args),
         Command::Handshake(args) => handshake::handshake(&args),
+        Command::Report(args) => report::report(&args),
     }
 }
 

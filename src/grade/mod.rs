@@ -8,7 +8,11 @@
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence.
+//! - [`runs`], [`sweep`]: every live run in one registry, stopped at once on an interruption or by a
+//!   watchdog; what a killed grader left, removed by the next one.
+//! - [`Grade`]: grading from a test, a builder over [`GradeConfig`] and [`grade()`].
 
+mod builder;
 pub mod capture;
 pub mod cgroup;
 pub mod checks;
@@ -18,26 +22,34 @@ pub mod datagram;
 pub mod launch;
 pub mod limits;
 pub mod netns;
+mod not_run;
 pub mod packets;
 pub mod procfs;
+pub mod runs;
 pub mod suite;
+pub mod sweep;
 pub mod template;
 pub mod verdict;
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use builder::Grade;
 use ctx::{Ctx, Options};
 use limits::{Limits, ProcessCap};
 use netns::{IsolationReport, Plan};
+pub use not_run::interrupted_report;
+use not_run::{not_run, program_cannot_launch, Halt};
 use suite::{Level, Run, Suite};
 use template::Template;
 use verdict::{AddressAction, AddressIgnored, CheckReport, Evidence, Outcome};
 
-/// Everything a grading run needs, checked before anything runs.
+/// Everything a grading run needs, checked before anything runs. Outside this crate, build it with
+/// [`Grade`] (it may grow fields).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct GradeConfig {
     pub suite: Suite,
     /// The suite as the user named it (a built-in name or a path), for the replay command.
@@ -54,7 +66,7 @@ pub struct GradeConfig {
 }
 
 /// The server mode a program achieves, judged from the sequential and concurrent checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerMode {
     /// Serves nobody correctly.
@@ -67,7 +79,8 @@ pub enum ServerMode {
     Concurrent,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
@@ -87,7 +100,7 @@ pub struct Summary {
 }
 
 /// The limits of a run, as the report states them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LimitsReport {
     #[serde(flatten)]
     pub limits: Limits,
@@ -95,9 +108,12 @@ pub struct LimitsReport {
     pub processes_enforced_by: ProcessCap,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A grading run's report: what `sockspec grade --format json` writes, and what a batch stores per student
+/// and assignment (fields added later have defaults, so older reports still read).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GradeReport {
-    pub sockspec_version: &'static str,
+    pub sockspec_version: String,
     pub suite: String,
     pub suite_description: String,
     pub command: String,
@@ -119,17 +135,113 @@ pub struct GradeReport {
     /// `{port}` it was given, a run that could not isolate its programs).
     pub notes: Vec<String>,
     /// The network isolation the run actually used.
+    #[serde(default)]
     pub isolation: IsolationReport,
     /// The resource limits each program ran under.
+    #[serde(default)]
     pub limits: LimitsReport,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
+    /// True when the grade was interrupted: the checks that had not finished are not run.
+    #[serde(default)]
+    pub incomplete: bool,
+    /// The signal that interrupted the grade (`SIGTERM`), when one did.
+    #[serde(default)]
+    pub interrupted_by: Option<String>,
+    /// Why the program could not be launched at all (every check is then not run), when it could not.
+    #[serde(default)]
+    pub cannot_launch: Option<String>,
     pub duration_secs: f64,
+    /// When the run started, UTC, RFC 3339 (`2025-03-01T09:30:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// The machine that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+impl GradeReport {
+    /// Why the grade did not finish (`interrupted by SIGTERM`), when it did not.
+    pub fn incomplete_reason(&self) -> Option<String> {
+        self.incomplete.then(|| match &self.interrupted_by {
+            Some(signal) => format!("interrupted by {signal}"),
+            None => "interrupted".to_string(),
+        })
+    }
 }
 
 /// Runs the selected checks in suite order; `on_check` sees each report as it is made (for progress).
+///
+/// A program that cannot be launched at all (its file is missing: the submission's fault) still gets a
+/// report, with every check not run and the reason; a command that cannot work for anyone (an
+/// interpreter that is not installed) is a usage error. Once the grade is interrupted
+/// ([`runs::interrupt`]) the check that was running is dropped and [`Error::Interrupted`] returned: the
+/// checks finished before it were all given to `on_check`, for [`interrupted_report`].
 pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Result<GradeReport> {
     let started = Instant::now();
+    let selected = selected(config)?;
+    let setup = Setup::resolve(config)?;
+    let mut cannot_launch = config.template.missing_file();
+    let mut reports = Vec::with_capacity(selected.len());
+    for check in selected {
+        let report = match &cannot_launch {
+            Some(why) => not_run(
+                config,
+                check,
+                format!("the program cannot be launched: {why}"),
+            ),
+            None => {
+                let result = run_check(config, &setup.plan, check);
+                // The interruption killed the program under test: what the check saw proves nothing.
+                if runs::interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                match result {
+                    Ok(report) => report,
+                    Err(Halt::CannotLaunch(why)) => {
+                        let report = not_run(
+                            config,
+                            check,
+                            format!("the program cannot be launched: {why}"),
+                        );
+                        cannot_launch = Some(why);
+                        report
+                    }
+                    Err(Halt::Error(error)) => return Err(error),
+                }
+            }
+        };
+        on_check(&report);
+        reports.push(report);
+    }
+    Ok(assemble(config, setup, reports, started, cannot_launch))
+}
+
+/// The report of a program that could not be launched at all, for a reason the caller found (a batch
+/// whose student has no file matching the assignment's pattern): every selected check not run with
+/// `reason`, score 0, so a class summary has a row for it.
+pub fn not_launched(config: &GradeConfig, reason: &str) -> Result<GradeReport> {
+    let reports = selected(config)?
+        .into_iter()
+        .map(|check| {
+            not_run(
+                config,
+                check,
+                format!("the program cannot be launched: {reason}"),
+            )
+        })
+        .collect();
+    let setup = Setup::resolve(config)?;
+    Ok(assemble(
+        config,
+        setup,
+        reports,
+        Instant::now(),
+        Some(reason.to_string()),
+    ))
+}
+
+fn selected(config: &GradeConfig) -> Result<Vec<&suite::Check>> {
     let selected: Vec<&suite::Check> = config
         .suite
         .checks
@@ -143,21 +255,46 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
             config.suite.name, config.suite.name
         )));
     }
-    let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
-    if config.options.packets {
-        packets::check_available(&plan, isolation.limitation.as_deref()).map_err(Error::Usage)?;
+    Ok(selected)
+}
+
+/// What a run decides once, before its first check: the network of its launches and how the process
+/// limit is enforced (both found by making, and dropping, one namespace and one cgroup as a launch would).
+struct Setup {
+    plan: Plan,
+    isolation: IsolationReport,
+    processes_enforced_by: ProcessCap,
+}
+
+impl Setup {
+    fn resolve(config: &GradeConfig) -> Result<Setup> {
+        let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
+        if config.options.packets {
+            packets::check_available(&plan, isolation.limitation.as_deref())
+                .map_err(Error::Usage)?;
+        }
+        Ok(Setup {
+            plan,
+            isolation,
+            processes_enforced_by: process_cap(&config.suite.limits),
+        })
     }
-    let processes_enforced_by = process_cap(&config.suite.limits);
-    let mut reports = Vec::with_capacity(selected.len());
-    for check in selected {
-        let report = run_check(config, &plan, check)?;
-        on_check(&report);
-        reports.push(report);
-    }
+}
+
+fn assemble(
+    config: &GradeConfig,
+    setup: Setup,
+    reports: Vec<CheckReport>,
+    started: Instant,
+    cannot_launch: Option<String>,
+) -> GradeReport {
     let mode = server_mode(&config.suite, &reports);
     let mut notes = notes(&reports);
-    notes.extend(isolation.note());
-    if processes_enforced_by == ProcessCap::None {
+    if let Some(why) = &cannot_launch {
+        notes.insert(0, format!("the program cannot be launched: {why}"));
+    }
+    notes.extend(setup.isolation.note());
+    if setup.processes_enforced_by == ProcessCap::None {
         notes.push(format!(
             "the process limit of {} was not enforced: no pids cgroup could be made, and \
              RLIMIT_NPROC does not bind root",
@@ -165,8 +302,8 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         ));
     }
     let summary = summarize(&reports);
-    Ok(GradeReport {
-        sockspec_version: env!("CARGO_PKG_VERSION"),
+    GradeReport {
+        sockspec_version: env!("CARGO_PKG_VERSION").to_string(),
         suite: config.suite.name.clone(),
         suite_description: config.suite.description.clone(),
         command: config.template.display(),
@@ -180,15 +317,59 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         replay: config.replay(None),
         mode,
         notes,
-        isolation,
+        isolation: setup.isolation,
         limits: LimitsReport {
             limits: config.suite.limits,
-            processes_enforced_by,
+            processes_enforced_by: setup.processes_enforced_by,
         },
         checks: reports,
         summary,
+        incomplete: false,
+        interrupted_by: None,
+        cannot_launch,
         duration_secs: started.elapsed().as_secs_f64(),
-    })
+        started_at: Some(utc_timestamp(
+            std::time::SystemTime::now() - started.elapsed(),
+        )),
+        hostname: hostname(),
+    }
+}
+
+/// `time` as UTC RFC 3339 to the second (`2025-03-01T09:30:00Z`).
+pub fn utc_timestamp(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// This machine's name, for reports that carry it (JUnit's `hostname`).
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 /// How the process limit will be enforced in this run: found by making (and removing) a cgroup as a
@@ -201,7 +382,7 @@ fn process_cap(limits: &Limits) -> ProcessCap {
     }
 }
 
-fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<CheckReport> {
+fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<CheckReport, Halt> {
     let started = Instant::now();
     let seed = check_seed(config.seed, &check.id);
     let mut ctx = Ctx::new(
@@ -214,10 +395,13 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
     );
     let result = checks::run(&mut ctx).map_err(|f| ctx.classify(f));
     if let Some(error) = ctx.launch_error.take() {
-        return Err(Error::Usage(format!(
-            "cannot launch `{}`: {error}",
-            config.template.display()
-        )));
+        return Err(match program_cannot_launch(&error) {
+            Some(why) => Halt::CannotLaunch(why),
+            None => Halt::Error(Error::Usage(format!(
+                "cannot launch `{}`: {error}",
+                config.template.display()
+            ))),
+        });
     }
     let deadline_secs = ctx.wait().as_secs_f64();
     let (transcript, transcript_dropped) = ctx.log.take();
@@ -266,6 +450,8 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
         } else {
             0.0
         },
+        counts: check.counts(&config.suite),
+        visibility: check.visibility(&config.suite),
         outcome,
         message: failure
             .as_ref()
@@ -293,6 +479,11 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
 }
 
 impl GradeConfig {
+    /// The checks `--only` and `--skip` select, in suite order; none is a usage error.
+    pub fn selected(&self) -> Result<Vec<&suite::Check>> {
+        selected(self)
+    }
+
     /// The `sockspec grade` command line that grades again with the same inputs: the suite, the seed and
     /// every setting that can change a verdict and differs from its default. `check` replaces the
     /// selection with that one check (whose inputs do not depend on which other checks run).
@@ -457,8 +648,13 @@ fn summarize(reports: &[CheckReport]) -> Summary {
         limit: count(Outcome::Limit),
         required_passed,
         required_total: required.len(),
-        points: reports.iter().map(|r| r.points_earned).sum(),
-        max_points: reports.iter().map(|r| r.points).sum(),
+        // A check the suite says does not count shows its points but adds none.
+        points: reports
+            .iter()
+            .filter(|r| r.counts)
+            .map(|r| r.points_earned)
+            .sum(),
+        max_points: reports.iter().filter(|r| r.counts).map(|r| r.points).sum(),
         success: required_passed == required.len(),
         harness_fault: reports.iter().any(|r| r.harness_fault),
     }
@@ -551,6 +747,35 @@ mod tests {
              --timeout-scale 2.5 --isolate=on --only echo-server/basic/property -- python3 'my server' \
              {port}"
         );
+    }
+
+    #[test]
+    fn timestamps_are_utc_rfc3339() {
+        use std::time::{Duration, UNIX_EPOCH};
+        assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400 + 3_723);
+        assert_eq!(utc_timestamp(leap_day), "2000-02-29T01:02:03Z");
+        let later = UNIX_EPOCH + Duration::from_secs(1_735_689_599);
+        assert_eq!(utc_timestamp(later), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn a_program_not_launched_gets_every_check_not_run_and_no_points() {
+        // The template itself must be valid (it names a file that exists): the reason is the caller's.
+        let command = ["python3", "fixtures/submissions/echo/threaded.py"];
+        let report = not_launched(&config(&command), "server.py is missing").unwrap();
+        assert_eq!(
+            report.cannot_launch.as_deref(),
+            Some("server.py is missing")
+        );
+        assert!(report.checks.iter().all(|c| c.outcome == Outcome::NotRun
+            && c.message == "the program cannot be launched: server.py is missing"));
+        assert_eq!(report.summary.not_run, report.checks.len());
+        assert_eq!(report.summary.points, 0.0);
+        assert!(!report.summary.success);
+        let text = serde_json::to_string(&report).unwrap();
+        let back: GradeReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.cannot_launch, report.cannot_launch);
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub mod stop_signals;
 pub mod watch;
 
 /// How `sockets` and `lookup` print what they found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// Text for a person, with the meaning of what is shown.
     #[default]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{details, outcome_word, summary_line, trim_points};
+use super::{details, incomplete_line, outcome_word, summary_line, trim_points};
 use crate::grade::suite::Level;
 use crate::grade::verdict::Outcome;
 use crate::grade::{GradeReport, ServerMode};
@@ -50,6 +50,10 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
         report.required_level,
         if report.strict { "strict" } else { "lenient" }
     );
+    let incomplete = incomplete_line(report);
+    if let Some(line) = &incomplete {
+        let _ = writeln!(out, "  {}", paint.red(line));
+    }
     let mut level: Option<Level> = None;
     for check in &report.checks {
         if level != Some(check.level) {
@@ -106,8 +110,11 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
     for note in &report.notes {
         let _ = writeln!(out, "{} {note}", paint.yellow("note:"));
     }
+    if let Some(line) = &incomplete {
+        let _ = writeln!(out, "{}", paint.red(line));
+    }
     let line = summary_line(report);
-    let line = if report.summary.success && !report.summary.harness_fault {
+    let line = if report.summary.success && !report.summary.harness_fault && !report.incomplete {
         paint.green(&line)
     } else {
         paint.red(&line)

@@ -1,19 +1,30 @@
-//! Reports of a grading run: human text (default), JSON, JUnit XML and Gradescope results.
+//! Reports: of one grading run (human text, JSON, JUnit XML, Gradescope, PrairieLearn, TAP), and of a
+//! class from its stored results (CSV, HTML, and the same machine formats, one entry per student and
+//! assignment). A single run is rendered as a class of one ([`Class::lone`]), so both share one renderer
+//! per format.
 
+mod class_json;
+mod csv;
 mod gradescope;
+mod html;
 mod human;
 mod junit;
+mod markup;
+mod prairielearn;
+mod tap;
 
 use std::fmt::Write as _;
 
 use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
-use crate::grade::GradeReport;
+use crate::grade::{GradeReport, ServerMode};
+use crate::results::class::Class;
+use crate::results::Stored;
 
-pub use gradescope::gradescope;
 pub use human::human;
-pub use junit::junit;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Formats of `sockspec grade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// Per check ✓/✗, the evidence of each failure, a summary; colour only on a terminal.
     Human,
@@ -23,16 +34,129 @@ pub enum Format {
     Junit,
     /// Gradescope autograder results.json.
     Gradescope,
+    /// PrairieLearn external grader results.json.
+    Prairielearn,
+    /// TAP version 14.
+    Tap,
+}
+
+/// Formats of `sockspec report`, rendered from a class's stored results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum ClassFormat {
+    /// One row per student: points per assignment, totals, server modes, one column per check.
+    Csv,
+    /// One self-contained page: a students × checks matrix, pass rates, scores, evidence per cell.
+    Html,
+    /// JUnit XML: one testsuite per student and assignment.
+    Junit,
+    /// Gradescope results.json (one student), or an object of them by student id.
+    Gradescope,
+    /// PrairieLearn results.json (one student), or an object of them by student id.
+    Prairielearn,
+    /// TAP version 14: a subtest per student and assignment.
+    Tap,
+    /// Every stored report, merged: the class, its assignments, each student's results.
+    Json,
+}
+
+/// Choices of a class rendering that are not its format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClassOptions {
+    /// CSV: start with a byte order mark, so Excel reads the file as UTF-8 (names may be Chinese).
+    pub bom: bool,
 }
 
 /// Renders `report` in `format`; `colour` only matters for human text.
 pub fn render(report: &GradeReport, format: Format, colour: bool) -> String {
+    let class = || Class::lone(report.clone());
     match format {
         Format::Human => human(report, colour),
         Format::Json => json(report),
-        Format::Junit => junit(report),
-        Format::Gradescope => gradescope(report),
+        Format::Junit => junit::junit(&class()),
+        Format::Gradescope => gradescope::gradescope(&class()),
+        Format::Prairielearn => prairielearn::prairielearn(&class()),
+        Format::Tap => tap::tap(&class()),
     }
+}
+
+/// Renders a class's results in `format`.
+pub fn render_class(class: &Class, format: ClassFormat, options: ClassOptions) -> String {
+    match format {
+        ClassFormat::Csv => csv::csv(class, options.bom),
+        ClassFormat::Html => html::html(class),
+        ClassFormat::Junit => junit::junit(class),
+        ClassFormat::Gradescope => gradescope::gradescope(class),
+        ClassFormat::Prairielearn => prairielearn::prairielearn(class),
+        ClassFormat::Tap => tap::tap(class),
+        ClassFormat::Json => class_json::class_json(class),
+    }
+}
+
+/// How a student and an assignment are named in formats with one entry per pair: `student/assignment`, or
+/// the assignment alone for a lone grade.
+pub(crate) fn entry_name(student: &str, assignment: &str) -> String {
+    if student.is_empty() {
+        assignment.to_string()
+    } else {
+        format!("{student}/{assignment}")
+    }
+}
+
+/// A student's result for each assignment: its name, and the report or why there is none.
+pub(crate) fn results_of<'a>(
+    class: &'a Class,
+    student: &'a crate::results::class::Student,
+) -> impl Iterator<Item = (&'a str, std::result::Result<&'a GradeReport, &'static str>)> {
+    student
+        .results
+        .iter()
+        .zip(&class.assignments)
+        .map(|(result, assignment)| {
+            let report = match result {
+                Stored::Graded(report) => Ok(report.as_ref()),
+                Stored::Missing => Err("not graded yet: no stored result"),
+                Stored::Unreadable(_) => Err("the stored result could not be read: grade again"),
+            };
+            (assignment.name.as_str(), report)
+        })
+}
+
+/// Lines about a report as a whole that a reader must see before its checks: it could not be launched, it
+/// did not finish, the grader failed.
+pub(crate) fn report_warnings(report: &GradeReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(why) = &report.cannot_launch {
+        lines.push(format!("the program could not be launched: {why}"));
+    }
+    if let Some(why) = report.incomplete_reason() {
+        lines.push(format!(
+            "INCOMPLETE: grading did not finish ({why}); only {} check(s) ran",
+            report.checks.len()
+        ));
+    }
+    if report.summary.harness_fault {
+        lines.push(
+            "a fault of the grader itself: some verdicts cannot be trusted; grade again"
+                .to_string(),
+        );
+    }
+    lines
+}
+
+/// The word for a server mode, as JSON writes it.
+pub(crate) fn mode_word(mode: ServerMode) -> &'static str {
+    match mode {
+        ServerMode::None => "none",
+        ServerMode::Single => "single",
+        ServerMode::Sequential => "sequential",
+        ServerMode::Concurrent => "concurrent",
+    }
+}
+
+/// True when the whole run can be trusted as the program's grade (it finished, the grader did not fail).
+pub(crate) fn trustworthy(report: &GradeReport) -> bool {
+    !report.incomplete && !report.summary.harness_fault
 }
 
 pub fn json(report: &GradeReport) -> String {
@@ -119,66 +243,81 @@ pub fn details(check: &CheckReport) -> String {
     if let Some(exit) = &check.exit {
         let _ = writeln!(out, "{i}program:     {exit}");
     }
-    if !check.transcript.is_empty() {
+    let wire = wire_lines(check);
+    if !wire.is_empty() {
         let _ = writeln!(out, "{i}wire:");
-        let events = &check.transcript;
-        let skip_from = SHOWN_EVENTS_HEAD;
-        let skip_to = events
-            .len()
-            .saturating_sub(SHOWN_EVENTS_TAIL)
-            .max(skip_from);
-        for (n, e) in events.iter().enumerate() {
-            if n == skip_from && skip_to > skip_from {
-                let _ = writeln!(out, "{i}  … {} events …", skip_to - skip_from);
-            }
-            if (skip_from..skip_to).contains(&n) {
-                continue;
-            }
-            let (arrow, body) = match e.direction {
-                Direction::Sent => ("→", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes))),
-                Direction::Received => {
-                    ("←", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes)))
-                }
-                Direction::Event => ("·", String::from_utf8_lossy(&e.bytes).into_owned()),
-            };
-            let more = if e.len > e.bytes.len() {
-                format!(" … ({} bytes)", e.len)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                out,
-                "{i}  +{:.3}s {:<12} {arrow} {body}{more}",
-                e.at, e.channel
-            );
-        }
-        if check.transcript_dropped > 0 {
-            let _ = writeln!(
-                out,
-                "{i}  … {} more events not kept",
-                check.transcript_dropped
-            );
+        for line in wire {
+            let _ = writeln!(out, "{i}  {line}");
         }
     }
-    let stderr: Vec<&str> = check.stderr_tail.lines().collect();
+    let stderr = stderr_lines(check);
     if !stderr.is_empty() {
         let _ = writeln!(out, "{i}stderr (last lines):");
-        for line in &stderr[stderr.len().saturating_sub(STDERR_LINES)..] {
+        for line in stderr {
             let _ = writeln!(out, "{i}  | {line}");
         }
     }
     out
 }
 
+/// The wire transcript of a check as text lines (`+0.122s client 1     → "hello\n"`): the first events and
+/// the last ones, the cut said.
+pub(crate) fn wire_lines(check: &CheckReport) -> Vec<String> {
+    let events = &check.transcript;
+    let skip_from = SHOWN_EVENTS_HEAD;
+    let skip_to = events
+        .len()
+        .saturating_sub(SHOWN_EVENTS_TAIL)
+        .max(skip_from);
+    let mut lines = Vec::new();
+    for (n, e) in events.iter().enumerate() {
+        if n == skip_from && skip_to > skip_from {
+            lines.push(format!("… {} events …", skip_to - skip_from));
+        }
+        if (skip_from..skip_to).contains(&n) {
+            continue;
+        }
+        let (arrow, body) = match e.direction {
+            Direction::Sent => ("→", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes))),
+            Direction::Received => ("←", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes))),
+            Direction::Event => ("·", String::from_utf8_lossy(&e.bytes).into_owned()),
+        };
+        let more = if e.len > e.bytes.len() {
+            format!(" … ({} bytes)", e.len)
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "+{:.3}s {:<12} {arrow} {body}{more}",
+            e.at, e.channel
+        ));
+    }
+    if check.transcript_dropped > 0 {
+        lines.push(format!(
+            "… {} more events not kept",
+            check.transcript_dropped
+        ));
+    }
+    lines
+}
+
+/// The last lines of a check's stderr, as text reports show them.
+pub(crate) fn stderr_lines(check: &CheckReport) -> Vec<&str> {
+    let lines: Vec<&str> = check.stderr_tail.lines().collect();
+    lines[lines.len().saturating_sub(STDERR_LINES)..].to_vec()
+}
+
 /// One line that sums up a run.
 pub fn summary_line(report: &GradeReport) -> String {
     let s = &report.summary;
-    let verdict = if s.harness_fault {
-        "GRADER ERROR"
+    let verdict = if let Some(signal) = &report.interrupted_by {
+        format!("INCOMPLETE (interrupted by {signal})")
+    } else if s.harness_fault {
+        "GRADER ERROR".into()
     } else if s.success {
-        "PASS"
+        "PASS".into()
     } else {
-        "FAIL"
+        "FAIL".into()
     };
     let mut problems = Vec::new();
     for (n, word) in [
@@ -205,6 +344,16 @@ pub fn summary_line(report: &GradeReport) -> String {
         trim_points(s.max_points),
         report.duration_secs
     )
+}
+
+/// For an interrupted grade, the line that says so.
+pub fn incomplete_line(report: &GradeReport) -> Option<String> {
+    report.interrupted_by.as_ref().map(|signal| {
+        format!(
+            "INCOMPLETE: the grade was interrupted by {signal}; the checks it had not finished are \
+             marked not run"
+        )
+    })
 }
 
 pub fn trim_points(p: f64) -> String {
