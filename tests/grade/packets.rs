@@ -29,7 +29,7 @@ fn grade(suite: &str, only: &str, format: &str, command: &[&str]) -> Graded {
 }
 
 /// The texts of the `tcp` events of the first check.
-fn tcp_events(report: &Value) -> Vec<String> {
+pub(super) fn tcp_events(report: &Value) -> Vec<String> {
     report["checks"][0]["transcript"]
         .as_array()
         .expect("transcript")

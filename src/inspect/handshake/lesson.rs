@@ -376,20 +376,21 @@ pub fn why_time_wait(closed_first: Option<Side>, time_wait: Option<Side>) -> Str
                  late segment of this connection is taken for part of a new one between the same \
                  addresses and ports. The {peer}, which closed second, went from LAST_ACK to CLOSED \
                  at that ACK and keeps nothing. A server that closes first keeps its port's \
-                 connections in TIME_WAIT: that is why a restarted server needs SO_REUSEADDR"
+                 connections in TIME_WAIT: that is why a restarted server needs SO_REUSEADDR to bind \
+                 its port again at once."
             )
         }
         (Some(first), Some(waiting)) => format!(
             "the {} closed first, yet the {} is in TIME_WAIT: both ends closed at once (a \
-             simultaneous close ends in TIME_WAIT on both sides)",
+             simultaneous close ends in TIME_WAIT on both sides).",
             first.name(),
             waiting.name()
         ),
         (_, None) => "no socket of the connection was found in TIME_WAIT (the close did not \
-                      finish within the wait)"
+                      finish within the wait)."
             .to_string(),
         (None, Some(waiting)) => format!(
-            "the {} is in TIME_WAIT, but no FIN was captured",
+            "the {} is in TIME_WAIT, but no FIN was captured.",
             waiting.name()
         ),
     }
