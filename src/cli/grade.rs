@@ -84,7 +84,7 @@ pub struct GradeArgs {
     /// one: --isolate=off, or no namespaces here).
     #[arg(long)]
     pub packets: bool,
-    /// The program's command line, after `--`. Placeholders: {host} {port} {file} {out}; when it has
+    /// The program's command line, after `--`. Placeholders: {host} {port} {file} {out} {dir}; when it has
     /// none, the suite's own (e.g. {port}) are added at the end.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -95,6 +95,7 @@ Examples:
   sockspec grade echo-server -- python3 server.py {port}
   sockspec grade echo-client --strict -- python3 client.py {host} {port}
   sockspec grade file-receiver --format json -o report.json -- ./receiver {port} {out}
+  sockspec grade http-server -- python3 http_server.py {port} {dir}
   sockspec grade --list echo-server
 
 Outcomes: pass, fail (wrong answer), timeout (no answer by the deadline, which the report names),

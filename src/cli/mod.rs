@@ -132,6 +132,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Serve(Serve::Chat(args)) => peers::serve_chat(&args),
         Command::Serve(Serve::File(args)) => peers::serve_file(&args),
         Command::Serve(Serve::Udp(args)) => peers::serve_udp(&args),
+        Command::Serve(Serve::Http(args)) => peers::serve_http(&args),
         Command::Echo(args) => peers::echo_client(&args),
         Command::Chat(args) => peers::chat_client(&args),
         Command::SendFile(args) => peers::send_file(&args),

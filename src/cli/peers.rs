@@ -13,6 +13,7 @@ use crate::exit;
 use crate::peers::chat::{self, ChatConfig, ChatEnd, ChatServer};
 use crate::peers::echo::{self, EchoConfig, EchoEvent, EchoServer, Mode};
 use crate::peers::file::{self, Existing, FileReceiver, ReceiverConfig};
+use crate::peers::http::{HttpConfig, HttpEvent, HttpServer};
 use crate::peers::udp::{self, UdpConfig, UdpReceiver};
 use crate::wire;
 
@@ -27,6 +28,9 @@ pub enum Serve {
     File(ServeFileArgs),
     /// UDP receiver: prints each datagram with the sender's address.
     Udp(ServeUdpArgs),
+    /// HTTP/1.1 static file server for DIR: GET and HEAD, Content-Type and Content-Length, keep-alive,
+    /// 404, 405, 400; nothing outside DIR is ever served. Logs each request to stderr.
+    Http(ServeHttpArgs),
 }
 
 /// Where a server listens.
@@ -83,6 +87,17 @@ pub struct ServeUdpArgs {
     /// Print control characters and invalid UTF-8 as escapes (\n, \xff) so every datagram is one line.
     #[arg(long)]
     pub escape: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeHttpArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// The directory to serve (`/` serves its index.html).
+    pub dir: PathBuf,
+    /// Log nothing but failures.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Where a client connects.
@@ -156,6 +171,41 @@ fn log_echo_event(event: &EchoEvent, verbose: bool) {
             eprintln!("sockspec: connection from {peer}: {error}")
         }
         EchoEvent::AcceptFailed { error } => eprintln!("sockspec: accept failed: {error}"),
+        _ => {}
+    }
+}
+
+/// `sockspec serve http DIR`: prints `listening on ADDR`, then one line per request on stderr.
+pub(super) fn serve_http(args: &ServeHttpArgs) -> Result<u8> {
+    let quiet = args.quiet;
+    wire::raise_fd_limit();
+    let server = HttpServer::bind(args.listen.addr()?, HttpConfig::new(&args.dir))?
+        .on_event(move |event| log_http_event(event, quiet));
+    announce(server.local_addr())?;
+    eprintln!(
+        "serving {} at http://{}/",
+        server.root().display(),
+        server.local_addr()
+    );
+    server.run()?;
+    Ok(exit::OK)
+}
+
+/// An access log line per response (`127.0.0.1:40022 "GET /cat.png" 200 5120 bytes`); failures always.
+fn log_http_event(event: &HttpEvent, quiet: bool) {
+    match event {
+        HttpEvent::Served(s) if !quiet => eprintln!(
+            "{} \"{} {}\" {} {} bytes",
+            s.peer,
+            s.method,
+            s.target.escape_debug(),
+            s.status,
+            s.bytes
+        ),
+        HttpEvent::ConnectionFailed { peer, error } => {
+            eprintln!("sockspec: connection from {peer}: {error}")
+        }
+        HttpEvent::AcceptFailed { error } => eprintln!("sockspec: accept failed: {error}"),
         _ => {}
     }
 }

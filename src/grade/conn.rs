@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::verdict::{CheckResult, Direction, Failure, Transcript};
+use crate::peers::http::client::{self, Response, ResponseError};
 use crate::wire::{self, Deadline, ReadEnd};
 
 /// After a wrong reply starts arriving, how long to keep reading (up to its newline) so the report shows
@@ -362,6 +363,36 @@ impl Conn {
     /// Bytes received but not part of any reply so far.
     pub fn leftover(&self) -> &[u8] {
         &self.pending
+    }
+
+    /// Reads one HTTP response (to a HEAD request when `to_head`), recording every byte that arrives.
+    /// The response's bytes are consumed; what follows stays for the next.
+    pub fn read_http(
+        &mut self,
+        deadline: Deadline,
+        to_head: bool,
+        max_body: usize,
+    ) -> Result<Response, ResponseError> {
+        let before = self.pending.len();
+        let result = client::read_response_at(
+            &mut self.stream,
+            &mut self.pending,
+            deadline,
+            to_head,
+            max_body,
+        );
+        if self.pending.len() > before {
+            let fresh = self.pending[before..].to_vec();
+            self.log.record(&self.name, Direction::Received, &fresh);
+        }
+        let (response, taken) = result?;
+        self.pending.drain(..taken);
+        Ok(response)
+    }
+
+    /// What arrived but was not consumed: after a failed [`Conn::read_http`], the partial response.
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
     }
 }
 

@@ -44,6 +44,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "udp-sender",
         include_str!("../../fixtures/suites/udp-sender.toml"),
     ),
+    (
+        "http-server",
+        include_str!("../../fixtures/suites/http-server.toml"),
+    ),
 ];
 
 /// Names of the built-in suites, in the order the lesson meets them.
@@ -74,6 +78,8 @@ pub enum Level {
     Sequential,
     Concurrent,
     Robust,
+    /// Beyond robustness: what an attacker would try (an HTTP server's path traversal).
+    Security,
 }
 
 impl fmt::Display for Level {
@@ -83,6 +89,7 @@ impl fmt::Display for Level {
             Level::Sequential => "sequential",
             Level::Concurrent => "concurrent",
             Level::Robust => "robust",
+            Level::Security => "security",
         })
     }
 }
@@ -323,6 +330,32 @@ pub enum Run {
     SenderLines { lines: Vec<String> },
     /// UDP sender: generated lines.
     PropertySenderLines { cases: u32, max_lines: usize },
+    /// HTTP server: one exchange of requests against the served directory `{dir}` (see
+    /// [`crate::grade::checks::http`]).
+    Http { case: HttpCase },
+}
+
+/// What an `http` check asks of an HTTP server serving `{dir}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpCase {
+    /// `GET /` serves `index.html`: status line, Content-Type, a Content-Length that counts bytes.
+    Index,
+    /// `GET` of a binary image: the bytes arrive unchanged.
+    Binary,
+    /// `GET` of a file that does not exist: 404.
+    NotFound,
+    /// The request arrives in small slices with pauses.
+    Slices,
+    /// Two requests on one kept-alive connection are both answered.
+    KeepAlive,
+    /// A request with a body larger than one `recv(1024)` is answered, and the body not taken for
+    /// the next request.
+    Body,
+    /// A client is served while another sits connected with half a request.
+    Concurrent,
+    /// `..` (plain and percent-encoded) never reaches a file outside `{dir}`.
+    Traversal,
 }
 
 fn one() -> usize {
@@ -349,6 +382,7 @@ impl Run {
             Run::File { .. } | Run::PropertyFile { .. } => matches!(program, TcpServer | TcpClient),
             Run::Datagrams { .. } | Run::PropertyDatagrams { .. } => program == UdpReceiver,
             Run::SenderLines { .. } | Run::PropertySenderLines { .. } => program == UdpSender,
+            Run::Http { .. } => program == TcpServer,
         }
     }
 
@@ -451,7 +485,7 @@ impl Suite {
 }
 
 /// The placeholders a command template may hold.
-pub const PLACEHOLDERS: &[&str] = &["{host}", "{port}", "{file}", "{out}"];
+pub const PLACEHOLDERS: &[&str] = &["{host}", "{port}", "{file}", "{out}", "{dir}"];
 
 #[cfg(test)]
 mod tests {

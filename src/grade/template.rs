@@ -1,4 +1,5 @@
-//! The command template: the user's command line with `{host}`, `{port}`, `{file}`, `{out}` placeholders.
+//! The command template: the user's command line with `{host}`, `{port}`, `{file}`, `{out}`, `{dir}`
+//! placeholders.
 
 use crate::error::{Error, Result};
 
@@ -21,6 +22,8 @@ pub struct Values {
     pub port: u16,
     pub file: Option<String>,
     pub out: Option<String>,
+    /// The directory an HTTP server serves.
+    pub dir: Option<String>,
 }
 
 impl Template {
@@ -91,6 +94,11 @@ impl Template {
         &self.argv
     }
 
+    /// True when the command holds `placeholder` (`{dir}`).
+    pub fn uses(&self, placeholder: &str) -> bool {
+        self.argv.iter().any(|a| a.contains(placeholder))
+    }
+
     /// The argument vector for one launch.
     pub fn expand(&self, values: &Values) -> Vec<String> {
         self.resolved
@@ -104,6 +112,9 @@ impl Template {
                 }
                 if let Some(out) = &values.out {
                     arg = arg.replace("{out}", out);
+                }
+                if let Some(dir) = &values.dir {
+                    arg = arg.replace("{dir}", dir);
                 }
                 arg
             })

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{Handle, Stop};
+use super::{Handle, Stop, StopSignal};
 use crate::error::{Error, Result};
 use crate::wire;
 
@@ -240,40 +240,6 @@ impl EchoServer {
                         return Ok(stats(clients));
                     }
                 }
-            }
-        }
-    }
-}
-
-/// The stop request as a future: the wake-up socket reads EOF once the handle asks to stop.
-struct StopSignal(Option<tokio::net::UnixStream>);
-
-impl StopSignal {
-    fn new(wake: Option<std::os::unix::net::UnixStream>) -> Result<Self> {
-        let register = |e| Error::io("cannot register the stop socket", e);
-        let wake = match wake {
-            Some(wake) => {
-                wake.set_nonblocking(true).map_err(register)?;
-                Some(tokio::net::UnixStream::from_std(wake).map_err(register)?)
-            }
-            None => None,
-        };
-        Ok(StopSignal(wake))
-    }
-
-    /// Resolves once a stop is asked for; never, for a server run in the caller's thread.
-    async fn stopped(self) {
-        let Some(wake) = self.0 else {
-            return std::future::pending().await;
-        };
-        loop {
-            if wake.readable().await.is_err() {
-                return;
-            }
-            match wake.try_read(&mut [0u8; 1]) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                // EOF (the trigger closed), or anything else: stop.
-                _ => return,
             }
         }
     }

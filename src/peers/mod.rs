@@ -18,11 +18,12 @@ pub mod chat;
 pub mod echo;
 pub mod file;
 mod handle;
+pub mod http;
 mod stop;
 pub mod udp;
 
 pub use handle::Handle;
-pub(crate) use stop::{wait_any, Stop, Wake, Watched};
+pub(crate) use stop::{wait_any, Stop, StopSignal, Wake, Watched};
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};

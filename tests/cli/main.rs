@@ -14,6 +14,7 @@ mod errors;
 mod file;
 /// `handshake`: one connection captured segment by segment; its arithmetic, its close, TIME_WAIT.
 mod handshake;
+mod http;
 /// `lookup`: names from a hosts file the test controls, localhost and numeric addresses, offline.
 mod lookup;
 /// `sockets`: a program's sockets as they change, running pids, forked children, port holders.

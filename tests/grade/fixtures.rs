@@ -168,4 +168,11 @@ fixture_tests! {
     isolation_client_lesson_host => "isolation/client_lesson_host",
     isolation_udp_sender_fixed => "isolation/udp_sender_fixed",
     isolation_fork_bomb => "isolation/fork_bomb",
+    http_server => "http/server",
+    http_text_mode => "http/text_mode",
+    http_no_content_length => "http/no_content_length",
+    http_char_length => "http/char_length",
+    http_traversal => "http/traversal",
+    http_lf_headers => "http/lf_headers",
+    http_one_recv => "http/one_recv",
 }

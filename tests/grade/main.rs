@@ -7,6 +7,7 @@ mod compiled;
 mod confine;
 mod evidence;
 mod fixtures;
+mod http;
 mod interrupt;
 mod isolation;
 mod leftovers;

@@ -9,6 +9,8 @@ mod echo;
 mod file;
 /// Every peer's handle: stop returns what the peer saw, wait lets it end, a drop never hangs.
 mod handles;
+/// HTTP: files byte for byte, keep-alive, pipelining, errors, bodies skipped, no path traversal.
+mod http;
 /// UDP: whole datagrams in order from several paced senders, the size limit, the line formats.
 mod udp;
 /// Helpers: addresses, deadlines, a seeded generator, clients that read while they write.

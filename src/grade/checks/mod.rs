@@ -2,6 +2,7 @@
 
 mod client;
 mod file;
+pub mod http;
 mod server;
 mod udp;
 
@@ -119,6 +120,7 @@ pub fn run(ctx: &mut Ctx) -> CheckResult {
         (Run::PropertySenderLines { cases, max_lines }, _) => {
             udp::property_sender_lines(ctx, *cases, *max_lines)
         }
+        (Run::Http { case }, _) => http::run(ctx, *case),
     }
 }
 

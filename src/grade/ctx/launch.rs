@@ -46,7 +46,15 @@ impl Ctx<'_> {
             port,
             file: None,
             out: Some(workdir.path().join(OUTPUT_FILE).display().to_string()),
+            dir: None,
         };
+        if self.template.uses("{dir}") {
+            let site = workdir.path().join(crate::grade::checks::http::SITE_DIR);
+            crate::grade::checks::http::Site::new(self.seed)
+                .write(workdir.path())
+                .map_err(|e| Failure::harness(format!("cannot write the site to serve: {e}")))?;
+            values.dir = Some(site.display().to_string());
+        }
         if let Some(bytes) = input {
             let path = workdir.path().join(INPUT_FILE);
             std::fs::write(&path, bytes)
