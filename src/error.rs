@@ -76,6 +76,9 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// No private network namespace or no packet socket in it: `handshake` cannot run here.
+    #[error("cannot capture packets here: {0}")]
+    CannotCapture(String),
     /// A grade stopped by [`crate::grade::runs::interrupt`] (a signal): whoever interrupted it reports.
     #[error("the grade was interrupted")]
     Interrupted,
@@ -109,6 +112,7 @@ impl Error {
                 exit::FILE
             }
             Error::Broken { .. } | Error::Io { .. } | Error::Interrupted => exit::FAILED,
+            Error::CannotCapture(_) => exit::CANNOT_CAPTURE,
         }
     }
 

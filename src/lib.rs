@@ -7,6 +7,7 @@
 //! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it;
 //!   [`grade::Grade`] grades a program from a test.
 //! - [`inspect`]: the sockets a program holds (`netstat -ano` for one program) and what a name resolves to.
+//! - [`packets`]: TCP segments captured on `lo` of a private network namespace (`handshake`, `grade --packets`).
 //! - [`results`]: a batch's results on disk (one grade report per student and assignment), and the class
 //!   they make.
 //! - [`report`]: a grading report, or a class, as human text, CSV, HTML, JSON, JUnit XML, Gradescope,
@@ -21,6 +22,7 @@ pub mod error;
 pub mod exit;
 pub mod grade;
 pub mod inspect;
+pub mod packets;
 pub mod peers;
 pub mod report;
 pub mod results;

@@ -79,6 +79,11 @@ pub struct GradeArgs {
     /// said in the report; `on` refuses to grade without it (exit 2); `off` always shares the loopback.
     #[arg(long, value_enum, default_value_t = Isolate::Auto, value_name = "WHEN")]
     pub isolate: Isolate,
+    /// Add the program's TCP segments (SYN, SYN-ACK, FIN, RST with relative seq/ack; data in runs) to
+    /// the wire transcript of each check, captured in its private network namespace (exit 2 without
+    /// one: --isolate=off, or no namespaces here).
+    #[arg(long)]
+    pub packets: bool,
     /// The program's command line, after `--`. Placeholders: {host} {port} {file} {out} {dir}; when it has
     /// none, the suite's own (e.g. {port}) are added at the end.
     #[arg(last = true, value_name = "COMMAND")]
@@ -136,6 +141,7 @@ impl GradeArgs {
             strict: self.strict,
             timeout_scale: self.timeout_scale,
             isolate: self.isolate,
+            packets: self.packets,
             ..Options::default()
         };
         if let Some(prefix) = self.prefix.as_ref().or(suite.prefix.as_ref()) {

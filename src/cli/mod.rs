@@ -4,9 +4,11 @@
 //! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
 //!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
 //! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
+//! - [`handshake`]: `handshake`: one TCP connection captured segment by segment.
 //! - [`report`]: `report`: a class summary rendered from a batch's stored results.
 
 mod grade;
+mod handshake;
 mod lookup;
 mod output;
 mod peers;
@@ -15,6 +17,7 @@ mod signals;
 mod sockets;
 
 pub use grade::*;
+pub use handshake::HandshakeArgs;
 pub use lookup::LookupArgs;
 pub use peers::*;
 pub use report::*;
@@ -62,6 +65,8 @@ pub enum Command {
     Sockets(SocketsArgs),
     /// Resolve names to addresses with the system resolver, and say where each answer came from.
     Lookup(LookupArgs),
+    /// Open one TCP connection on loopback and show every segment: the handshake, data, the close.
+    Handshake(HandshakeArgs),
     /// Summarise a batch's stored results (CSV, HTML, JUnit, Gradescope, PrairieLearn, TAP, JSON).
     Report(ReportArgs),
 }
@@ -135,6 +140,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Grade(args) => grade::grade(&args),
         Command::Sockets(args) => sockets::sockets(&args),
         Command::Lookup(args) => lookup::lookup(&args),
+        Command::Handshake(args) => handshake::handshake(&args),
         Command::Report(args) => report::report(&args),
     }
 }

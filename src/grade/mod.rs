@@ -3,7 +3,8 @@
 //!
 //! - [`suite`]: the assignments as data; [`template`]: the command line with its placeholders.
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
-//! - [`netns`], [`limits`], [`cgroup`]: a private network per launch, resource limits, control groups.
+//! - [`netns`], [`limits`], [`cgroup`]: a private network per launch, resource limits, control groups;
+//!   [`packets`]: its TCP segments in the transcript (`--packets`).
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence.
@@ -22,6 +23,7 @@ pub mod launch;
 pub mod limits;
 pub mod netns;
 mod not_run;
+pub mod packets;
 pub mod procfs;
 pub mod runs;
 pub mod suite;
@@ -267,6 +269,10 @@ struct Setup {
 impl Setup {
     fn resolve(config: &GradeConfig) -> Result<Setup> {
         let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
+        if config.options.packets {
+            packets::check_available(&plan, isolation.limitation.as_deref())
+                .map_err(Error::Usage)?;
+        }
         Ok(Setup {
             plan,
             isolation,

@@ -1,6 +1,6 @@
 //! What a check found: its outcome, the evidence (expected vs actual, minimal input), and the wire transcript.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -179,11 +179,26 @@ pub struct Transcript {
     inner: Arc<Mutex<TranscriptInner>>,
 }
 
-#[derive(Debug)]
 struct TranscriptInner {
     start: Instant,
     events: Vec<WireEvent>,
     dropped: usize,
+    /// What writes events after they happened (the packet capture of `--packets`), asked to write
+    /// out what it holds before the events are read. Held weakly: it lives with its launch.
+    late: Vec<Weak<LateWriter>>,
+}
+
+/// See [`Transcript::late_writer`].
+pub type LateWriter = dyn Fn() + Send + Sync;
+
+impl std::fmt::Debug for TranscriptInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TranscriptInner")
+            .field("start", &self.start)
+            .field("events", &self.events)
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Transcript {
@@ -191,6 +206,8 @@ impl Transcript {
     pub const MAX_EVENTS: usize = 400;
     /// Bytes kept per event.
     pub const BYTES_PER_EVENT: usize = 256;
+    /// Events kept per channel of [`Transcript::event_at`] (captured segments): half the cap.
+    pub const MAX_LATE_EVENTS: usize = Self::MAX_EVENTS / 2;
 
     pub fn new() -> Self {
         Transcript {
@@ -198,6 +215,7 @@ impl Transcript {
                 start: Instant::now(),
                 events: Vec::new(),
                 dropped: 0,
+                late: Vec::new(),
             })),
         }
     }
@@ -222,6 +240,54 @@ impl Transcript {
         self.record(channel, Direction::Event, what.as_bytes());
     }
 
+    /// An event that happened at `at` and is written only now (a captured segment): placed among the
+    /// others by its time. One from before the transcript was last cleared is left out. One channel of
+    /// such events keeps at most [`Self::MAX_LATE_EVENTS`], so that the grader's own events still fit
+    /// when a check makes many connections.
+    pub fn event_at(&self, at: Instant, channel: &str, what: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(since) = at.checked_duration_since(inner.start) else {
+            return;
+        };
+        let on_channel = inner.events.iter().filter(|e| e.channel == channel).count();
+        if inner.events.len() >= Self::MAX_EVENTS || on_channel >= Self::MAX_LATE_EVENTS {
+            inner.dropped += 1;
+            return;
+        }
+        let at = since.as_secs_f64();
+        let place = inner.events.partition_point(|e| e.at <= at);
+        inner.events.insert(
+            place,
+            WireEvent {
+                at,
+                channel: channel.to_string(),
+                direction: Direction::Event,
+                bytes: what.as_bytes()[..what.len().min(Self::BYTES_PER_EVENT)].to_vec(),
+                len: what.len(),
+            },
+        );
+    }
+
+    /// Registers `writer`, called before the events are read ([`Transcript::take`],
+    /// [`Transcript::snapshot`]) so that events it holds back are in. Held weakly: dropping the last
+    /// `Arc` unregisters it.
+    pub fn late_writer(&self, writer: &Arc<LateWriter>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.late.retain(|w| w.strong_count() > 0);
+        inner.late.push(Arc::downgrade(writer));
+    }
+
+    /// Lets every late writer write out what it holds (without the lock: they record into this).
+    fn catch_up(&self) {
+        let writers: Vec<Arc<LateWriter>> = {
+            let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            inner.late.iter().filter_map(Weak::upgrade).collect()
+        };
+        for write_out in writers {
+            write_out();
+        }
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.inner
             .lock()
@@ -232,12 +298,14 @@ impl Transcript {
 
     /// The events so far and how many were dropped past the cap.
     pub fn take(&self) -> (Vec<WireEvent>, usize) {
+        self.catch_up();
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         (inner.events.clone(), inner.dropped)
     }
 
     /// A copy of the events so far, to put back with [`Transcript::restore`].
     pub fn snapshot(&self) -> TranscriptSnapshot {
+        self.catch_up();
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         TranscriptSnapshot {
             events: inner.events.clone(),
@@ -550,6 +618,32 @@ mod tests {
             ("ECHO：你好", "ECHO:hi\\n")
         );
         assert!(e.sha256.is_none() && a.hex.is_none());
+    }
+
+    #[test]
+    fn late_events_take_their_place_by_time_and_half_the_cap_at_most() {
+        let log = Transcript::new();
+        let before = Instant::now();
+        log.event("client 1", "connected");
+        log.event_at(before, "tcp", "SYN");
+        let (events, _) = log.take();
+        let order: Vec<&str> = events.iter().map(|e| e.channel.as_str()).collect();
+        assert_eq!(order, ["tcp", "client 1"]);
+        for _ in 0..Transcript::MAX_EVENTS {
+            log.event_at(Instant::now(), "tcp", "data");
+        }
+        log.event("client 1", "closed");
+        let (events, dropped) = log.take();
+        let tcp = events.iter().filter(|e| e.channel == "tcp").count();
+        assert_eq!(tcp, Transcript::MAX_LATE_EVENTS);
+        assert_eq!(
+            dropped,
+            Transcript::MAX_EVENTS + 1 - Transcript::MAX_LATE_EVENTS
+        );
+        assert_eq!(events.last().map(|e| e.channel.as_str()), Some("client 1"));
+        log.clear();
+        log.event_at(before, "tcp", "from before the clear");
+        assert!(log.take().0.is_empty());
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //! - [`watch`]: looking again and again until the program ends or the user presses Ctrl-C;
 //!   [`stop_signals`]: Ctrl-C (and SIGTERM, SIGHUP) as something the watch waits for.
 //! - [`netstat`]: the table, the change lines and the meaning of each TCP state, as text.
+//! - [`handshake`]: one TCP connection captured segment by segment (`sockspec handshake`), with the
+//!   lesson's reading of each: the three-way handshake, data, the four-way close, TIME_WAIT.
 //! - [`lookup`] and [`resolver`]: a name resolved by the system resolver, and where the answer came
 //!   from (the hosts file, DNS).
 
 pub mod changes;
+pub mod handshake;
 pub mod lookup;
 pub mod netstat;
 pub mod resolver;

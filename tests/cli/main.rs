@@ -3,12 +3,17 @@
 
 /// `serve chat` and `chat` talking to each other through their stdin and stdout.
 mod chat;
+/// Running as `nobody`, or where no namespace can be made.
+#[path = "../support/confine.rs"]
+mod confine;
 /// `serve echo` in its modes and the `echo` client.
 mod echo;
 /// Bad input of every kind: one line on stderr and the documented exit code.
 mod errors;
 /// `serve file` and `send-file`, checked by sha256.
 mod file;
+/// `handshake`: one connection captured segment by segment; its arithmetic, its close, TIME_WAIT.
+mod handshake;
 mod http;
 /// `lookup`: names from a hosts file the test controls, localhost and numeric addresses, offline.
 mod lookup;

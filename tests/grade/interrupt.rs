@@ -394,3 +394,38 @@ fn session_of(pid: i32) -> Option<i32> {
         .parse()
         .ok()
 }
+
+/// With `--packets`, an interruption ends the capture of the check that was running with the grade (its
+/// program, namespace and packet socket go), and the check that finished keeps its segments in the
+/// partial report.
+#[test]
+fn an_interrupted_grade_with_packets_keeps_the_finished_checks_segments() {
+    let mut grader = Grader::start(
+        &["--packets", "--format", "json", "-o", "{dir}/report.json"],
+        &[],
+    );
+    let (_, port) = grader.wait_listening(2);
+    grader.signal(libc::SIGINT);
+    let status = grader.wait_exit(INTERRUPT_LIMIT);
+    let stderr = grader.read("stderr");
+    assert_eq!(status.code(), Some(128 + libc::SIGINT), "{stderr}");
+    grader.assert_nothing_left(port);
+    let report: serde_json::Value = serde_json::from_str(&grader.read("report.json"))
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr:\n{stderr}"));
+    assert_eq!(report["incomplete"], true, "{report:#}");
+    assert_eq!(report["checks"][0]["outcome"], "pass", "{report:#}");
+    let events = super::packets::tcp_events(&report);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("grader ") && e.contains(": SYN, seq 0")),
+        "{events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("program ") && e.contains(": SYN-ACK, seq 0, ack 1")),
+        "{events:#?}"
+    );
+    assert_eq!(report["checks"][1]["outcome"], "not-run", "{report:#}");
+}

@@ -6,11 +6,11 @@
 //! As root (CI) isolation must work: a report that says otherwise fails these tests. Elsewhere a test
 //! that needs what the system does not allow says so and returns.
 
-use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::confine::{as_nobody, forbid_namespaces};
 use super::util::{sockspec_in, sockspec_with, strings, submissions_dir, Graded};
 
 const LIMIT: Duration = Duration::from_secs(180);
@@ -225,20 +225,7 @@ fn root_gets_full_isolation_and_an_ordinary_user_gets_what_the_system_allows() {
     assert_eq!(isolation["any_port"], true, "{isolation}");
     assert!(isolation.get("limitation").is_none(), "{isolation}");
 
-    let graded = sockspec_with(&submissions_dir(), &args, LIMIT, |command| {
-        // SAFETY: drops to nobody between fork and exec with plain system calls.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(65534) != 0
-                    || libc::setuid(65534) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    });
+    let graded = sockspec_with(&submissions_dir(), &args, LIMIT, as_nobody);
     let report = graded.json();
     let isolation = &report["isolation"];
     if isolation["network"] != "namespace" {
@@ -258,68 +245,6 @@ fn root_gets_full_isolation_and_an_ordinary_user_gets_what_the_system_allows() {
         report["limits"]["processes_enforced_by"], "rlimit",
         "{report}"
     );
-}
-
-/// A seccomp filter that makes `unshare(2)` and `setns(2)` fail with EPERM, as the default profile of
-/// a container runtime does: a system where no namespace can be made.
-fn forbid_namespaces(command: &mut std::process::Command) {
-    // Classic BPF: load the syscall number; EPERM for unshare and setns; allow everything else.
-    const LD_NR: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS, offset 0: seccomp_data.nr
-    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-    const RET: u16 = 0x06; // BPF_RET | BPF_K
-    const ERRNO_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32; // SECCOMP_RET_ERRNO | EPERM
-    const ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
-    let filter = [
-        libc::sock_filter {
-            code: LD_NR,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        libc::sock_filter {
-            code: JEQ,
-            jt: 2,
-            jf: 0,
-            k: libc::SYS_unshare as u32,
-        },
-        libc::sock_filter {
-            code: JEQ,
-            jt: 1,
-            jf: 0,
-            k: libc::SYS_setns as u32,
-        },
-        libc::sock_filter {
-            code: RET,
-            jt: 0,
-            jf: 0,
-            k: ALLOW,
-        },
-        libc::sock_filter {
-            code: RET,
-            jt: 0,
-            jf: 0,
-            k: ERRNO_EPERM,
-        },
-    ];
-    // SAFETY: between fork and exec, prctl(2) with a filter program that lives in the closure.
-    unsafe {
-        command.pre_exec(move || {
-            let program = libc::sock_fprog {
-                len: filter.len() as u16,
-                filter: filter.as_ptr() as *mut libc::sock_filter,
-            };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(
-                    libc::PR_SET_SECCOMP,
-                    libc::SECCOMP_MODE_FILTER,
-                    &program as *const libc::sock_fprog,
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 mod cli;
 mod compiled;
+#[path = "../support/confine.rs"]
+mod confine;
 mod evidence;
 mod fixtures;
 mod http;
@@ -10,5 +12,6 @@ mod interrupt;
 mod isolation;
 mod leftovers;
 mod output;
+mod packets;
 mod peers;
 mod util;

@@ -451,3 +451,87 @@ fn an_interrupted_grade_renders_as_unfinished_in_every_format() {
     let html = render(ClassFormat::Html);
     assert!(html.contains("\"unfinished\""));
 }
+
+/// The points of a TAP document and of all its subtests, depth first.
+fn all_points(points: &[tap14::Point]) -> Vec<&tap14::Point> {
+    points
+        .iter()
+        .flat_map(|p| std::iter::once(p).chain(all_points(&p.subtest)))
+        .collect()
+}
+
+/// `grade --packets` puts the program's TCP segments among the wire events of a check: every format that
+/// shows the wire shows them, and stays valid (JUnit against its XSD, TAP 14), for a server that resets
+/// its connection instead of closing it.
+#[test]
+fn captured_segments_show_in_every_format_that_shows_the_wire() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("echo.json");
+    let program =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/submissions/packets/linger_reset.py");
+    let run = sockspec([
+        "grade".as_ref(),
+        "echo-server".as_ref(),
+        "--packets".as_ref(),
+        "--seed".as_ref(),
+        "7".as_ref(),
+        "--only".as_ref(),
+        "echo-server/basic/several-messages".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "-o".as_ref(),
+        file.as_os_str(),
+        "--".as_ref(),
+        "python3".as_ref(),
+        program.as_os_str(),
+    ]);
+    assert_eq!(
+        run.code, 1,
+        "a failed grade: {}\n{}",
+        run.command, run.stderr
+    );
+    let render =
+        |format: &str| report_run([file.as_os_str(), "--format".as_ref(), format.as_ref()]).text();
+    // The program's RST, as one wire line: its channel, who sent it to whom, its reading.
+    let rst = |text: &str| {
+        text.lines().any(|l| {
+            l.contains(" tcp ")
+                && l.contains("· program 127.0.0.1:")
+                && l.contains(" → grader 127.0.0.1:")
+                && l.contains(": RST, seq ")
+        })
+    };
+
+    let xml = render("junit");
+    assert_valid_junit(&xml);
+    assert!(rst(&xml), "the RST in JUnit's system-out:\n{xml}");
+
+    let tap = render("tap");
+    let points = tap14::parse(&tap).unwrap_or_else(|e| panic!("{e}\n{tap}"));
+    let wire = all_points(&points)
+        .into_iter()
+        .filter(|p| p.fails())
+        .find_map(|p| p.yaml.as_ref()?["wire"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("a failed point with its wire:\n{tap}"));
+    assert!(rst(&wire), "the RST in TAP's wire:\n{wire}");
+
+    let gradescope: Value = serde_json::from_str(&render("gradescope")).unwrap();
+    assert_gradescope(&gradescope);
+    let outputs: Vec<&str> = gradescope["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["output"].as_str())
+        .collect();
+    assert!(
+        outputs.iter().any(|o| rst(o)),
+        "the RST in a Gradescope output: {outputs:#?}"
+    );
+
+    // The page carries the wire lines as data its script shows in a <pre>, one per line.
+    let html = render("html");
+    assert!(
+        html.contains(": RST, seq ") && html.contains("· program 127.0.0.1:"),
+        "the RST in the HTML page"
+    );
+}

@@ -10,6 +10,7 @@ use crate::grade::conn::Conn;
 use crate::grade::datagram::UdpPeer;
 use crate::grade::launch::{LaunchSpec, NotReady, Program};
 use crate::grade::netns::Network;
+use crate::grade::packets::{LaunchCapture, ProgramEnd};
 use crate::grade::procfs::Proto;
 use crate::grade::template::Values;
 use crate::grade::verdict::{AddressAction, AddressIgnored, CheckResult, Failure};
@@ -28,13 +29,15 @@ impl Ctx<'_> {
     }
 
     /// Launches a fresh copy of the program, in a fresh directory, into `network`. `port` fills
-    /// `{port}`; `input` is written to the file `{file}` names.
+    /// `{port}`; `input` is written to the file `{file}` names; `end` is the end of its connections the
+    /// program is (for `--packets`).
     fn launch(
         &mut self,
         network: Network,
         listener: Option<TcpListener>,
         port: u16,
         input: Option<&[u8]>,
+        end: ProgramEnd,
     ) -> CheckResult {
         let workdir = crate::grade::runs::workdir()
             .map_err(|e| Failure::harness(format!("cannot create a working directory: {e}")))?;
@@ -58,6 +61,17 @@ impl Ctx<'_> {
                 .map_err(|e| Failure::harness(format!("cannot write {}: {e}", path.display())))?;
             values.file = Some(path.display().to_string());
         }
+        // Before the program starts, so that its first segment is seen.
+        let packets = match network.namespace() {
+            Some(ns) if self.opts.packets => {
+                Some(LaunchCapture::start(ns, end, &self.log).map_err(|e| {
+                    Failure::harness(format!(
+                        "cannot capture packets in the program's network: {e}"
+                    ))
+                })?)
+            }
+            _ => None,
+        };
         let argv = self.template.expand(&values);
         let spec = LaunchSpec {
             argv,
@@ -76,6 +90,7 @@ impl Ctx<'_> {
             .event("program", &format!("started (pid {})", program.pid()));
         self.current = Some(Launched {
             program,
+            packets,
             listener,
             network,
             _workdir: workdir,
@@ -100,7 +115,7 @@ impl Ctx<'_> {
             .run(|| free_port(proto))
             .and_then(|port| port)
             .map_err(|e| Failure::harness(format!("cannot find a free port: {e}")))?;
-        self.launch(network, None, port, None)?;
+        self.launch(network, None, port, None, ProgramEnd::Server)?;
         let wait = self.start_wait();
         let program = self.program()?;
         match program.wait_listening(proto, Deadline::after(wait)) {
@@ -148,7 +163,7 @@ impl Ctx<'_> {
             .local_addr()
             .map_err(|e| Failure::harness(format!("cannot read the listening port: {e}")))?
             .port();
-        self.launch(network, Some(listener), port, input)?;
+        self.launch(network, Some(listener), port, input, ProgramEnd::Client)?;
         self.accept("program")
     }
 
@@ -222,7 +237,8 @@ impl Ctx<'_> {
             .local_addr()
             .map_err(|e| Failure::harness(format!("cannot read the UDP port: {e}")))?
             .port();
-        self.launch(network, None, port, None)?;
+        // A sender has no TCP connection; were it to make one, it would be its client.
+        self.launch(network, None, port, None, ProgramEnd::Client)?;
         Ok(socket)
     }
 

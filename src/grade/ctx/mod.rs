@@ -23,6 +23,7 @@ use super::conn::{Compare, Parking};
 use super::datagram::Misaddressed;
 use super::launch::{LaunchError, Program};
 use super::netns::{Isolate, Network, Plan};
+use super::packets::LaunchCapture;
 use super::suite::{Check, Suite};
 use super::template::{Template, Values};
 use super::verdict::{AddressIgnored, CheckResult, Direction, Failure, Transcript};
@@ -46,6 +47,8 @@ pub struct Options {
     pub grace: Duration,
     /// Private network namespaces per launch: where possible, required, or never.
     pub isolate: Isolate,
+    /// Capture each launch's TCP segments into the transcript (`--packets`; needs namespaces).
+    pub packets: bool,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             output_cap: 1024 * 1024,
             grace: Duration::from_millis(500),
             isolate: Isolate::Auto,
+            packets: false,
         }
     }
 }
@@ -70,6 +74,9 @@ const OUTPUT_FILE: &str = "output.bin";
 /// goes, then the network (a namespace is freed once nothing refers to it), then the directory.
 struct Launched {
     program: Program,
+    /// With `--packets`: the capture of the launch's segments, stopped (its last events written) just
+    /// before the program is: what the stop itself sends is the grader's doing, not the program's.
+    packets: Option<LaunchCapture>,
     /// For a client launch: the listener its connections arrive at.
     listener: Option<TcpListener>,
     network: Network,
@@ -347,6 +354,7 @@ impl<'a> Ctx<'a> {
     pub fn stop(&mut self) -> Leftovers {
         self.parking.release();
         if let Some(mut launched) = self.current.take() {
+            drop(launched.packets.take());
             let program = &mut launched.program;
             let report = program.stop(self.opts.grace);
             let leftovers = Leftovers {
