@@ -19,10 +19,10 @@ grade-arg-lang = Language of the human report, of the suite's texts in it (requi
 grade-arg-command = The program's command line, after `--`. Placeholders: { "{host} {port} {file} {out}" }; when it has none, the suite's own (e.g. { "{port}" }) are added at the end
 grade-arg-help = Print help (see a summary with '-h')
 
-# Shown in place of clap's own headings in Chinese only; English keeps clap's.
-help-usage = Usage:
-help-arguments = Arguments
-help-options = Options
+# The headings of the help, in place of clap's own.
+help-usage = Usage:{ " " }
+help-arguments = Arguments:
+help-options = Options:
 
 grade-after-help =
     Examples:

@@ -7,8 +7,8 @@ report-program = program: { $command }
 report-settings = seed { $seed } · required level: { $level } · { $comparison } comparison
 report-comparison-strict = strict
 report-comparison-lenient = lenient
-# The heading of each level's checks: "basic (required)".
-report-level-heading = { $level } ({ $role })
+# After the level's name in the heading of its checks: "basic (required)".
+report-level-heading = { " " }({ $role })
 report-role-required = required
 report-role-information = information
 

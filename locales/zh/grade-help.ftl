@@ -20,8 +20,8 @@ grade-arg-command = 被测程序的命令行，写在 `--` 后面。占位符：
 grade-arg-help = 显示帮助（-h 显示简要帮助）
 
 help-usage = 用法：
-help-arguments = 参数
-help-options = 选项
+help-arguments = 参数：
+help-options = 选项：
 
 grade-after-help =
     例子：

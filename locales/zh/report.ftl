@@ -6,7 +6,7 @@ report-program = 程序：{ $command }
 report-settings = 随机种子 { $seed } · 必须达到的级别：{ $level } · { $comparison }比较
 report-comparison-strict = 严格
 report-comparison-lenient = 宽松
-report-level-heading = { $level }（{ $role }）
+report-level-heading = （{ $role }）
 report-role-required = 必须通过
 report-role-information = 仅供参考
 
