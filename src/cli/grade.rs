@@ -127,7 +127,10 @@ impl GradeArgs {
 pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
     let suite = Suite::load(&args.suite)?;
     if args.list {
-        write_stdout(&list_checks(&suite, args.lang.unwrap_or_else(Lang::from_env)))?;
+        write_stdout(&list_checks(
+            &suite,
+            args.lang.unwrap_or_else(Lang::from_env),
+        ))?;
         return Ok(exit::OK);
     }
     let config = args.config(suite)?;

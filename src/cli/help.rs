@@ -99,7 +99,15 @@ mod tests {
 
     #[test]
     fn lang_is_read_from_the_raw_arguments_before_the_command() {
-        let zh = args(&["sockspec", "grade", "--lang", "zh", "echo-server", "--", "x"]);
+        let zh = args(&[
+            "sockspec",
+            "grade",
+            "--lang",
+            "zh",
+            "echo-server",
+            "--",
+            "x",
+        ]);
         assert_eq!(lang_of(&zh), Lang::Zh);
         let zh = args(&["sockspec", "grade", "--lang=zh", "--help"]);
         assert_eq!(lang_of(&zh), Lang::Zh);
@@ -124,7 +132,10 @@ mod tests {
         for arg in grade.get_arguments() {
             let id = arg.get_id().as_str();
             let named = id == "help" || GRADE_ARGS.iter().any(|(a, _)| *a == id);
-            assert!(named, "--{id} of grade has no help in locales/*/grade-help.ftl");
+            assert!(
+                named,
+                "--{id} of grade has no help in locales/*/grade-help.ftl"
+            );
         }
         let help = localize(Cli::command(), Lang::Zh)
             .find_subcommand_mut("grade")

@@ -33,8 +33,12 @@ pub struct LocalizedReport {
 pub fn check_texts(suite: &Suite, report: &CheckReport, lang: Lang) -> LocalizedCheck {
     let check = suite.check(&report.id);
     LocalizedCheck {
-        requirement: check.map_or(&*report.requirement, |c| c.requirement_in(lang)).to_string(),
-        concept: check.map_or(&*report.concept, |c| c.concept_in(lang)).to_string(),
+        requirement: check
+            .map_or(&*report.requirement, |c| c.requirement_in(lang))
+            .to_string(),
+        concept: check
+            .map_or(&*report.concept, |c| c.concept_in(lang))
+            .to_string(),
         message: report
             .message_key
             .as_ref()

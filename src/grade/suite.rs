@@ -532,7 +532,10 @@ mod tests {
         assert_eq!(check.concept_in(Lang::Zh), check.concept);
         assert_eq!(suite.description_in(Lang::Zh), suite.description);
         let builtin = Suite::load(&suite.name).unwrap();
-        assert_ne!(builtin.checks[0].requirement_in(Lang::Zh), check.requirement);
+        assert_ne!(
+            builtin.checks[0].requirement_in(Lang::Zh),
+            check.requirement
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ impl Template {
     pub fn missing_file(&self) -> Option<Message> {
         let missing = self.argv.iter().find(|a| is_missing_source(a))?;
         let Ok(here) = std::env::current_dir() else {
-            return Some(Message::new(key::CANNOT_LAUNCH_NO_SUCH_FILE).arg("path", missing.as_str()));
+            return Some(
+                Message::new(key::CANNOT_LAUNCH_NO_SUCH_FILE).arg("path", missing.as_str()),
+            );
         };
         Some(
             Message::new(key::CANNOT_LAUNCH_NO_SUCH_FILE_HERE)

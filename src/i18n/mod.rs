@@ -83,12 +83,36 @@ impl fmt::Display for Lang {
 
 /// The Fluent files of each language, in the order they are added to its bundle.
 const SOURCES: &[(Lang, &str, &str)] = &[
-    (Lang::En, "report.ftl", include_str!("../../locales/en/report.ftl")),
-    (Lang::En, "grader.ftl", include_str!("../../locales/en/grader.ftl")),
-    (Lang::En, "grade-help.ftl", include_str!("../../locales/en/grade-help.ftl")),
-    (Lang::Zh, "report.ftl", include_str!("../../locales/zh/report.ftl")),
-    (Lang::Zh, "grader.ftl", include_str!("../../locales/zh/grader.ftl")),
-    (Lang::Zh, "grade-help.ftl", include_str!("../../locales/zh/grade-help.ftl")),
+    (
+        Lang::En,
+        "report.ftl",
+        include_str!("../../locales/en/report.ftl"),
+    ),
+    (
+        Lang::En,
+        "grader.ftl",
+        include_str!("../../locales/en/grader.ftl"),
+    ),
+    (
+        Lang::En,
+        "grade-help.ftl",
+        include_str!("../../locales/en/grade-help.ftl"),
+    ),
+    (
+        Lang::Zh,
+        "report.ftl",
+        include_str!("../../locales/zh/report.ftl"),
+    ),
+    (
+        Lang::Zh,
+        "grader.ftl",
+        include_str!("../../locales/zh/grader.ftl"),
+    ),
+    (
+        Lang::Zh,
+        "grade-help.ftl",
+        include_str!("../../locales/zh/grade-help.ftl"),
+    ),
 ];
 
 /// The Fluent source files of `lang`: (file name, text). For tests and tools that read them.

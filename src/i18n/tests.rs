@@ -43,9 +43,15 @@ fn every_id_the_code_uses_is_in_the_files_and_every_file_id_is_used() {
     let en = ids(Lang::En);
     let used: BTreeSet<String> = key::ALL.iter().map(|k| k.to_string()).collect();
     let missing: Vec<_> = used.difference(&en).collect();
-    let unused: Vec<_> = en.difference(&used).filter(|id| !id.starts_with('-')).collect();
+    let unused: Vec<_> = en
+        .difference(&used)
+        .filter(|id| !id.starts_with('-'))
+        .collect();
     assert!(missing.is_empty(), "used in code, in no file: {missing:?}");
-    assert!(unused.is_empty(), "in the files, not in i18n::key: {unused:?}");
+    assert!(
+        unused.is_empty(),
+        "in the files, not in i18n::key: {unused:?}"
+    );
 }
 
 #[test]
@@ -53,10 +59,36 @@ fn every_message_renders_in_both_languages_without_errors() {
     // Every argument any message takes, so a misspelt `{ $name }` shows up as an error.
     let args = FluentArgs::from_iter(
         [
-            "suite", "command", "seed", "level", "comparison", "role", "at", "hex", "from", "end",
-            "len", "sha256", "count", "mode", "verdict", "passed", "total", "points", "max",
-            "problems", "secs", "signal", "text", "why", "path", "dir", "program", "error",
-            "deadline", "status",
+            "suite",
+            "command",
+            "seed",
+            "level",
+            "comparison",
+            "role",
+            "at",
+            "hex",
+            "from",
+            "end",
+            "len",
+            "sha256",
+            "count",
+            "mode",
+            "verdict",
+            "passed",
+            "total",
+            "points",
+            "max",
+            "problems",
+            "secs",
+            "signal",
+            "text",
+            "why",
+            "path",
+            "dir",
+            "program",
+            "error",
+            "deadline",
+            "status",
         ]
         .map(|name| (name, FluentValue::from("x"))),
     );
@@ -83,8 +115,14 @@ fn the_locale_environment_picks_the_language() {
                 .map(|(_, v)| v.to_string())
         }
     };
-    assert_eq!(Lang::from_locale_vars(env(&[("LANG", "zh_CN.UTF-8")])), Lang::Zh);
-    assert_eq!(Lang::from_locale_vars(env(&[("LANG", "en_US.UTF-8")])), Lang::En);
+    assert_eq!(
+        Lang::from_locale_vars(env(&[("LANG", "zh_CN.UTF-8")])),
+        Lang::Zh
+    );
+    assert_eq!(
+        Lang::from_locale_vars(env(&[("LANG", "en_US.UTF-8")])),
+        Lang::En
+    );
     assert_eq!(Lang::from_locale_vars(env(&[("LANG", "C")])), Lang::En);
     assert_eq!(Lang::from_locale_vars(env(&[])), Lang::En);
     // LC_ALL overrides LC_MESSAGES, which overrides LANG; an empty one counts as unset.
@@ -104,7 +142,10 @@ fn a_message_renders_its_arguments_in_the_language_asked() {
         message.english(),
         "the program cannot be launched: the program file echo.py does not exist"
     );
-    assert_eq!(message.render(Lang::Zh), "程序无法启动：程序文件 echo.py 不存在");
+    assert_eq!(
+        message.render(Lang::Zh),
+        "程序无法启动：程序文件 echo.py 不存在"
+    );
     // Stored in a report and read back, it renders the same.
     let json = serde_json::to_string(&message).unwrap();
     let back: Message = serde_json::from_str(&json).unwrap();

@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 
 use crate::grade::suite::Level;
 use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
-use crate::i18n::{key, pad, text, Lang, Message};
 use crate::grade::{GradeReport, ServerMode};
+use crate::i18n::{key, pad, text, Lang, Message};
 use crate::results::class::Class;
 use crate::results::Stored;
 
@@ -465,7 +465,13 @@ mod tests {
             "{out}"
         );
         let mut out = String::new();
-        evidence_lines(&mut out, "", "expected:", &Evidence::of(&expected), Lang::En);
+        evidence_lines(
+            &mut out,
+            "",
+            "expected:",
+            &Evidence::of(&expected),
+            Lang::En,
+        );
         assert!(out.contains("\" … (1000 bytes in all, sha256 "), "{out}");
         assert!(!e.text.contains('y'));
     }

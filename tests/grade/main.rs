@@ -7,6 +7,7 @@ mod evidence;
 mod fixtures;
 mod interrupt;
 mod isolation;
+mod lang;
 mod leftovers;
 mod output;
 mod peers;

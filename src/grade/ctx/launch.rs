@@ -121,8 +121,9 @@ impl Ctx<'_> {
                     NotReady::Timeout { secs } => {
                         Message::new(key::NEVER_LISTENED).arg("secs", format!("{secs:.1}"))
                     }
-                    NotReady::Exited { status } => Message::new(key::ENDED_BEFORE_LISTENING)
-                        .arg("status", status.to_string()),
+                    NotReady::Exited { status } => {
+                        Message::new(key::ENDED_BEFORE_LISTENING).arg("status", status.to_string())
+                    }
                 };
                 Err(Failure::said(
                     Outcome::Timeout,
