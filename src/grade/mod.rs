@@ -469,7 +469,7 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
             .as_ref()
             .map(|f| f.message.clone())
             .unwrap_or_default(),
-        message_key: failure.as_ref().and_then(|f| f.key.clone()),
+        message_key: failure.as_ref().and_then(|f| f.key.as_deref().cloned()),
         deadline_secs,
         duration_secs: started.elapsed().as_secs_f64(),
         input: failure

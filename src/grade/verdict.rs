@@ -46,7 +46,8 @@ pub struct Failure {
     pub outcome: Option<Outcome>,
     pub message: String,
     /// `message` by its id and arguments, when it has one: so a report can show it in Chinese too.
-    pub key: Option<Message>,
+    /// Boxed: a check's `Err` stays small.
+    pub key: Option<Box<Message>>,
     /// The input that showed the failure (for property checks: shrunk to a minimal one).
     pub input: Option<Vec<u8>>,
     pub expected: Option<Vec<u8>>,
@@ -91,7 +92,7 @@ impl Failure {
         Failure {
             outcome: Some(outcome),
             message: message.english(),
-            key: Some(message),
+            key: Some(Box::new(message)),
             ..Default::default()
         }
     }
