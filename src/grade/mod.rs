@@ -160,9 +160,10 @@ pub struct GradeReport {
     /// The machine that ran it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
-    /// The language of `localized` and of the human report (`en` for reports of older versions).
-    #[serde(default)]
-    pub lang: Lang,
+    /// The language of `localized` and of the human report; absent in reports of older versions
+    /// (English), which so read and write back the same bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Lang>,
     /// The report's own texts in `lang` (each check has its own `localized`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localized: Option<localize::LocalizedReport>,
@@ -340,7 +341,7 @@ fn assemble(
             std::time::SystemTime::now() - started.elapsed(),
         )),
         hostname: hostname(),
-        lang: config.lang,
+        lang: Some(config.lang),
         localized: Some(localized),
     }
 }

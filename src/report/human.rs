@@ -41,7 +41,7 @@ impl Paint {
 
 pub fn human(report: &GradeReport, colour: bool) -> String {
     let paint = Paint(colour);
-    let lang = report.lang;
+    let lang = report.lang.unwrap_or_default();
     let mut out = String::new();
     let title = Message::new(key::REPORT_TITLE).arg("suite", report.suite.as_str());
     let _ = writeln!(out, "{}", paint.bold(&title.render(lang)));
