@@ -36,7 +36,8 @@ label-replay = replay:
 label-program = program:
 label-wire = wire:
 label-stderr = stderr (last lines):
-label-note = note:
+# Before each note, with its space (the Chinese colon needs none).
+label-note = note:{ " " }
 
 differs-at = first at byte { $at } (0x{ $hex }); shown: the bytes around it
 smallest-input = (the input above is the smallest failing one found; the replay finds it again)

@@ -178,7 +178,7 @@ pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
                 "[{}] {} {}",
                 finished.len(),
                 check.id,
-                report::outcome_word(check.outcome)
+                report::outcome_word_in(check.outcome, shared.config.lang)
             );
         }
     });

@@ -10,7 +10,7 @@ use super::{
 use crate::grade::suite::Level;
 use crate::grade::verdict::Outcome;
 use crate::grade::{GradeReport, ServerMode};
-use crate::i18n::{key, text, Message};
+use crate::i18n::{key, pad, text, Lang, Message};
 
 struct Paint(bool);
 
@@ -120,12 +120,12 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
         let _ = writeln!(out, "{}", line.render(lang));
     }
     let notes = match (&report.localized, lang) {
-        (Some(l), crate::i18n::Lang::Zh) if l.notes.len() == report.notes.len() => &l.notes,
+        (Some(l), Lang::Zh) if l.notes.len() == report.notes.len() => &l.notes,
         _ => &report.notes,
     };
     let note_label = text(lang, key::LABEL_NOTE);
     for note in notes {
-        let _ = writeln!(out, "{} {note}", paint.yellow(&note_label));
+        let _ = writeln!(out, "{}{note}", paint.yellow(&note_label));
     }
     if let Some(line) = &incomplete {
         let _ = writeln!(out, "{}", paint.red(line));
@@ -138,7 +138,7 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
     };
     let _ = writeln!(out, "{}", paint.bold(&line));
     if report.checks.iter().any(|c| c.outcome != Outcome::Pass) {
-        let label = crate::i18n::pad(&text(lang, key::REPORT_REPLAY), 9);
+        let label = pad(&text(lang, key::REPORT_REPLAY), 9);
         let _ = writeln!(out, "{label}{}", report.replay);
     }
     out

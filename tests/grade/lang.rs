@@ -131,7 +131,7 @@ fn the_locale_picks_the_language_and_lang_overrides_it() {
         &[
             "  - echo-server/basic/ascii 未运行  0/2 · ",
             "    原因：       程序无法启动：程序文件 no_such_student.py 不存在（命令里的相对路径是相对于 ",
-            "注意： 程序无法启动：程序文件 no_such_student.py 不存在",
+            "注意：程序无法启动：程序文件 no_such_student.py 不存在",
             "未通过：必须通过的检查通过了 0/1 项 · 得分 0/2 · 1 项未运行",
         ],
     );
