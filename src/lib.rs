@@ -6,6 +6,7 @@
 //! - [`wire`]: deadline-bounded socket helpers shared by the peers, the tests and the grader.
 //! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it;
 //!   [`grade::Grade`] grades a program from a test.
+//! - [`i18n`]: the language of reports and help (English, Simplified Chinese), texts in Fluent files.
 //! - [`inspect`]: the sockets a program holds (`netstat -ano` for one program) and what a name resolves to.
 //! - [`packets`]: TCP segments captured on `lo` of a private network namespace (`handshake`, `grade --packets`).
 //! - [`results`]: a batch's results on disk (one grade report per student and assignment), and the class
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod error;
 pub mod exit;
 pub mod grade;
+pub mod i18n;
 pub mod inspect;
 pub mod packets;
 pub mod peers;

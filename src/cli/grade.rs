@@ -19,6 +19,7 @@ use crate::grade::suite::{Level, Suite};
 use crate::grade::template::Template;
 use crate::grade::verdict::CheckReport;
 use crate::grade::{self, runs, sweep, GradeConfig};
+use crate::i18n::Lang;
 use crate::report::{self, Format};
 
 /// Whether the human report uses colour.
@@ -30,8 +31,9 @@ pub enum Colour {
     Never,
 }
 
+/// The flags of `sockspec grade`. The help shown for each is in `locales/*/grade-help.ftl` (in the
+/// language of `--lang`, see [`super::help`]); the comments here say what each field holds.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = GRADE_HELP)]
 pub struct GradeArgs {
     /// A built-in suite (echo-server, echo-client, chat-server, chat-client, file-receiver, file-sender,
     /// udp-receiver, udp-sender) or the path of a suite file.
@@ -84,48 +86,15 @@ pub struct GradeArgs {
     /// one: --isolate=off, or no namespaces here).
     #[arg(long)]
     pub packets: bool,
+    /// Language of the human report and of `--help` (default: the locale's, from LC_ALL, LC_MESSAGES
+    /// or LANG; English unless it is a `zh` locale).
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
     /// The program's command line, after `--`. Placeholders: {host} {port} {file} {out} {dir}; when it has
     /// none, the suite's own (e.g. {port}) are added at the end.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
-
-const GRADE_HELP: &str = "\
-Examples:
-  sockspec grade echo-server -- python3 server.py {port}
-  sockspec grade echo-client --strict -- python3 client.py {host} {port}
-  sockspec grade file-receiver --format json -o report.json -- ./receiver {port} {out}
-  sockspec grade http-server -- python3 http_server.py {port} {dir}
-  sockspec grade --list echo-server
-
-Outcomes: pass, fail (wrong answer), timeout (no answer by the deadline, which the report names),
-crash (the program died: exit status and stderr shown), limit (the program ran into a resource limit of
-the suite's [limits]: processes, CPU time, address space, open files, file size), not-run (an earlier
-step made it impossible).
-
-Isolation: each launch runs in a private network namespace holding only loopback, where every IPv4
-address is local and (as root, with BPF) every connection or datagram reaches the grader, so hard-coded
-ports and hosts (8888, 192.168.1.100) work and grades can run side by side. The report says when the
-system did not allow it (--isolate=on then refuses to run).
-
-A program that cannot be launched at all (its file is missing, not executable) is the submission's
-fault: the report says why, with every check not run (score 0), and the exit code is 1. A command that
-cannot work for anyone (an interpreter that is not installed) is a usage error: exit 2, no report.
-
-Interruption: SIGINT (Ctrl-C), SIGTERM (a CI job's timeout) or SIGHUP stop every program the grade
-started (its whole process tree and cgroup), remove the temporary directories, write the report of the
-checks finished so far (to -o FILE, else to stdout), marked incomplete (JSON: \"incomplete\": true and
-\"interrupted_by\"; the others: an INCOMPLETE line), and exit with 128 + the signal. If the grader is
-killed outright (SIGKILL), a watchdog process kills what it started and removes its temporary files;
-whatever a killed grader still left is removed at the start of the next grade.
-
-Exit codes:
-  0    every required check passed
-  1    a required check did not pass (also: the program cannot be launched)
-  2    usage, suite or command error, a report file (-o) that cannot be written (found before any
-       check runs), or a fault of the grader itself
-  4    the report could not be saved at the end (-o FILE; an older report there is left whole)
-  129  interrupted by SIGHUP, 130 by SIGINT, 143 by SIGTERM (128 + the signal)";
 
 impl GradeArgs {
     /// The checked configuration of a grading run.
@@ -156,6 +125,7 @@ impl GradeArgs {
             seed: self.seed.unwrap_or_else(grade::fresh_seed),
             options,
             suite,
+            lang: self.lang.unwrap_or_else(Lang::from_env),
         })
     }
 }
@@ -163,7 +133,10 @@ impl GradeArgs {
 pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
     let suite = Suite::load(&args.suite)?;
     if args.list {
-        write_stdout(&list_checks(&suite))?;
+        write_stdout(&list_checks(
+            &suite,
+            args.lang.unwrap_or_else(Lang::from_env),
+        ))?;
         return Ok(exit::OK);
     }
     let config = args.config(suite)?;
@@ -211,7 +184,7 @@ pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
                 "[{}] {} {}",
                 finished.len(),
                 check.id,
-                report::outcome_word(check.outcome)
+                report::outcome_word_in(check.outcome, shared.config.lang)
             );
         }
     });
@@ -302,10 +275,10 @@ fn wait_for_the_signal_thread() -> Result<u8> {
     Err(Error::Interrupted)
 }
 
-fn list_checks(suite: &Suite) -> String {
+fn list_checks(suite: &Suite, lang: Lang) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "{}: {}", suite.name, suite.description);
+    let _ = writeln!(out, "{}: {}", suite.name, suite.description_in(lang));
     let _ = writeln!(
         out,
         "launched as: COMMAND {} · required level: {}\n",
@@ -320,7 +293,7 @@ fn list_checks(suite: &Suite) -> String {
             check.id,
             check.level.to_string(),
             report::trim_points(check.points),
-            check.requirement
+            check.requirement_in(lang)
         );
     }
     out

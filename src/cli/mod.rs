@@ -2,13 +2,15 @@
 //!
 //! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
 //! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
-//!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
+//!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up; [`help`] the language of
+//!   `grade`'s help and report (`--lang`), known before parsing.
 //! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
 //! - [`handshake`]: `handshake`: one TCP connection captured segment by segment.
 //! - [`report`]: `report`: a class summary rendered from a batch's stored results.
 
 mod grade;
 mod handshake;
+mod help;
 mod lookup;
 mod output;
 mod peers;
@@ -26,7 +28,7 @@ pub use sockets::SocketsArgs;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::exit;
@@ -93,7 +95,13 @@ pub fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {
 /// Parses the process arguments. Help and version print as clap prints them; a usage error is one line
 /// on stderr (`sockspec: invalid value '70000' for '<PORT>': ...`) and exit code 2.
 pub fn parse_args() -> Cli {
-    match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `grade --help` is in the language asked for, so that language is read before clap parses.
+    let command = help::localize(Cli::command(), help::lang_of(&args));
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    match parsed {
         Ok(cli) => cli,
         Err(err)
             if !err.use_stderr()

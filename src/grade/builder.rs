@@ -17,6 +17,7 @@ use super::template::Template;
 use super::verdict::{CheckReport, Outcome};
 use super::{GradeConfig, GradeReport};
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 
 /// A grading run being set up: a suite, the program's command, and the settings the command line's flags
 /// give (each defaults as `sockspec grade` does). [`run`](Grade::run) grades and returns the report.
@@ -33,6 +34,7 @@ pub struct Grade {
     strict: bool,
     prefix: Option<Vec<u8>>,
     timeout_scale: f64,
+    lang: Lang,
 }
 
 impl Grade {
@@ -54,6 +56,7 @@ impl Grade {
             strict: false,
             prefix: None,
             timeout_scale: 1.0,
+            lang: Lang::En,
         }
     }
 
@@ -107,6 +110,13 @@ impl Grade {
         self
     }
 
+    /// The language of the report's `localized` texts and of its human form (default: English; the
+    /// environment's is [`Lang::from_env`]).
+    pub fn lang(mut self, lang: Lang) -> Self {
+        self.lang = lang;
+        self
+    }
+
     /// The checked configuration, as `sockspec grade` would build it from the same flags.
     pub fn config(self) -> Result<GradeConfig> {
         if self.command.is_empty() {
@@ -142,6 +152,7 @@ impl Grade {
             seed: self.seed.unwrap_or_else(super::fresh_seed),
             options,
             suite: self.suite,
+            lang: self.lang,
         })
     }
 

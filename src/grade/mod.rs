@@ -7,7 +7,7 @@
 //!   [`packets`]: its TCP segments in the transcript (`--packets`).
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
-//! - [`verdict`]: outcomes and evidence.
+//! - [`verdict`]: outcomes and evidence; [`localize`]: a report's texts in its language.
 //! - [`runs`], [`sweep`]: every live run in one registry, stopped at once on an interruption or by a
 //!   watchdog; what a killed grader left, removed by the next one.
 //! - [`Grade`]: grading from a test, a builder over [`GradeConfig`] and [`grade()`].
@@ -21,6 +21,7 @@ pub mod ctx;
 pub mod datagram;
 pub mod launch;
 pub mod limits;
+pub mod localize;
 pub mod netns;
 mod not_run;
 pub mod packets;
@@ -36,6 +37,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::i18n::{key, Lang, Message};
 pub use builder::Grade;
 use ctx::{Ctx, Options};
 use limits::{Limits, ProcessCap};
@@ -63,6 +65,8 @@ pub struct GradeConfig {
     pub skip: Vec<String>,
     pub seed: u64,
     pub options: Options,
+    /// The language of the report's texts beside the English ones (`localized`), and of its human form.
+    pub lang: Lang,
 }
 
 /// The server mode a program achieves, judged from the sequential and concurrent checks.
@@ -158,6 +162,13 @@ pub struct GradeReport {
     /// The machine that ran it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// The language of `localized` and of the human report; absent in reports of older versions
+    /// (English), which so read and write back the same bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Lang>,
+    /// The report's own texts in `lang` (each check has its own `localized`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localized: Option<localize::LocalizedReport>,
 }
 
 impl GradeReport {
@@ -185,11 +196,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
     let mut reports = Vec::with_capacity(selected.len());
     for check in selected {
         let report = match &cannot_launch {
-            Some(why) => not_run(
-                config,
-                check,
-                format!("the program cannot be launched: {why}"),
-            ),
+            Some(why) => not_run(config, check, cannot_be_launched(why)),
             None => {
                 let result = run_check(config, &setup.plan, check);
                 // The interruption killed the program under test: what the check saw proves nothing.
@@ -199,11 +206,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
                 match result {
                     Ok(report) => report,
                     Err(Halt::CannotLaunch(why)) => {
-                        let report = not_run(
-                            config,
-                            check,
-                            format!("the program cannot be launched: {why}"),
-                        );
+                        let report = not_run(config, check, cannot_be_launched(&why));
                         cannot_launch = Some(why);
                         report
                     }
@@ -223,13 +226,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
 pub fn not_launched(config: &GradeConfig, reason: &str) -> Result<GradeReport> {
     let reports = selected(config)?
         .into_iter()
-        .map(|check| {
-            not_run(
-                config,
-                check,
-                format!("the program cannot be launched: {reason}"),
-            )
-        })
+        .map(|check| not_run(config, check, cannot_be_launched(&verbatim(reason))))
         .collect();
     let setup = Setup::resolve(config)?;
     Ok(assemble(
@@ -237,8 +234,18 @@ pub fn not_launched(config: &GradeConfig, reason: &str) -> Result<GradeReport> {
         setup,
         reports,
         Instant::now(),
-        Some(reason.to_string()),
+        Some(verbatim(reason)),
     ))
+}
+
+/// The message of a check not run because the program cannot be launched, for the reason `why`.
+fn cannot_be_launched(why: &Message) -> Message {
+    Message::new(key::NOT_RUN_CANNOT_LAUNCH).arg("why", why.clone())
+}
+
+/// An English text that has no message id (yet): shown as it is in every language.
+fn verbatim(text: &str) -> Message {
+    Message::new(key::VERBATIM).arg("text", text)
 }
 
 fn selected(config: &GradeConfig) -> Result<Vec<&suite::Check>> {
@@ -286,13 +293,10 @@ fn assemble(
     setup: Setup,
     reports: Vec<CheckReport>,
     started: Instant,
-    cannot_launch: Option<String>,
+    cannot_launch: Option<Message>,
 ) -> GradeReport {
     let mode = server_mode(&config.suite, &reports);
     let mut notes = notes(&reports);
-    if let Some(why) = &cannot_launch {
-        notes.insert(0, format!("the program cannot be launched: {why}"));
-    }
     notes.extend(setup.isolation.note());
     if setup.processes_enforced_by == ProcessCap::None {
         notes.push(format!(
@@ -301,6 +305,17 @@ fn assemble(
             config.suite.limits.processes
         ));
     }
+    // Only the first note has an id so far; the others are shown in English in every language.
+    let mut notes: Vec<Message> = notes.iter().map(|n| verbatim(n)).collect();
+    if let Some(why) = &cannot_launch {
+        notes.insert(0, cannot_be_launched(why));
+    }
+    let mut reports = reports;
+    for report in &mut reports {
+        report.localized = Some(localize::check_texts(&config.suite, report, config.lang));
+    }
+    let localized =
+        localize::report_texts(&config.suite, &notes, cannot_launch.as_ref(), config.lang);
     let summary = summarize(&reports);
     GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -316,7 +331,7 @@ fn assemble(
         skip: config.skip.clone(),
         replay: config.replay(None),
         mode,
-        notes,
+        notes: notes.iter().map(Message::english).collect(),
         isolation: setup.isolation,
         limits: LimitsReport {
             limits: config.suite.limits,
@@ -326,12 +341,14 @@ fn assemble(
         summary,
         incomplete: false,
         interrupted_by: None,
-        cannot_launch,
+        cannot_launch: cannot_launch.as_ref().map(Message::english),
         duration_secs: started.elapsed().as_secs_f64(),
         started_at: Some(utc_timestamp(
             std::time::SystemTime::now() - started.elapsed(),
         )),
         hostname: hostname(),
+        lang: Some(config.lang),
+        localized: Some(localized),
     }
 }
 
@@ -416,6 +433,8 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
             Some(f) => {
                 f.outcome = Some(Outcome::Limit);
                 f.message = format!("the program {breach}; then: {}", f.message);
+                // The message is no longer the one its id names.
+                f.key = None;
             }
             // A check that passed stays passed on the program's words alone (a `MemoryError` it caught
             // and printed); only the kernel's evidence makes it a breach.
@@ -460,6 +479,7 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
             .as_ref()
             .map(|f| f.message.clone())
             .unwrap_or_default(),
+        message_key: failure.as_ref().and_then(|f| f.key.as_deref().cloned()),
         deadline_secs,
         duration_secs: started.elapsed().as_secs_f64(),
         input: failure
@@ -478,6 +498,7 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
         stderr_tail: text(&leftovers.stderr_tail),
         harness_fault: failure.as_ref().is_some_and(|f| f.harness),
         address_ignored,
+        localized: None,
     })
 }
 
@@ -717,6 +738,7 @@ mod tests {
             skip: Vec::new(),
             seed: 7,
             options: Options::default(),
+            lang: Lang::En,
         }
     }
 

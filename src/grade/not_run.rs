@@ -7,6 +7,7 @@ use super::launch::LaunchError;
 use super::verdict::{CheckReport, Outcome};
 use super::{assemble, selected, suite, GradeConfig, GradeReport, Setup};
 use crate::error::Error;
+use crate::i18n::{key, Message};
 
 /// The report of a grade interrupted by `signal` (`SIGTERM`): the checks `finished` before it, every
 /// other selected check not run; marked incomplete.
@@ -24,7 +25,7 @@ pub fn interrupted_report(
             None => not_run(
                 config,
                 check,
-                format!("the grade was interrupted ({signal}) before this check finished"),
+                Message::new(key::NOT_RUN_INTERRUPTED).arg("signal", signal),
             ),
         })
         .collect();
@@ -43,13 +44,13 @@ pub fn interrupted_report(
 /// Why a check ended the grade instead of giving a report.
 pub(super) enum Halt {
     /// The program cannot be launched: the reason, for a report in which no check runs.
-    CannotLaunch(String),
+    CannotLaunch(Message),
     /// The command, or the grader, cannot work: no report.
     Error(Error),
 }
 
 /// The report of a check that did not run, with the reason.
-pub(super) fn not_run(config: &GradeConfig, check: &suite::Check, message: String) -> CheckReport {
+pub(super) fn not_run(config: &GradeConfig, check: &suite::Check, message: Message) -> CheckReport {
     CheckReport {
         id: check.id.clone(),
         level: check.level,
@@ -61,7 +62,8 @@ pub(super) fn not_run(config: &GradeConfig, check: &suite::Check, message: Strin
         counts: check.counts(&config.suite),
         visibility: check.visibility(&config.suite),
         outcome: Outcome::NotRun,
-        message,
+        message: message.english(),
+        message_key: Some(message),
         deadline_secs: 0.0,
         duration_secs: 0.0,
         input: None,
@@ -77,13 +79,14 @@ pub(super) fn not_run(config: &GradeConfig, check: &suite::Check, message: Strin
         stderr_tail: String::new(),
         harness_fault: false,
         address_ignored: None,
+        localized: None,
     }
 }
 
 /// Whose fault a launch error is. The program's (its file is missing, not executable, not a program):
 /// the reason, for a report that says so. The command's (the interpreter is not installed) or the
 /// grader's: `None`, a usage error without a report.
-pub(super) fn program_cannot_launch(error: &LaunchError) -> Option<String> {
+pub(super) fn program_cannot_launch(error: &LaunchError) -> Option<Message> {
     // As the command named it: `./a.out`, not the absolute path it was resolved to.
     let cwd = std::env::current_dir().unwrap_or_default();
     let shown = |path: &std::path::Path| {
@@ -92,16 +95,14 @@ pub(super) fn program_cannot_launch(error: &LaunchError) -> Option<String> {
     };
     match error {
         LaunchError::NoSuchFile { path } => {
-            Some(format!("the program file {} does not exist", shown(path)))
+            Some(Message::new(key::CANNOT_LAUNCH_NO_SUCH_FILE).arg("path", shown(path)))
         }
         LaunchError::IsDirectory { path } => {
-            Some(format!("{} is a directory, not a program", shown(path)))
+            Some(Message::new(key::CANNOT_LAUNCH_DIRECTORY).arg("path", shown(path)))
         }
-        LaunchError::NotExecutable { path } => Some(format!(
-            "the program file {} is not executable (run `chmod +x` on it, or put its interpreter \
-             first)",
-            shown(path)
-        )),
+        LaunchError::NotExecutable { path } => {
+            Some(Message::new(key::CANNOT_LAUNCH_NOT_EXECUTABLE).arg("path", shown(path)))
+        }
         // The file is there but the kernel will not run it: no `#!` line, a `#!` naming an interpreter
         // that does not exist, no permission.
         LaunchError::Spawn { program, source }
@@ -110,7 +111,11 @@ pub(super) fn program_cannot_launch(error: &LaunchError) -> Option<String> {
                 Some(libc::ENOEXEC | libc::EACCES | libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
             ) =>
         {
-            Some(format!("{program} cannot be started: {source}"))
+            Some(
+                Message::new(key::CANNOT_LAUNCH_CANNOT_START)
+                    .arg("program", program.to_string())
+                    .arg("error", source.to_string()),
+            )
         }
         LaunchError::Empty
         | LaunchError::NotFound { .. }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 
 /// The suites that ship with sockspec, compiled in from `fixtures/suites/` so the binary stands alone.
 const BUILTIN: &[(&str, &str)] = &[
@@ -149,6 +150,9 @@ fn yes() -> bool {
 pub struct Suite {
     pub name: String,
     pub description: String,
+    /// The description in Simplified Chinese (optional: English where it is absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_zh: Option<String>,
     pub program: Program,
     /// Arguments added after the user's command when it names no placeholder itself.
     pub args: Vec<String>,
@@ -185,8 +189,15 @@ pub struct Check {
     pub points: f64,
     /// The requirement the check enforces, in one sentence.
     pub requirement: String,
+    /// The requirement in Simplified Chinese. Each text of a check may have a `_zh` twin on the line
+    /// after it; where it has none, a Chinese report shows the English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirement_zh: Option<String>,
     /// The lesson concept it tests.
     pub concept: String,
+    /// The concept in Simplified Chinese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concept_zh: Option<String>,
     /// This check's own answer deadline, overriding the suite's `reply_ms`.
     #[serde(default)]
     pub deadline_ms: Option<u64>,
@@ -210,6 +221,24 @@ impl Check {
 
     pub fn deadline(&self, suite: &Suite) -> Duration {
         Duration::from_millis(self.deadline_ms.unwrap_or(suite.deadlines.reply_ms))
+    }
+
+    /// The requirement in `lang`, English where the suite has no translation.
+    pub fn requirement_in(&self, lang: Lang) -> &str {
+        in_lang(lang, &self.requirement, &self.requirement_zh)
+    }
+
+    /// The concept in `lang`, English where the suite has no translation.
+    pub fn concept_in(&self, lang: Lang) -> &str {
+        in_lang(lang, &self.concept, &self.concept_zh)
+    }
+}
+
+/// A suite text in `lang`: its `_zh` twin for Chinese when there is one, else the English.
+fn in_lang<'a>(lang: Lang, english: &'a str, zh: &'a Option<String>) -> &'a str {
+    match (lang, zh) {
+        (Lang::Zh, Some(zh)) => zh,
+        _ => english,
     }
 }
 
@@ -482,6 +511,11 @@ impl Suite {
     pub fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }
+
+    /// The description in `lang`, English where the suite has no translation.
+    pub fn description_in(&self, lang: Lang) -> &str {
+        in_lang(lang, &self.description, &self.description_zh)
+    }
 }
 
 /// The placeholders a command template may hold.
@@ -497,6 +531,45 @@ mod tests {
             let suite = Suite::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(suite.name, name);
         }
+    }
+
+    #[test]
+    fn every_builtin_suite_and_check_has_both_languages() {
+        for name in builtin_names() {
+            let suite = Suite::load(name).unwrap();
+            let cjk = |text: &str| text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+            let zh = suite.description_zh.as_deref().unwrap_or_default();
+            assert!(cjk(zh), "{name}: description_zh missing or not Chinese");
+            for check in &suite.checks {
+                for (field, text) in [
+                    ("requirement_zh", check.requirement_zh.as_deref()),
+                    ("concept_zh", check.concept_zh.as_deref()),
+                ] {
+                    let text = text.unwrap_or_default();
+                    assert!(cjk(text), "{}: {field} missing or not Chinese", check.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_teacher_suite_without_chinese_falls_back_to_english() {
+        let text = BUILTIN[0]
+            .1
+            .lines()
+            .filter(|line| !line.contains("_zh = "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let suite = Suite::parse(&text, "mine.toml").unwrap();
+        let check = &suite.checks[0];
+        assert_eq!(check.requirement_in(Lang::Zh), check.requirement);
+        assert_eq!(check.concept_in(Lang::Zh), check.concept);
+        assert_eq!(suite.description_in(Lang::Zh), suite.description);
+        let builtin = Suite::load(&suite.name).unwrap();
+        assert_ne!(
+            builtin.checks[0].requirement_in(Lang::Zh),
+            check.requirement
+        );
     }
 
     #[test]

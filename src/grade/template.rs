@@ -2,6 +2,7 @@
 //! placeholders.
 
 use crate::error::{Error, Result};
+use crate::i18n::{key, Message};
 
 use super::suite::{Suite, PLACEHOLDERS};
 
@@ -70,15 +71,18 @@ impl Template {
     /// Why the program cannot be launched at all, when the command names a program file (`echo.py`) that
     /// does not exist: the submission's fault, found before any check would launch the interpreter only
     /// to see it fail and report that as the program's crash.
-    pub fn missing_file(&self) -> Option<String> {
+    pub fn missing_file(&self) -> Option<Message> {
         let missing = self.argv.iter().find(|a| is_missing_source(a))?;
-        let here = std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|_| "the current directory".into());
-        Some(format!(
-            "the program file {missing} does not exist (relative paths in the command are taken from \
-             {here})"
-        ))
+        let Ok(here) = std::env::current_dir() else {
+            return Some(
+                Message::new(key::CANNOT_LAUNCH_NO_SUCH_FILE).arg("path", missing.as_str()),
+            );
+        };
+        Some(
+            Message::new(key::CANNOT_LAUNCH_NO_SUCH_FILE_HERE)
+                .arg("path", missing.as_str())
+                .arg("dir", here.display().to_string()),
+        )
     }
 
     /// The template as the user would type it, for reports.
@@ -229,7 +233,7 @@ mod tests {
             &suite("echo-server"),
         )
         .unwrap();
-        let why = t.missing_file().expect("the file is missing");
+        let why = t.missing_file().expect("the file is missing").english();
         assert!(
             why.starts_with("the program file no_such_student.py does not exist"),
             "{why}"

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::localize::LocalizedCheck;
 use super::suite::{Level, Visibility};
+use crate::i18n::Message;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,6 +45,9 @@ impl Outcome {
 pub struct Failure {
     pub outcome: Option<Outcome>,
     pub message: String,
+    /// `message` by its id and arguments, when it has one: so a report can show it in Chinese too.
+    /// Boxed: a check's `Err` stays small.
+    pub key: Option<Box<Message>>,
     /// The input that showed the failure (for property checks: shrunk to a minimal one).
     pub input: Option<Vec<u8>>,
     pub expected: Option<Vec<u8>>,
@@ -78,6 +83,16 @@ impl Failure {
         Failure {
             outcome: Some(Outcome::Crash),
             message: message.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A failure whose message has an id ([`crate::i18n::key`]): its English text is `message`.
+    pub fn said(outcome: Outcome, message: Message) -> Self {
+        Failure {
+            outcome: Some(outcome),
+            message: message.english(),
+            key: Some(Box::new(message)),
             ..Default::default()
         }
     }
@@ -359,6 +374,9 @@ pub struct CheckReport {
     pub visibility: Visibility,
     pub outcome: Outcome,
     pub message: String,
+    /// `message` by its id and arguments, when the grader gave it one ([`crate::i18n::Message`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_key: Option<Message>,
     /// The deadline that applied to each answer, in seconds (timeouts name it).
     pub deadline_secs: f64,
     pub duration_secs: f64,
@@ -392,6 +410,9 @@ pub struct CheckReport {
     /// or sent elsewhere than to `{host} {port}` (caught in its private network).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address_ignored: Option<AddressIgnored>,
+    /// Requirement, concept and message in the report's language (`GradeReport::lang`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localized: Option<LocalizedCheck>,
 }
 
 /// What a program did at an address of its own choosing.

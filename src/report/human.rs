@@ -1,11 +1,16 @@
-//! The default report: one line per check, the evidence of each failure, a summary.
+//! The default report: one line per check, the evidence of each failure, a summary; in the report's
+//! language (`GradeReport::lang`: its frame from `locales/`, the suite's and grader's texts from
+//! `localized`).
 
 use std::fmt::Write as _;
 
-use super::{details, incomplete_line, outcome_word, summary_line, trim_points};
+use super::{
+    details_in, incomplete_line_in, level_word_in, outcome_word_in, summary_line_in, trim_points,
+};
 use crate::grade::suite::Level;
 use crate::grade::verdict::Outcome;
 use crate::grade::{GradeReport, ServerMode};
+use crate::i18n::{key, pad, text, Lang, Message};
 
 struct Paint(bool);
 
@@ -36,21 +41,23 @@ impl Paint {
 
 pub fn human(report: &GradeReport, colour: bool) -> String {
     let paint = Paint(colour);
+    let lang = report.lang.unwrap_or_default();
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}",
-        paint.bold(&format!("sockspec grade {}", report.suite))
-    );
-    let _ = writeln!(out, "  program: {}", report.command);
-    let _ = writeln!(
-        out,
-        "  seed {} · required level: {} · {} comparison",
-        report.seed,
-        report.required_level,
-        if report.strict { "strict" } else { "lenient" }
-    );
-    let incomplete = incomplete_line(report);
+    let title = Message::new(key::REPORT_TITLE).arg("suite", report.suite.as_str());
+    let _ = writeln!(out, "{}", paint.bold(&title.render(lang)));
+    let program = Message::new(key::REPORT_PROGRAM).arg("command", report.command.as_str());
+    let _ = writeln!(out, "  {}", program.render(lang));
+    let comparison = if report.strict {
+        key::COMPARISON_STRICT
+    } else {
+        key::COMPARISON_LENIENT
+    };
+    let settings = Message::new(key::REPORT_SETTINGS)
+        .arg("seed", report.seed.to_string())
+        .arg("level", level_word_in(report.required_level, lang))
+        .arg("comparison", text(lang, comparison));
+    let _ = writeln!(out, "  {}", settings.render(lang));
+    let incomplete = incomplete_line_in(report, lang);
     if let Some(line) = &incomplete {
         let _ = writeln!(out, "  {}", paint.red(line));
     }
@@ -59,15 +66,16 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
         if level != Some(check.level) {
             level = Some(check.level);
             let role = if check.level <= report.required_level {
-                "required"
+                key::ROLE_REQUIRED
             } else {
-                "information"
+                key::ROLE_INFORMATION
             };
+            let role = Message::new(key::LEVEL_HEADING).arg("role", text(lang, role));
             let _ = writeln!(
                 out,
-                "\n{} {}",
-                paint.bold(&check.level.to_string()),
-                paint.dim(&format!("({role})"))
+                "\n{}{}",
+                paint.bold(&level_word_in(check.level, lang)),
+                paint.dim(&role.render(lang))
             );
         }
         let mark = match check.outcome {
@@ -78,9 +86,9 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
         let word = match check.outcome {
             Outcome::Pass => String::new(),
             Outcome::Timeout | Outcome::NotRun => {
-                format!(" {}", paint.yellow(outcome_word(check.outcome)))
+                format!(" {}", paint.yellow(&outcome_word_in(check.outcome, lang)))
             }
-            other => format!(" {}", paint.red(outcome_word(other))),
+            other => format!(" {}", paint.red(&outcome_word_in(other, lang))),
         };
         let _ = writeln!(
             out,
@@ -94,26 +102,35 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
             ))
         );
         if check.outcome != Outcome::Pass {
-            out.push_str(&details(check));
+            out.push_str(&details_in(check, lang));
         }
     }
     out.push('\n');
     if let Some(mode) = report.mode {
-        let words = match mode {
-            ServerMode::None => "none (no client was served correctly)",
-            ServerMode::Single => "single (serves one client)",
-            ServerMode::Sequential => "sequential (serves clients one by one)",
-            ServerMode::Concurrent => "concurrent (serves clients at once)",
-        };
-        let _ = writeln!(out, "server mode: {words}");
+        let words = text(
+            lang,
+            match mode {
+                ServerMode::None => key::MODE_NONE,
+                ServerMode::Single => key::MODE_SINGLE,
+                ServerMode::Sequential => key::MODE_SEQUENTIAL,
+                ServerMode::Concurrent => key::MODE_CONCURRENT,
+            },
+        );
+        let line = Message::new(key::SERVER_MODE).arg("mode", words);
+        let _ = writeln!(out, "{}", line.render(lang));
     }
-    for note in &report.notes {
-        let _ = writeln!(out, "{} {note}", paint.yellow("note:"));
+    let notes = match (&report.localized, lang) {
+        (Some(l), Lang::Zh) if l.notes.len() == report.notes.len() => &l.notes,
+        _ => &report.notes,
+    };
+    let note_label = text(lang, key::LABEL_NOTE);
+    for note in notes {
+        let _ = writeln!(out, "{}{note}", paint.yellow(&note_label));
     }
     if let Some(line) = &incomplete {
         let _ = writeln!(out, "{}", paint.red(line));
     }
-    let line = summary_line(report);
+    let line = summary_line_in(report, lang);
     let line = if report.summary.success && !report.summary.harness_fault && !report.incomplete {
         paint.green(&line)
     } else {
@@ -121,7 +138,8 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
     };
     let _ = writeln!(out, "{}", paint.bold(&line));
     if report.checks.iter().any(|c| c.outcome != Outcome::Pass) {
-        let _ = writeln!(out, "replay:  {}", report.replay);
+        let label = pad(&text(lang, key::REPORT_REPLAY), 9);
+        let _ = writeln!(out, "{label}{}", report.replay);
     }
     out
 }

@@ -15,8 +15,10 @@ mod tap;
 
 use std::fmt::Write as _;
 
+use crate::grade::suite::Level;
 use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
 use crate::grade::{GradeReport, ServerMode};
+use crate::i18n::{key, pad, text, Lang, Message};
 use crate::results::class::Class;
 use crate::results::Stored;
 
@@ -182,26 +184,60 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
     }
 }
 
-fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Evidence) {
+/// [`outcome_word`] in `lang`, for reports a person reads (machine formats keep the English word).
+pub fn outcome_word_in(outcome: Outcome, lang: Lang) -> String {
+    text(
+        lang,
+        match outcome {
+            Outcome::Pass => key::OUTCOME_PASS,
+            Outcome::Fail => key::OUTCOME_FAIL,
+            Outcome::Timeout => key::OUTCOME_TIMEOUT,
+            Outcome::Crash => key::OUTCOME_CRASH,
+            Outcome::NotRun => key::OUTCOME_NOT_RUN,
+            Outcome::Limit => key::OUTCOME_LIMIT,
+        },
+    )
+}
+
+/// A level's name in `lang` (`basic`; in Chinese `基础 basic`, the flag's word kept).
+pub fn level_word_in(level: Level, lang: Lang) -> String {
+    text(
+        lang,
+        match level {
+            Level::Basic => key::LEVEL_BASIC,
+            Level::Sequential => key::LEVEL_SEQUENTIAL,
+            Level::Concurrent => key::LEVEL_CONCURRENT,
+            Level::Robust => key::LEVEL_ROBUST,
+            Level::Security => key::LEVEL_SECURITY,
+        },
+    )
+}
+
+/// Width of the label column of a check's details (`requirement: `), and of the evidence labels.
+const LABEL_WIDTH: usize = 13;
+const EVIDENCE_LABEL_WIDTH: usize = 10;
+
+fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Evidence, lang: Lang) {
     let end = evidence.shown_from + evidence.shown_len;
+    let sha256 = evidence.sha256.as_deref().unwrap_or("?");
     let part = if evidence.shown_from > 0 {
-        format!(
-            " (bytes {}..{end} of {}, sha256 {})",
-            evidence.shown_from,
-            evidence.len,
-            evidence.sha256.as_deref().unwrap_or("?")
-        )
+        Message::new(key::EVIDENCE_WINDOW)
+            .arg("from", evidence.shown_from.to_string())
+            .arg("end", end.to_string())
+            .arg("len", evidence.len.to_string())
+            .arg("sha256", sha256)
+            .render(lang)
     } else if end < evidence.len {
-        format!(
-            " … ({} bytes in all, sha256 {})",
-            evidence.len,
-            evidence.sha256.as_deref().unwrap_or("?")
-        )
+        Message::new(key::EVIDENCE_HEAD)
+            .arg("len", evidence.len.to_string())
+            .arg("sha256", sha256)
+            .render(lang)
     } else {
         String::new()
     };
     let lead = if evidence.shown_from > 0 { "…" } else { "" };
-    let _ = writeln!(out, "{indent}{label:<10}{lead}\"{}\"{part}", evidence.text);
+    let label = pad(label, EVIDENCE_LABEL_WIDTH);
+    let _ = writeln!(out, "{indent}{label}{lead}\"{}\"{part}", evidence.text);
     if let Some(hex) = &evidence.hex {
         for line in hex.lines() {
             let _ = writeln!(out, "{indent}          {line}");
@@ -209,50 +245,73 @@ fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Eviden
     }
 }
 
+/// A check's requirement, concept and message in `lang`: the English fields, or the report's
+/// `localized` ones (made in the report's language) for another language.
+pub(crate) fn check_texts(check: &CheckReport, lang: Lang) -> (&str, &str, &str) {
+    match (&check.localized, lang) {
+        (Some(l), Lang::Zh) => (&l.requirement, &l.concept, &l.message),
+        _ => (&check.requirement, &check.concept, &check.message),
+    }
+}
+
 /// The plain-text details of one check that did not pass: what the person needs to see why.
 pub fn details(check: &CheckReport) -> String {
+    details_in(check, Lang::En)
+}
+
+/// [`details`] in `lang`: its labels, and the check's texts from `localized` (see [`check_texts`]).
+pub fn details_in(check: &CheckReport, lang: Lang) -> String {
     let mut out = String::new();
     let i = "    ";
-    let _ = writeln!(out, "{i}requirement: {}", check.requirement);
-    let _ = writeln!(out, "{i}concept:     {}", check.concept);
-    let _ = writeln!(out, "{i}why:         {}", check.message);
+    let label = |id: &str| pad(&text(lang, id), LABEL_WIDTH);
+    let (requirement, concept, message) = check_texts(check, lang);
+    let _ = writeln!(out, "{i}{}{requirement}", label(key::LABEL_REQUIREMENT));
+    let _ = writeln!(out, "{i}{}{concept}", label(key::LABEL_CONCEPT));
+    let _ = writeln!(out, "{i}{}{message}", label(key::LABEL_WHY));
     if let Some(e) = &check.input {
-        evidence_lines(&mut out, i, "input:", e);
+        evidence_lines(&mut out, i, &text(lang, key::LABEL_INPUT), e, lang);
     }
     if let Some(at) = check.differs_at {
+        let differs = Message::new(key::DIFFERS_AT)
+            .arg("at", at.to_string())
+            .arg("hex", format!("{at:x}"));
         let _ = writeln!(
             out,
-            "{i}differs:  first at byte {at} (0x{at:x}); shown: the bytes around it"
+            "{i}{}{}",
+            pad(&text(lang, key::LABEL_DIFFERS), EVIDENCE_LABEL_WIDTH),
+            differs.render(lang)
         );
     }
     if let Some(e) = &check.expected {
-        evidence_lines(&mut out, i, "expected:", e);
+        evidence_lines(&mut out, i, &text(lang, key::LABEL_EXPECTED), e, lang);
     }
     if let Some(e) = &check.actual {
-        evidence_lines(&mut out, i, "actual:", e);
+        evidence_lines(&mut out, i, &text(lang, key::LABEL_ACTUAL), e, lang);
     }
     if let Some(replay) = &check.replay {
-        let _ = writeln!(out, "{i}replay:      {replay}");
+        let _ = writeln!(out, "{i}{}{replay}", label(key::LABEL_REPLAY));
         if check.seed.is_some() && check.input.is_some() {
             let _ = writeln!(
                 out,
-                "{i}             (the input above is the smallest failing one found; the replay finds it again)"
+                "{i}{}{}",
+                " ".repeat(LABEL_WIDTH),
+                text(lang, key::SMALLEST_INPUT)
             );
         }
     }
     if let Some(exit) = &check.exit {
-        let _ = writeln!(out, "{i}program:     {exit}");
+        let _ = writeln!(out, "{i}{}{exit}", label(key::LABEL_PROGRAM));
     }
-    let wire = wire_lines(check);
+    let wire = wire_lines_in(check, lang);
     if !wire.is_empty() {
-        let _ = writeln!(out, "{i}wire:");
+        let _ = writeln!(out, "{i}{}", text(lang, key::LABEL_WIRE));
         for line in wire {
             let _ = writeln!(out, "{i}  {line}");
         }
     }
     let stderr = stderr_lines(check);
     if !stderr.is_empty() {
-        let _ = writeln!(out, "{i}stderr (last lines):");
+        let _ = writeln!(out, "{i}{}", text(lang, key::LABEL_STDERR));
         for line in stderr {
             let _ = writeln!(out, "{i}  | {line}");
         }
@@ -263,6 +322,11 @@ pub fn details(check: &CheckReport) -> String {
 /// The wire transcript of a check as text lines (`+0.122s client 1     → "hello\n"`): the first events and
 /// the last ones, the cut said.
 pub(crate) fn wire_lines(check: &CheckReport) -> Vec<String> {
+    wire_lines_in(check, Lang::En)
+}
+
+/// [`wire_lines`], the lines that say what was cut in `lang` (the events themselves are the grader's).
+pub(crate) fn wire_lines_in(check: &CheckReport, lang: Lang) -> Vec<String> {
     let events = &check.transcript;
     let skip_from = SHOWN_EVENTS_HEAD;
     let skip_to = events
@@ -272,7 +336,8 @@ pub(crate) fn wire_lines(check: &CheckReport) -> Vec<String> {
     let mut lines = Vec::new();
     for (n, e) in events.iter().enumerate() {
         if n == skip_from && skip_to > skip_from {
-            lines.push(format!("… {} events …", skip_to - skip_from));
+            let skipped = Message::new(key::WIRE_SKIPPED).arg("count", skip_to - skip_from);
+            lines.push(skipped.render(lang));
         }
         if (skip_from..skip_to).contains(&n) {
             continue;
@@ -293,10 +358,8 @@ pub(crate) fn wire_lines(check: &CheckReport) -> Vec<String> {
         ));
     }
     if check.transcript_dropped > 0 {
-        lines.push(format!(
-            "… {} more events not kept",
-            check.transcript_dropped
-        ));
+        let dropped = Message::new(key::WIRE_DROPPED).arg("count", check.transcript_dropped);
+        lines.push(dropped.render(lang));
     }
     lines
 }
@@ -309,50 +372,67 @@ pub(crate) fn stderr_lines(check: &CheckReport) -> Vec<&str> {
 
 /// One line that sums up a run.
 pub fn summary_line(report: &GradeReport) -> String {
+    summary_line_in(report, Lang::En)
+}
+
+/// [`summary_line`] in `lang`.
+pub fn summary_line_in(report: &GradeReport, lang: Lang) -> String {
     let s = &report.summary;
     let verdict = if let Some(signal) = &report.interrupted_by {
-        format!("INCOMPLETE (interrupted by {signal})")
+        Message::new(key::SUMMARY_INTERRUPTED)
+            .arg("signal", signal.as_str())
+            .render(lang)
     } else if s.harness_fault {
-        "GRADER ERROR".into()
+        text(lang, key::SUMMARY_GRADER_ERROR)
     } else if s.success {
-        "PASS".into()
+        text(lang, key::SUMMARY_PASS)
     } else {
-        "FAIL".into()
+        text(lang, key::SUMMARY_FAIL)
     };
     let mut problems = Vec::new();
-    for (n, word) in [
-        (s.failed, "failed"),
-        (s.timeout, "timed out"),
-        (s.crash, "crashed"),
-        (s.not_run, "not run"),
-        (s.limit, "over a limit"),
+    for (n, id) in [
+        (s.failed, key::SUMMARY_FAILED),
+        (s.timeout, key::SUMMARY_TIMED_OUT),
+        (s.crash, key::SUMMARY_CRASHED),
+        (s.not_run, key::SUMMARY_NOT_RUN),
+        (s.limit, key::SUMMARY_OVER_LIMIT),
     ] {
         if n > 0 {
-            problems.push(format!("{n} {word}"));
+            problems.push(Message::new(id).arg("count", n).render(lang));
         }
     }
     let problems = if problems.is_empty() {
         String::new()
     } else {
-        format!(" · {}", problems.join(", "))
+        let separator = text(lang, key::SUMMARY_SEPARATOR);
+        format!(
+            "{}{}",
+            text(lang, key::SUMMARY_PROBLEMS_LEAD),
+            problems.join(&separator)
+        )
     };
-    format!(
-        "{verdict}: required checks {}/{} passed · {} of {} points{problems} · {:.1} s",
-        s.required_passed,
-        s.required_total,
-        trim_points(s.points),
-        trim_points(s.max_points),
-        report.duration_secs
-    )
+    Message::new(key::SUMMARY)
+        .arg("verdict", verdict)
+        .arg("passed", s.required_passed.to_string())
+        .arg("total", s.required_total.to_string())
+        .arg("points", trim_points(s.points))
+        .arg("max", trim_points(s.max_points))
+        .arg("problems", problems)
+        .arg("secs", format!("{:.1}", report.duration_secs))
+        .render(lang)
 }
 
 /// For an interrupted grade, the line that says so.
 pub fn incomplete_line(report: &GradeReport) -> Option<String> {
+    incomplete_line_in(report, Lang::En)
+}
+
+/// [`incomplete_line`] in `lang`.
+pub fn incomplete_line_in(report: &GradeReport, lang: Lang) -> Option<String> {
     report.interrupted_by.as_ref().map(|signal| {
-        format!(
-            "INCOMPLETE: the grade was interrupted by {signal}; the checks it had not finished are \
-             marked not run"
-        )
+        Message::new(key::REPORT_INCOMPLETE)
+            .arg("signal", signal.as_str())
+            .render(lang)
     })
 }
 
@@ -376,7 +456,7 @@ mod tests {
         let (e, a, at) = Evidence::compared(&expected, &actual);
         assert_eq!(at, Some(500));
         let mut out = String::new();
-        evidence_lines(&mut out, "", "actual:", &a);
+        evidence_lines(&mut out, "", "actual:", &a, Lang::En);
         assert!(
             out.starts_with(&format!(
                 "actual:   …\"{}y{}\" (bytes 468..532 of 1000, sha256 ",
@@ -386,7 +466,13 @@ mod tests {
             "{out}"
         );
         let mut out = String::new();
-        evidence_lines(&mut out, "", "expected:", &Evidence::of(&expected));
+        evidence_lines(
+            &mut out,
+            "",
+            "expected:",
+            &Evidence::of(&expected),
+            Lang::En,
+        );
         assert!(out.contains("\" … (1000 bytes in all, sha256 "), "{out}");
         assert!(!e.text.contains('y'));
     }

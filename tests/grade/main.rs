@@ -10,6 +10,7 @@ mod fixtures;
 mod http;
 mod interrupt;
 mod isolation;
+mod lang;
 mod leftovers;
 mod output;
 mod packets;

@@ -13,7 +13,8 @@ use crate::grade::netns::Network;
 use crate::grade::packets::{LaunchCapture, ProgramEnd};
 use crate::grade::procfs::Proto;
 use crate::grade::template::Values;
-use crate::grade::verdict::{AddressAction, AddressIgnored, CheckResult, Failure};
+use crate::grade::verdict::{AddressAction, AddressIgnored, CheckResult, Failure, Outcome};
+use crate::i18n::{key, Message};
 use crate::wire::{self, Deadline};
 
 impl Ctx<'_> {
@@ -133,14 +134,25 @@ impl Ctx<'_> {
                 }
                 Ok(addr)
             }
-            Err(NotReady::Exited { status }) => Err(Failure::crash(format!(
-                "the program exited ({}) before it started listening",
-                describe_status(status)
-            ))),
-            Err(other) => Err(Failure::timeout(format!(
-                "{other} (deadline {:.1} s)",
-                wait.as_secs_f64()
-            ))),
+            Err(NotReady::Exited { status }) => Err(Failure::said(
+                Outcome::Crash,
+                Message::new(key::EXITED_BEFORE_LISTENING).arg("status", describe_status(status)),
+            )),
+            Err(other) => {
+                let deadline = format!("{:.1}", wait.as_secs_f64());
+                let message = match other {
+                    NotReady::Timeout { secs } => {
+                        Message::new(key::NEVER_LISTENED).arg("secs", format!("{secs:.1}"))
+                    }
+                    NotReady::Exited { status } => {
+                        Message::new(key::ENDED_BEFORE_LISTENING).arg("status", status.to_string())
+                    }
+                };
+                Err(Failure::said(
+                    Outcome::Timeout,
+                    message.arg("deadline", deadline),
+                ))
+            }
         }
     }
 

@@ -1,0 +1,260 @@
+//! Reports and help in Chinese: `--lang zh`, or a `zh_*` locale in the environment.
+
+use std::process::Command;
+use std::time::Duration;
+
+use super::util::{sockspec_in, sockspec_with, strings, submissions_dir, Graded};
+
+/// Generous: the machine may be loaded (the fixtures allow 300 s too).
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// `sockspec ARGS` in the submissions directory, with the locale `locale` (`None`: no locale variable).
+fn run_in_locale(locale: Option<&str>, args: &[&str]) -> Graded {
+    sockspec_with(
+        &submissions_dir(),
+        &strings(args),
+        LIMIT,
+        |c: &mut Command| {
+            c.env_remove("LC_ALL")
+                .env_remove("LC_MESSAGES")
+                .env_remove("LANG");
+            if let Some(locale) = locale {
+                c.env("LANG", locale);
+            }
+        },
+    )
+}
+
+#[track_caller]
+fn assert_says(graded: &Graded, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            graded.stdout.contains(line),
+            "{:?} missing from `{}`:\n{}\nstderr:\n{}",
+            line,
+            graded.command,
+            graded.stdout,
+            graded.stderr
+        );
+    }
+}
+
+#[track_caller]
+fn assert_never_says(graded: &Graded, words: &[&str]) {
+    for word in words {
+        assert!(
+            !graded.stdout.contains(word),
+            "{word:?} in `{}`:\n{}",
+            graded.command,
+            graded.stdout
+        );
+    }
+}
+
+#[test]
+fn a_failing_echo_server_is_reported_in_chinese() {
+    let graded = sockspec_in(
+        &submissions_dir(),
+        &strings(&[
+            "grade",
+            "echo-server",
+            "--lang",
+            "zh",
+            "--seed",
+            "5",
+            "--only",
+            "echo-server/basic/ascii",
+            "--only",
+            "echo-server/basic/chinese",
+            "--",
+            "python3",
+            "echo/wrong_prefix.py",
+            "{port}",
+        ]),
+        LIMIT,
+    );
+    assert_eq!(graded.code, 1, "{}\n{}", graded.stdout, graded.stderr);
+    assert_says(
+        &graded,
+        &[
+            "sockspec 评分：echo-server\n",
+            "  程序：python3 echo/wrong_prefix.py {port}\n",
+            "  随机种子 5 · 必须达到的级别：基础 basic · 宽松比较\n",
+            "\n基础 basic（必须通过）\n",
+            "  ✗ echo-server/basic/ascii 失败  0/2 · ",
+            "    要求：       一条简短的 ASCII 消息得到的回复是 前缀 + 这条消息。\n",
+            "    知识点：     TCP：用 accept() 接受连接，在这个连接上 recv() 和 send()\n",
+            "    输入：    \"hello\\n\"\n",
+            "    期望：    \"ECHO：hello\"\n",
+            "    实际：    \"ECHO:hello\\n\"\n",
+            "    重现：       sockspec grade echo-server --seed 5 --only echo-server/basic/ascii -- \
+             python3 echo/wrong_prefix.py {port}\n",
+            "    收发记录：\n",
+            "  ✗ echo-server/basic/chinese 失败  0/2 · ",
+            "    要求：       中文消息原样返回：服务器发送的是字节，不会把一个汉字切成两半。\n",
+            "    实际：    \"ECHO:你好，世界\\n\"\n",
+            "未通过：必须通过的检查通过了 0/2 项 · 得分 0/4 · 2 项失败 · 用时 ",
+            "\n重现：   sockspec grade echo-server --seed 5",
+        ],
+    );
+    // The frame is all Chinese: no English label or outcome word is left.
+    assert_never_says(
+        &graded,
+        &[
+            "requirement:",
+            "concept:",
+            "expected:",
+            "actual:",
+            "replay:",
+            "FAIL",
+            "wire:",
+        ],
+    );
+}
+
+#[test]
+fn the_locale_picks_the_language_and_lang_overrides_it() {
+    // A program that cannot be launched: every check not run at once, no waiting.
+    let args = [
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/ascii",
+        "--",
+        "python3",
+        "no_such_student.py",
+    ];
+    let zh = run_in_locale(Some("zh_CN.UTF-8"), &args);
+    assert_eq!(zh.code, 1, "{}", zh.stderr);
+    assert_says(
+        &zh,
+        &[
+            "  - echo-server/basic/ascii 未运行  0/2 · ",
+            "    原因：       程序无法启动：程序文件 no_such_student.py 不存在（命令里的相对路径是相对于 ",
+            "注意：程序无法启动：程序文件 no_such_student.py 不存在",
+            "未通过：必须通过的检查通过了 0/1 项 · 得分 0/2 · 1 项未运行",
+        ],
+    );
+    let mut en_args = args.to_vec();
+    en_args.splice(2..2, ["--lang", "en"]);
+    let en = run_in_locale(Some("zh_CN.UTF-8"), &en_args);
+    assert_says(
+        &en,
+        &[
+            "  - echo-server/basic/ascii NOT RUN  0/2 · ",
+            "    why:         the program cannot be launched: the program file no_such_student.py does not exist",
+            "FAIL: required checks 0/1 passed · 0 of 2 points · 1 not run",
+        ],
+    );
+    for locale in [None, Some("C.UTF-8"), Some("en_US.UTF-8")] {
+        let default = run_in_locale(locale, &args);
+        assert_says(
+            &default,
+            &["requirement: A short ASCII message is answered"],
+        );
+    }
+}
+
+#[test]
+fn json_keeps_its_english_fields_and_adds_the_chinese_texts() {
+    let graded = run_in_locale(
+        None,
+        &[
+            "grade",
+            "echo-server",
+            "--lang",
+            "zh",
+            "--format",
+            "json",
+            "--only",
+            "echo-server/basic/ascii",
+            "--",
+            "python3",
+            "no_such_student.py",
+        ],
+    );
+    let json = graded.json();
+    assert_eq!(json["lang"], "zh");
+    let check = &json["checks"][0];
+    assert_eq!(
+        check["requirement"],
+        "A short ASCII message is answered with PREFIX + the message."
+    );
+    assert_eq!(
+        check["localized"]["requirement"],
+        "一条简短的 ASCII 消息得到的回复是 前缀 + 这条消息。"
+    );
+    let message = check["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the program cannot be launched: the program file"),
+        "{message}"
+    );
+    let localized = check["localized"]["message"].as_str().unwrap();
+    assert!(
+        localized.starts_with("程序无法启动：程序文件 no_such_student.py 不存在"),
+        "{localized}"
+    );
+    assert_eq!(check["message_key"]["id"], "not-run-cannot-launch");
+    assert_eq!(
+        json["localized"]["suite_description"]
+            .as_str()
+            .map(|d| d.starts_with("TCP ECHO 回显服务器")),
+        Some(true)
+    );
+}
+
+#[test]
+fn grade_help_is_in_chinese() {
+    for (locale, args) in [
+        (None, &["grade", "--help", "--lang", "zh"][..]),
+        (Some("zh_CN.UTF-8"), &["grade", "--help"][..]),
+    ] {
+        let help = run_in_locale(locale, args);
+        assert_eq!(help.code, 0, "{}", help.stderr);
+        assert_says(
+            &help,
+            &[
+                "给一个程序评分：启动它",
+                "用法：sockspec grade [OPTIONS] <SUITE> [-- <COMMAND>...]\n",
+                "\n参数：\n  <SUITE>\n          内置的评分套件",
+                "\n选项：\n",
+                "      --lang <LANG>\n          文字报告、报告里套件文字（要求、知识点）和本帮助所用的语言",
+                "  -h, --help\n          显示帮助",
+                "\n退出码：\n  0    所有必须通过的检查都通过了\n",
+                "sockspec grade echo-server -- python3 server.py {port}\n",
+            ],
+        );
+        assert_never_says(
+            &help,
+            &[
+                "Usage:",
+                "Options:",
+                "Print help",
+                "Possible values",
+                "[default:",
+            ],
+        );
+    }
+    let english = run_in_locale(Some("C"), &["grade", "--help"]);
+    assert_says(
+        &english,
+        &[
+            "Usage: sockspec grade [OPTIONS] <SUITE>",
+            "\nOptions:\n",
+            "Exit codes:",
+        ],
+    );
+}
+
+#[test]
+fn list_shows_the_requirements_in_chinese() {
+    let graded = run_in_locale(None, &["grade", "--list", "udp-sender", "--lang", "zh"]);
+    assert_eq!(graded.code, 0, "{}", graded.stderr);
+    assert_says(
+        &graded,
+        &[
+            "udp-sender: UDP 发送端：标准输入的每一行发送一个数据报，遇到空行或 EOF 时停止。\n",
+            "输入空行时发送端以状态 0 结束，不发送空的数据报。\n",
+        ],
+    );
+}
