@@ -1,6 +1,29 @@
 //! Socket helpers shared by the reference peers, the tests and the grader.
 //!
 //! Every wait here has a deadline: "nothing arrived" is a deadline that passed, never a sleep.
+//!
+//! ```
+//! use std::io::Write;
+//! use std::time::Duration;
+//! use sockspec::wire::{self, Deadline, ReadEnd, LISTEN_BACKLOG};
+//!
+//! let listener = wire::listen_tcp("127.0.0.1:0".parse().unwrap(), LISTEN_BACKLOG)?;
+//! let addr = listener.local_addr().unwrap();
+//! // One deadline bounds the whole exchange, however many waits it takes.
+//! let deadline = Deadline::after(Duration::from_secs(5));
+//! let mut client = wire::connect(addr, deadline)?;
+//! let (mut server, _peer) = wire::accept(&listener, deadline).unwrap().expect("accepted in time");
+//! client.write_all(b"hello\n").unwrap();
+//! let mut buf = Vec::new();
+//! let end = wire::read_until(&mut server, &mut buf, deadline, |b| b.ends_with(b"\n")).unwrap();
+//! assert_eq!((end, buf.as_slice()), (ReadEnd::Done, &b"hello\n"[..]));
+//!
+//! // Nothing more comes: that is a deadline that passes, not a sleep.
+//! let short = Deadline::after(Duration::from_millis(50));
+//! let end = wire::read_until(&mut server, &mut buf, short, |b| b.len() > 6).unwrap();
+//! assert_eq!(end, ReadEnd::Deadline);
+//! # Ok::<(), sockspec::Error>(())
+//! ```
 
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
@@ -53,6 +76,8 @@ pub struct Deadline {
 }
 
 impl Deadline {
+    /// The deadline `timeout` from now. Pass the same deadline to every wait of one exchange to bound
+    /// the exchange as a whole.
     pub fn after(timeout: Duration) -> Self {
         Deadline {
             at: Instant::now() + timeout,
@@ -66,10 +91,12 @@ impl Deadline {
             .filter(|d| !d.is_zero())
     }
 
+    /// True once the deadline has passed (nothing is left of it).
     pub fn passed(&self) -> bool {
         self.remaining().is_none()
     }
 
+    /// The moment the deadline passes, on the monotonic clock.
     pub fn instant(&self) -> Instant {
         self.at
     }

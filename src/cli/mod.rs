@@ -1,12 +1,12 @@
 //! The `sockspec` command line: clap definitions, turned into checked configuration before anything runs.
 //!
-//! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
-//! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
-//!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up; [`help`] the language of
+//! - `peers`: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
+//! - `grade`: `grade`: a suite run against a program, and its report; `output` where the report
+//!   goes (`-o`), `signals` how an interrupted or killed grade cleans up; `help` the language of
 //!   `grade`'s help and report (`--lang`), known before parsing.
-//! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
-//! - [`handshake`]: `handshake`: one TCP connection captured segment by segment.
-//! - [`report`]: `report`: a class summary rendered from a batch's stored results.
+//! - `sockets`, `lookup`: `sockets` and `lookup`: a program's sockets, a name's addresses.
+//! - `handshake`: `handshake`: one TCP connection captured segment by segment.
+//! - `report`: `report`: a class summary rendered from a batch's stored results.
 
 mod grade;
 mod handshake;

@@ -17,20 +17,35 @@ use super::sockets::{Key, ProcInfo, Snapshot, SocketRow};
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Change {
     /// A process joined the program's tree (a `fork()`, or the program itself).
-    ProcessStarted { process: ProcInfo },
+    ProcessStarted {
+        /// The process, as it was first seen.
+        process: ProcInfo,
+    },
     /// A process of the tree ended.
-    ProcessEnded { process: ProcInfo },
+    ProcessEnded {
+        /// The process, as it was last seen.
+        process: ProcInfo,
+    },
     /// A socket appeared.
-    New { socket: SocketRow },
+    New {
+        /// The socket, as it was first seen.
+        socket: SocketRow,
+    },
     /// A socket changed state or holders. `from_state` and `from_pids` are what it was; a connection
     /// the program closed has `socket.pids` empty and its former holders in `from_pids`.
     Changed {
+        /// The socket as it is now.
         socket: SocketRow,
+        /// Its state at the look before (`None`: an unconnected UDP socket).
         from_state: Option<&'static str>,
+        /// The processes that held it at the look before.
         from_pids: Vec<i32>,
     },
     /// A socket went away (closed, and nothing more for the kernel to do).
-    Gone { socket: SocketRow },
+    Gone {
+        /// The socket, as it was last seen.
+        socket: SocketRow,
+    },
 }
 
 /// What changed from `before` to `after`: processes first, then sockets in table order.

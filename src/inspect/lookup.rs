@@ -4,6 +4,18 @@
 //! The addresses are what `getaddrinfo` returns (IPv4 and IPv6, in the order a client tries them, with
 //! the canonical name); the explanation reads the resolver's files ([`super::resolver`]). A numeric
 //! address is recognised first (`AI_NUMERICHOST`) and never looked up.
+//!
+//! ```
+//! use sockspec::inspect::lookup::{lookup, Source};
+//! use sockspec::inspect::resolver::Config;
+//!
+//! let answer = lookup("127.0.0.1", &Config::system())?;
+//! assert_eq!(answer.source, Source::Numeric);
+//! assert!(answer.addresses[0].means.starts_with("loopback"));
+//! // A typo of an address is an error, never a name sent to DNS.
+//! assert!(lookup("999.1.1.1", &Config::system()).is_err());
+//! # Ok::<(), sockspec::inspect::lookup::LookupError>(())
+//! ```
 
 use std::ffi::{CStr, CString};
 use std::fmt::Write as _;
@@ -16,6 +28,7 @@ use super::resolver::{Config, HostsLine};
 /// One address of an answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Address {
+    /// The address itself.
     pub address: IpAddr,
     /// `ipv4` or `ipv6`.
     pub family: &'static str,
@@ -50,11 +63,15 @@ pub enum Source {
 /// What the resolver answered for one name, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Answer {
+    /// The name as it was asked.
     pub name: String,
     /// In the order `getaddrinfo` returned them: the order a client tries them.
     pub addresses: Vec<Address>,
+    /// The canonical name the resolver gave (`AI_CANONNAME`), when it gave one.
     pub canonical_name: Option<String>,
+    /// Where the addresses came from.
     pub source: Source,
+    /// The hosts file that was read to explain the answer (empty for a numeric address).
     pub hosts_file: String,
     /// The lines of the hosts file that name it.
     pub hosts_lines: Vec<HostsLine>,
@@ -67,21 +84,52 @@ pub struct Answer {
 /// Why a name has no address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
+    /// No source of the resolver knows the name (`EAI_NONAME`).
     #[error("cannot resolve {name:?}: no such name (not in {hosts_file}, and no other source of the resolver knows it)")]
-    NoSuchName { name: String, hosts_file: String },
+    NoSuchName {
+        /// The name as it was asked.
+        name: String,
+        /// The hosts file it is not in.
+        hosts_file: String,
+    },
+    /// The name is not in the hosts file and DNS did not answer (`EAI_AGAIN`: offline, no server).
     #[error("cannot resolve {name:?}: no answer from DNS ({reason}); is this machine offline?")]
-    NoAnswer { name: String, reason: String },
+    NoAnswer {
+        /// The name as it was asked.
+        name: String,
+        /// The resolver's own message (`gai_strerror`).
+        reason: String,
+    },
+    /// Any other failure of the resolver.
     #[error("cannot resolve {name:?}: {reason}")]
-    Other { name: String, reason: String },
+    Other {
+        /// The name as it was asked.
+        name: String,
+        /// The resolver's own message (`gai_strerror`).
+        reason: String,
+    },
+    /// Digits and dots that are no valid IPv4 address (`999.1.1.1`): a typo, never looked up.
     #[error(
         "{name:?} is not a valid IPv4 address (four numbers from 0 to 255, such as 127.0.0.1)"
     )]
-    NotAnAddress { name: String },
+    NotAnAddress {
+        /// The text as it was given.
+        name: String,
+    },
+    /// Text that cannot be a host name at all (empty, a NUL byte, too long, brackets around no IPv6
+    /// address).
     #[error("{name:?} is not a name: {reason}")]
-    NotAName { name: String, reason: &'static str },
+    NotAName {
+        /// The text as it was given.
+        name: String,
+        /// Why it is not a name.
+        reason: &'static str,
+    },
 }
 
-/// Resolves `name` with the system resolver and explains the answer with `config`.
+/// Resolves `name` with the system resolver and explains the answer with `config` (usually
+/// [`Config::system`]). A name that is not an address may block on DNS for as long as the resolver's
+/// own timeouts (`/etc/resolv.conf`) allow.
 pub fn lookup(name: &str, config: &Config) -> Result<Answer, LookupError> {
     check_name(name)?;
     // `[::1]`, as in a URL, is the address inside the brackets.

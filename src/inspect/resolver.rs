@@ -25,8 +25,10 @@ pub struct HostsLine {
     pub line: usize,
     /// The line as written (without its comment).
     pub text: String,
+    /// The address the line maps to.
     #[serde(skip)]
     pub addr: IpAddr,
+    /// The names for it, the canonical one first, then the aliases.
     #[serde(skip)]
     pub names: Vec<String>,
 }
@@ -93,6 +95,7 @@ pub fn parse_nameservers(text: &str) -> Vec<String> {
 /// The resolver's configuration as read from its files, each read best effort.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
+    /// The path of the hosts file that was read.
     pub hosts_file: String,
     /// The lines of the hosts file, or why it could not be read.
     #[serde(skip)]

@@ -8,6 +8,20 @@
 //! with no process holding it (inode 0). Such a connection is shown as the program's when the program
 //! held it at an earlier look ([`Observer`] remembers), or when its local address is one the program
 //! listens on (a connection its server accepted and closed).
+//!
+//! ```
+//! use std::net::TcpListener;
+//! use sockspec::inspect::sockets::of_tree;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let port = listener.local_addr()?.port();
+//! // This process and its children, as `netstat -ano` would show them.
+//! let snapshot = of_tree(&[std::process::id() as i32]);
+//! let row = snapshot.sockets.iter().find(|r| r.local.port() == port).expect("the listener is shown");
+//! assert_eq!(row.state, Some("LISTEN"));
+//! assert_eq!(row.pids, vec![std::process::id() as i32]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -23,7 +37,9 @@ pub const COMMAND_SHOWN: usize = 120;
 /// A process whose sockets are shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProcInfo {
+    /// The process id.
     pub pid: i32,
+    /// The parent's process id.
     pub ppid: i32,
     /// The command line, arguments joined by spaces.
     pub command: String,
@@ -44,12 +60,14 @@ impl ProcInfo {
 /// One socket, as a row of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SocketRow {
+    /// The row of the kernel's socket table it was read from.
     #[serde(skip)]
     pub socket: Socket,
     /// `tcp` or `udp`.
     pub proto: &'static str,
     /// `ipv4` or `ipv6`.
     pub ip: &'static str,
+    /// The address it is bound to (`0.0.0.0` or `::` for every address).
     pub local: SocketAddr,
     /// The peer of a connected socket; `None` for a listening or unconnected one.
     pub remote: Option<SocketAddr>,
@@ -66,8 +84,10 @@ pub struct SocketRow {
 /// What tells a socket apart from the others across looks: its inode while a process holds it, its
 /// addresses once only the kernel keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Key {
+pub(crate) enum Key {
+    /// A socket some process holds, by its inode.
     Held(u64),
+    /// A connection only the kernel keeps, by its (local, remote) addresses.
     Kept(SocketAddr, SocketAddr),
 }
 
@@ -97,7 +117,8 @@ impl SocketRow {
         }
     }
 
-    pub fn key(&self) -> Key {
+    /// What tells this socket apart from the others across looks.
+    pub(crate) fn key(&self) -> Key {
         if self.inode != 0 {
             Key::Held(self.inode)
         } else {
@@ -157,6 +178,8 @@ pub struct Observer {
 }
 
 impl Observer {
+    /// An observer that has seen nothing yet: its first look shows only what the processes hold and
+    /// the connections the kernel keeps on their listening addresses.
     pub fn new() -> Observer {
         Observer::default()
     }
@@ -263,7 +286,9 @@ fn same_socket_address(a: SocketAddr, b: SocketAddr) -> bool {
 /// The process holding a port, named in the "port already in use" error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortHolder {
+    /// The holder's process id.
     pub pid: i32,
+    /// Its command line, arguments joined by spaces.
     pub command: String,
 }
 

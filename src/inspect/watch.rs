@@ -51,19 +51,32 @@ pub enum End {
 pub enum Note {
     /// The watch began.
     Watching {
+        /// The processes watched at the start (their descendants are watched too).
         pids: Vec<i32>,
+        /// The command line of a program started for the watch; `None` when given by pids.
         command: Option<String>,
+        /// The time between looks, in seconds.
         interval_secs: f64,
     },
     /// A line the program wrote (a line not ended after one interval is shown as it is).
-    Output { stream: &'static str, text: String },
+    Output {
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// The line, without its line end.
+        text: String,
+    },
     /// A line typed for the program could not be given to it in time (it does not read its input).
-    InputDropped { text: String },
+    InputDropped {
+        /// The line that was dropped.
+        text: String,
+    },
     /// The watch ended: `exited` (the program ended by itself), `interrupted` (by `signal`).
     Ended {
+        /// `exited` or `interrupted`.
         reason: &'static str,
         /// The program's exit status when it was started here (`exit status 0`).
         status: Option<String>,
+        /// The stop signal that ended the watch, when one did.
         signal: Option<i32>,
         /// Connections the kernel still keeps after the program closed them (TIME_WAIT).
         kept: Vec<SocketRow>,
@@ -80,6 +93,8 @@ pub struct Printer<W: Write> {
 }
 
 impl<W: Write> Printer<W> {
+    /// A printer writing to `out`; each event is flushed at once, so a pipe sees it as it happens.
+    /// Times are counted from here.
     pub fn new(out: W, format: Format) -> Self {
         Printer {
             out,
@@ -129,7 +144,8 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    pub fn change(&mut self, change: &Change) -> io::Result<()> {
+    /// One change of sockets: a line of text, or a JSON line.
+    pub(crate) fn change(&mut self, change: &Change) -> io::Result<()> {
         if let Change::New { socket } | Change::Changed { socket, .. } = change {
             self.shown.insert(socket.kind());
         }
@@ -139,7 +155,8 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    pub fn note(&mut self, note: &Note) -> io::Result<()> {
+    /// One note: a line of text (the meaning of the states seen, at the end), or a JSON line.
+    pub(crate) fn note(&mut self, note: &Note) -> io::Result<()> {
         if self.format == Format::Json {
             return self.write_json(note);
         }

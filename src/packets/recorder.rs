@@ -13,6 +13,8 @@ use super::socket::PacketSocket;
 
 /// What becomes of captured segments.
 pub trait Sink: Send + 'static {
+    /// One captured segment, in the order the kernel queued them. Called on the recorder's thread with
+    /// the sink locked: keep it short.
     fn segment(&mut self, segment: Segment);
     /// Nothing more is queued for now (after each round of reading): a chance to write out what is
     /// held, once it has been quiet for long enough.
@@ -28,6 +30,7 @@ pub trait Sink: Send + 'static {
 /// Every segment kept, for a capture that is read once at its end.
 #[derive(Debug, Default)]
 pub struct Collect {
+    /// The segments in the order they were captured.
     pub segments: Vec<Segment>,
     /// Frames the kernel dropped before they were read.
     pub lost: u64,
@@ -98,6 +101,8 @@ pub struct Recorder<S: Sink> {
 }
 
 impl<S: Sink> Recorder<S> {
+    /// Starts reading `socket` on a thread of its own, handing every segment to `sink`. Fails only when
+    /// the thread cannot be started.
     pub fn start(socket: PacketSocket, sink: S) -> io::Result<Recorder<S>> {
         let shared = Arc::new(Shared {
             socket,

@@ -13,13 +13,21 @@ use super::socket::Frame;
 /// The control bits of a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Flags {
+    /// SYN: opens a connection (the first two handshakes).
     pub syn: bool,
+    /// FIN: the sender has nothing more to send (a wave of the close).
     pub fin: bool,
+    /// RST: the connection is aborted.
     pub rst: bool,
+    /// PSH: the sender asks for the data to be delivered at once.
     pub psh: bool,
+    /// ACK: the acknowledgment number is valid.
     pub ack: bool,
+    /// URG: the urgent pointer is valid.
     pub urg: bool,
+    /// ECE: congestion echo (ECN).
     pub ece: bool,
+    /// CWR: congestion window reduced (ECN).
     pub cwr: bool,
 }
 
@@ -76,6 +84,7 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
+    /// True when the segment carried none of the options above.
     pub fn is_empty(&self) -> bool {
         *self == TcpOptions::default()
     }
@@ -111,13 +120,19 @@ pub struct Segment {
     pub at: Instant,
     /// The same moment on the wall clock.
     pub wall: SystemTime,
+    /// The sender's address.
     pub src: SocketAddr,
+    /// The receiver's address.
     pub dst: SocketAddr,
+    /// The sequence number, absolute (the sender's initial one is random).
     pub seq: u32,
+    /// The acknowledgment number as sent; meaningful only when `flags.ack` is set.
     pub ack: u32,
+    /// The control bits.
     pub flags: Flags,
     /// The advertised window, unscaled.
     pub window: u16,
+    /// The options it carries.
     pub options: TcpOptions,
     /// Payload bytes the segment carries (its real length, even where the capture kept fewer).
     pub len: usize,

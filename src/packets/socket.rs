@@ -24,6 +24,7 @@ const RECEIVE_BUFFER: libc::c_int = 32 * 1024 * 1024;
 /// One frame as received: its first bytes, and when the kernel saw it.
 #[derive(Debug, Clone)]
 pub struct Frame {
+    /// The frame's first bytes, up to the socket's snap length (Ethernet header first).
     pub bytes: Vec<u8>,
     /// The kernel's timestamp, placed on this process's monotonic clock.
     pub at: Instant,

@@ -11,24 +11,34 @@ use crate::packets::{Segment, TcpOptions};
 /// Where a segment is in the life of the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Phase {
+    /// The client's SYN: the first handshake.
     #[serde(rename = "handshake-1")]
     Handshake1,
+    /// The server's SYN-ACK: the second handshake.
     #[serde(rename = "handshake-2")]
     Handshake2,
+    /// The client's ACK of the SYN-ACK: the third handshake; the connection is established.
     #[serde(rename = "handshake-3")]
     Handshake3,
+    /// A segment carrying payload.
     #[serde(rename = "data")]
     Data,
+    /// The acknowledgment of data, carrying none itself.
     #[serde(rename = "data-ack")]
     DataAck,
+    /// The first FIN: the first wave of the close.
     #[serde(rename = "close-1")]
     Close1,
+    /// The ACK of the first FIN: the second wave.
     #[serde(rename = "close-2")]
     Close2,
+    /// The second FIN, from the other end: the third wave.
     #[serde(rename = "close-3")]
     Close3,
+    /// The ACK of the second FIN: the fourth wave; the end that sent the first FIN goes to TIME_WAIT.
     #[serde(rename = "close-4")]
     Close4,
+    /// A segment with RST: the connection aborted.
     #[serde(rename = "reset")]
     Reset,
     /// Anything else (a window update, a retransmission).
@@ -46,10 +56,13 @@ pub struct Step {
     /// The end that sent it (absent for a segment of another connection).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<Side>,
+    /// The sender's address.
     pub src: SocketAddr,
+    /// The receiver's address.
     pub dst: SocketAddr,
     /// `["SYN", "ACK"]`.
     pub flags: Vec<&'static str>,
+    /// The sequence number as sent (absolute).
     pub seq: u32,
     /// `seq` less the sender's initial sequence number (as Wireshark shows it).
     pub relative_seq: u32,
@@ -66,11 +79,13 @@ pub struct Step {
     /// The receive window in bytes: the field shifted by the sender's window scale, once both ends
     /// offered one in their SYN (the field of a SYN is never scaled).
     pub window_bytes: u32,
+    /// The TCP options the segment carried (MSS, window scale, ...), as captured.
     #[serde(skip_serializing_if = "TcpOptions::is_empty")]
     pub options: TcpOptions,
     /// The payload as text (escaped where it is not), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// Where the segment is in the life of the connection.
     pub phase: Phase,
     /// The lesson's reading: `second handshake: SYN-ACK, ack = 37467754 + 1 = 37467755; ...`.
     pub reading: String,

@@ -31,19 +31,23 @@ use lesson::Step;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    /// The end that connected.
     Client,
+    /// The end that listened and accepted.
     Server,
 }
 
 impl Side {
-    pub fn name(self) -> &'static str {
+    /// The side as the output names it: `client` or `server`.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Side::Client => "client",
             Side::Server => "server",
         }
     }
 
-    pub fn other(self) -> Side {
+    /// The other end of the connection.
+    pub(crate) fn other(self) -> Side {
         match self {
             Side::Client => Side::Server,
             Side::Server => Side::Client,
@@ -78,8 +82,11 @@ const TIME_WAIT: &str = "TIME_WAIT";
 /// One socket of the namespace after the close, as `/proc/net/tcp` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SocketRow {
+    /// The socket's own address.
     pub local: SocketAddr,
+    /// The address of the other end.
     pub remote: SocketAddr,
+    /// The TCP state as `/proc/net/tcp` names it (`TIME_WAIT`, `FIN_WAIT2`, ...).
     pub state: &'static str,
     /// The end this socket belongs to (by its local address).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,16 +96,20 @@ pub struct SocketRow {
 /// Everything one run saw.
 #[derive(Debug, Clone, Serialize)]
 pub struct Handshake {
+    /// The client's address (its port chosen by the kernel).
     pub client: SocketAddr,
+    /// The server's listening address.
     pub server: SocketAddr,
     /// The message, as text (escaped where it is not).
     pub message: String,
+    /// The server's answer (`ECHO：` + the message), as text like `message`.
     pub answer: String,
     /// Who was asked to close first.
     pub closes_first: Side,
     /// Who sent the first FIN, as captured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closed_first: Option<Side>,
+    /// Every captured segment in the order it was seen, each with the lesson's reading.
     pub segments: Vec<Step>,
     /// The TCP sockets of the namespace once the close is over (read from `/proc/net/tcp` there).
     pub sockets_after: Vec<SocketRow>,
@@ -122,7 +133,9 @@ pub enum HandshakeError {
     /// The connection itself went wrong (a loaded machine past every deadline, most likely).
     #[error("{context}")]
     Failed {
+        /// The step that failed, as a sentence.
         context: String,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },

@@ -11,6 +11,8 @@ const WIDTH: usize = 100;
 /// Indent of the lines under a segment.
 const UNDER: &str = "      ";
 
+/// The run as the human output of `sockspec handshake`: the two ends, one table row per segment with
+/// its reading wrapped under it, then who closed first and who is left in TIME_WAIT.
 pub fn render(h: &Handshake) -> String {
     let mut out = String::new();
     let _ = writeln!(

@@ -68,11 +68,20 @@ pub enum Framing {
 #[derive(Debug)]
 pub enum ResponseError {
     /// The deadline passed first, after `arrived` bytes.
-    Deadline { arrived: usize },
+    Deadline {
+        /// Bytes of the response that had arrived.
+        arrived: usize,
+    },
     /// The server closed before the response was whole (or, `arrived` 0, before it began).
-    Closed { arrived: usize },
+    Closed {
+        /// Bytes of the response that had arrived.
+        arrived: usize,
+    },
     /// What arrived is not an HTTP/1.x response.
-    Malformed { why: String },
+    Malformed {
+        /// What is wrong with it, as a sentence.
+        why: String,
+    },
     /// The connection failed (a reset).
     Io(io::Error),
 }
@@ -287,7 +296,7 @@ fn ended(end: ReadEnd, arrived: usize) -> ResponseError {
 /// # use sockspec::wire::Deadline;
 /// let response = client::get("127.0.0.1:8000".parse()?, "/", Deadline::after(std::time::Duration::from_secs(5)))?;
 /// assert_eq!(response.status, 200);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 pub fn get(
     addr: SocketAddr,

@@ -1,7 +1,7 @@
 //! A static file server over HTTP/1.1, the reference for the lesson's next topic: GET and HEAD of the
 //! files under one directory with Content-Type and Content-Length, keep-alive (and pipelined requests),
 //! 400 for a malformed request, 404, 405 for other methods, binary files byte for byte, and nothing from
-//! outside the directory (see [`files`]).
+//! outside the directory (see `files`).
 //!
 //! Request heads are parsed by `httparse`; connections are tokio tasks, so many clients are served at
 //! once. Every wait has a deadline: a head must arrive within [`HttpConfig::idle_timeout`], and a response
@@ -132,7 +132,7 @@ type EventSink = Arc<dyn Fn(&HttpEvent) + Send + Sync>;
 /// let mut response = String::new();
 /// client.read_to_string(&mut response)?;
 /// assert!(response.starts_with("HTTP/1.1 200 OK\r\n"));
-/// assert!(response.contains("\r\nContent-Length: 18\r\n"));
+/// assert!(response.contains("\r\nContent-Length: 15\r\n")); // "你好" is 6 bytes in UTF-8
 /// assert!(response.ends_with("\r\n\r\n<h1>你好</h1>"));
 /// server.stop()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
