@@ -32,7 +32,7 @@ pub enum Colour {
 }
 
 /// The flags of `sockspec grade`. The help shown for each is in `locales/*/grade-help.ftl` (in the
-/// language of `--lang`, see [`super::help`]); the comments here say what each field holds.
+/// language of `--lang`, see `cli::help`); the comments here say what each field holds.
 #[derive(Debug, Clone, Args)]
 pub struct GradeArgs {
     /// A built-in suite (echo-server, echo-client, chat-server, chat-client, file-receiver, file-sender,

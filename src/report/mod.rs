@@ -259,7 +259,7 @@ pub fn details(check: &CheckReport) -> String {
     details_in(check, Lang::En)
 }
 
-/// [`details`] in `lang`: its labels, and the check's texts from `localized` (see [`check_texts`]).
+/// [`details`] in `lang`: its labels, and the check's texts from `localized` (see `check_texts`).
 pub fn details_in(check: &CheckReport, lang: Lang) -> String {
     let mut out = String::new();
     let i = "    ";
