@@ -3,16 +3,76 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::verdict::{CheckResult, Direction, Failure, Transcript};
+use super::watch::Stopped;
 use crate::wire::{self, Deadline, ReadEnd};
+
+/// The waits of one check: each wait for an answer (or for a write to be taken) lasts the check's answer
+/// deadline, and none goes past the end of the check's time budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The answer deadline.
+    pub wait: Duration,
+    /// The end of the check's time budget.
+    pub end: Instant,
+    /// How long a program that waits with nothing to read, and sends nothing, is given before it is taken
+    /// to have answered all it will.
+    pub quiet: Duration,
+}
+
+impl Limits {
+    /// A deadline for one wait starting now.
+    pub fn deadline(&self) -> Deadline {
+        let left = self.end.saturating_duration_since(Instant::now());
+        Deadline::after(self.wait.min(left))
+    }
+
+    /// "within 5.0 s", or the budget when it is what cut the wait.
+    pub fn within(&self) -> String {
+        if Instant::now() >= self.end {
+            "before the check's time budget ran out".to_string()
+        } else {
+            format!("within {:.1} s", self.wait.as_secs_f64())
+        }
+    }
+}
+
+/// What the grader waits for on a connection, for the words of its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaited {
+    /// A server's reply to a message.
+    Reply,
+    /// A client sending the line typed on its stdin.
+    TypedLine,
+}
+
+impl Awaited {
+    fn noun(self) -> &'static str {
+        match self {
+            Awaited::Reply => "the reply",
+            Awaited::TypedLine => "the line typed",
+        }
+    }
+}
+
+/// Whether more replies are expected on the connection right after this one (then bytes already waiting
+/// belong to them), or this reply must be all the program sent for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    End,
+    More,
+}
 
 /// After a wrong reply starts arriving, how long to keep reading (up to its newline) so the report shows
 /// all of it.
 const REST_OF_WRONG_REPLY: Duration = Duration::from_millis(200);
 /// ...and at most this many bytes of it, so a program that floods cannot fill memory.
 const REST_CAP: usize = 4096;
+
+/// How often a silent server is looked at, to tell a reply that is late from one that will not come.
+const SETTLE_LOOK: Duration = Duration::from_millis(50);
 
 /// How replies are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +88,13 @@ pub struct Conn {
     stream: TcpStream,
     name: String,
     log: Transcript,
+    limits: Limits,
+    /// Where to see whether the program waits, for a server: a reply that will not come is told at once.
+    probe: Option<super::watch::Probe>,
+    /// The program's stderr position when the grader last sent on this connection.
+    stderr_mark: u64,
+    /// The program closed its side (EOF was read): what the grader sends after that is refused.
+    peer_closed: bool,
     /// Bytes read but not yet consumed by a reply.
     pending: Vec<u8>,
     parking: Parking,
@@ -78,29 +145,56 @@ impl Conn {
         name: &str,
         log: &Transcript,
         parking: &Parking,
-        deadline: Deadline,
+        limits: Limits,
     ) -> CheckResult<Conn> {
-        let stream = wire::connect(addr, deadline).map_err(|e| match e {
-            crate::Error::ConnectTimeout { .. } => {
-                Failure::timeout(format!("{name}: could not connect to {addr}: {e}"))
-            }
+        let stream = wire::connect(addr, limits.deadline()).map_err(|e| match e {
+            crate::Error::ConnectTimeout { secs, .. } => Failure::timeout(format!(
+                "{name}: the connection to {addr} was not accepted within {secs:.1} s"
+            )),
+            // The program is the one that should be listening: no advice to "start the server".
+            crate::Error::Refused { .. } => Failure::fail(format!(
+                "{name}: the connection to {addr} was refused: the program no longer listened"
+            )),
             e => Failure::fail(format!("{name}: could not connect to {addr}: {e}")),
         })?;
-        Ok(Conn::accepted(stream, name, log, parking))
+        Ok(Conn::accepted(stream, name, log, parking, limits))
     }
 
     /// Wraps a connection the grader accepted (the program under test is the client).
-    pub fn accepted(stream: TcpStream, name: &str, log: &Transcript, parking: &Parking) -> Conn {
+    pub fn accepted(
+        stream: TcpStream,
+        name: &str,
+        log: &Transcript,
+        parking: &Parking,
+        limits: Limits,
+    ) -> Conn {
         let _ = stream.set_nodelay(true);
         log.event(name, "connected");
         Conn {
             stream,
             name: name.to_string(),
             log: log.clone(),
+            limits,
+            probe: None,
+            stderr_mark: 0,
+            peer_closed: false,
             pending: Vec::new(),
             parking: parking.clone(),
             closed: false,
         }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Lets replies that will not come be told early: the program's first process is `pid`.
+    pub fn watch_program(&mut self, pid: u32, stderr: &std::sync::Arc<super::capture::Capture>) {
+        self.probe = self.feed().map(|feed| super::watch::Probe {
+            pid: pid as i32,
+            feed,
+            stderr: std::sync::Arc::clone(stderr),
+        });
     }
 
     pub fn name(&self) -> &str {
@@ -111,28 +205,117 @@ impl Conn {
         self.stream.local_addr()
     }
 
-    /// Sends bytes in one write.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.peer_addr()
+    }
+
+    /// The program's end of this connection, to see whether it has read what was sent.
+    pub fn feed(&self) -> Option<super::watch::Feed> {
+        Some(super::watch::Feed {
+            proto: super::procfs::Proto::Tcp,
+            local: self.stream.peer_addr().ok()?,
+            remote: self.stream.local_addr().ok(),
+        })
+    }
+
+    /// Sends bytes (one write call when the program takes them as fast as they come). A program that
+    /// stops reading cannot block the grader: the bytes must be taken within the answer deadline.
     pub fn send(&mut self, bytes: &[u8]) -> CheckResult {
         self.log.record(&self.name, Direction::Sent, bytes);
-        self.stream
-            .write_all(bytes)
-            .map_err(|e| self.broken("sending", e))
+        self.mark_stderr();
+        self.write_all(bytes)
+    }
+
+    /// Remembers where the program's stderr is before a message goes out: a traceback after it is the
+    /// program's reaction to the message.
+    fn mark_stderr(&mut self) {
+        if let Some(probe) = &self.probe {
+            self.stderr_mark = probe.stderr.total();
+        }
+    }
+
+    /// Writes all of `bytes` within the answer deadline (not recorded: the caller did).
+    fn write_all(&mut self, bytes: &[u8]) -> CheckResult {
+        let deadline = self.limits.deadline();
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let Some(left) = deadline.remaining() else {
+                break;
+            };
+            if let Err(e) = self.stream.set_write_timeout(Some(left)) {
+                return Err(self.broken("sending", e));
+            }
+            match self.stream.write(&bytes[sent..]) {
+                Ok(0) => break,
+                Ok(n) => sent += n,
+                Err(e) if wire::is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.broken("sending", e)),
+            }
+        }
+        if sent == bytes.len() {
+            return Ok(());
+        }
+        self.log.event(
+            &self.name,
+            &format!("only {sent} of {} bytes were taken", bytes.len()),
+        );
+        Err(Failure::timeout(format!(
+            "{}: the program stopped reading: it took {sent} of the {} bytes sent, and no more {} \
+             (a program that neither reads nor closes blocks its peer)",
+            self.name,
+            bytes.len(),
+            self.limits.within()
+        ))
+        .after_waiting())
     }
 
     /// Sends bytes in slices of `slice` bytes, each its own write, pausing `pause` between them.
+    /// Sends bytes in slices of `slice` bytes, each its own write, pausing `pause` between them.
     pub fn send_slices(&mut self, bytes: &[u8], slice: usize, pause: Duration) -> CheckResult {
-        for (i, piece) in bytes.chunks(slice.max(1)).enumerate() {
+        let parts: Vec<&[u8]> = bytes.chunks(slice.max(1)).collect();
+        self.send_parts(&parts, pause)
+    }
+
+    /// Sends `parts` one after another, each its own write, pausing `pause` between them. The transcript
+    /// keeps the whole message as one event, and one more that says how it was cut.
+    pub fn send_parts(&mut self, parts: &[&[u8]], pause: Duration) -> CheckResult {
+        let whole = parts.concat();
+        self.log.record(&self.name, Direction::Sent, &whole);
+        self.mark_stderr();
+        let sizes: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+        let shape = if sizes.iter().all(|&n| n == sizes[0]) || sizes.len() > 4 {
+            format!("{} writes of {} bytes", sizes.len(), sizes[0])
+        } else {
+            let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+            format!("{} writes of {} bytes", parts.len(), sizes.join(" + "))
+        };
+        self.log.event(
+            &self.name,
+            &format!("(sent in {shape}, {} ms apart)", pause.as_millis()),
+        );
+        for (i, piece) in parts.iter().enumerate() {
             if i > 0 && !pause.is_zero() {
                 // Pacing, not synchronisation: the point is to let each slice leave on its own.
                 std::thread::sleep(pause);
             }
-            self.send(piece)?;
+            self.write_all(piece)?;
         }
         Ok(())
     }
 
-    fn broken(&self, doing: &str, e: io::Error) -> Failure {
+    pub fn broken(&self, doing: &str, e: io::Error) -> Failure {
         self.log.event(&self.name, &format!("error: {e}"));
+        let reset = matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+        );
+        if self.peer_closed && reset {
+            return Failure::fail(format!(
+                "{}: the program had closed the connection after its last reply, so what was sent \
+                 next was refused ({e}): it serves one message per connection",
+                self.name
+            ));
+        }
         Failure::fail(format!(
             "{}: the connection broke while {doing}: {e}",
             self.name
@@ -167,7 +350,10 @@ impl Conn {
             self.log.record(&self.name, Direction::Received, &fresh);
         }
         match &end {
-            Ok(ReadEnd::Eof) => self.log.event(&self.name, "peer closed (EOF)"),
+            Ok(ReadEnd::Eof) => {
+                self.peer_closed = true;
+                self.log.event(&self.name, "peer closed (EOF)");
+            }
             Err(e) => self.log.event(&self.name, &format!("error: {e}")),
             _ => {}
         }
@@ -176,12 +362,14 @@ impl Conn {
 
     /// Waits for one reply equal to `expected` (see [`Compare`]) and consumes it. A reply that starts to
     /// differ fails at once, with the whole wrong reply shown; silence until the deadline is a timeout.
+    /// With [`Then::End`], bytes already waiting after the reply (other than its line ending) fail it:
+    /// a reply is the expected bytes, not the expected bytes and something more.
     pub fn expect_reply(
         &mut self,
         expected: &[u8],
         compare: Compare,
-        deadline: Deadline,
-        wait: Duration,
+        awaited: Awaited,
+        then: Then,
     ) -> CheckResult {
         let strict = compare == Compare::Strict;
         let wanted = if strict {
@@ -203,9 +391,11 @@ impl Conn {
                 Judgement::Differs
             }
         };
-        let end = self
-            .fill(deadline, |buf| judge(buf) != Judgement::SoFarSoGood)
-            .map_err(|e| self.broken("waiting for a reply", e))?;
+        let noun = awaited.noun();
+        let closed_before = self.peer_closed;
+        let (end, settled) = self
+            .fill_watching(|buf| judge(buf) != Judgement::SoFarSoGood)
+            .map_err(|e| self.broken(&format!("waiting for {noun}"), e))?;
         match judge(&self.pending) {
             Judgement::Match => {
                 let skipped = if strict {
@@ -213,12 +403,29 @@ impl Conn {
                 } else {
                     self.pending.len() - skip_line_ends(&self.pending).len()
                 };
-                self.pending.drain(..skipped + wanted.len());
-                if !strict {
-                    // Take the reply's own line ending when it is already here.
-                    let ends = self.pending.len() - skip_line_ends(&self.pending).len();
-                    self.pending.drain(..ends.min(2));
+                let reply_end = skipped + wanted.len();
+                if then == Then::End {
+                    self.take_available();
                 }
+                let rest = &self.pending[reply_end..];
+                let line_end = rest.len() - skip_line_ends(rest).len();
+                let line_end = if strict { 0 } else { line_end.min(2) };
+                if then == Then::End && rest.len() > line_end {
+                    let extra = &rest[line_end..];
+                    let what = if extra.iter().all(|&b| b == 0) {
+                        format!("{} NUL bytes (\\0)", extra.len())
+                    } else {
+                        format!("{} more bytes", extra.len())
+                    };
+                    let actual = std::mem::take(&mut self.pending);
+                    return Err(Failure::fail(format!(
+                        "{}: {noun} came, followed by {what}: a message ends where its text ends",
+                        self.name
+                    ))
+                    .with_expected(wanted)
+                    .with_actual(actual));
+                }
+                self.pending.drain(..reply_end + line_end);
                 Ok(())
             }
             Judgement::Differs => {
@@ -232,9 +439,16 @@ impl Conn {
                 } else {
                     skip_line_ends(&actual)
                 };
+                let what = match awaited {
+                    Awaited::Reply => "the reply differs".to_string(),
+                    Awaited::TypedLine => {
+                        "what the program sent differs from the line typed".to_string()
+                    }
+                };
                 Err(Failure::fail(format!(
-                    "{}: the reply differs{}",
+                    "{}: {what}{}{}",
                     self.name,
+                    before_it(&wanted, shown),
                     locate(&wanted, shown)
                 ))
                 .with_expected(wanted)
@@ -242,22 +456,48 @@ impl Conn {
             }
             Judgement::SoFarSoGood => {
                 let actual = std::mem::take(&mut self.pending);
-                let secs = wait.as_secs_f64();
-                let failure = match end {
-                    ReadEnd::Eof if actual.is_empty() => Failure::fail(format!(
-                        "{}: the program closed the connection without replying",
-                        self.name
+                let within = self.limits.within();
+                let name = &self.name;
+                let failure = match (end, awaited, actual.is_empty()) {
+                    _ if settled == Some(Stopped::Traceback) => Failure::fail(format!(
+                        "{name}: the program stopped {} this client: a traceback appeared on its \
+                         stderr (a thread died), and nothing of it runs",
+                        if actual.is_empty() {
+                            "without replying to"
+                        } else {
+                            "in the middle of its reply to"
+                        }
                     )),
-                    ReadEnd::Eof => Failure::fail(format!(
-                        "{}: the program closed the connection in the middle of the reply",
-                        self.name
+                    _ if settled.is_some() && actual.is_empty() => Failure::fail(format!(
+                        "{name}: the program read the message and went back to waiting without \
+                         replying"
                     )),
-                    _ if actual.is_empty() => {
-                        Failure::timeout(format!("{}: no reply within {secs:.1} s", self.name))
+                    _ if settled.is_some() => Failure::fail(format!(
+                        "{name}: {noun} stopped short, and the program went back to waiting"
+                    )),
+                    (ReadEnd::Eof, Awaited::Reply, true) if closed_before => {
+                        Failure::fail(format!(
+                        "{name}: the program closed the connection after its previous reply: it \
+                         serves one message per connection"
+                    ))
                     }
-                    _ => Failure::timeout(format!(
-                        "{}: the reply stopped short: nothing more within {secs:.1} s",
-                        self.name
+                    (ReadEnd::Eof, Awaited::Reply, true) => Failure::fail(format!(
+                        "{name}: the program closed the connection without replying"
+                    )),
+                    (ReadEnd::Eof, Awaited::TypedLine, true) => Failure::fail(format!(
+                        "{name}: the program closed the connection without sending the line typed"
+                    )),
+                    (ReadEnd::Eof, _, false) => Failure::fail(format!(
+                        "{name}: the program closed the connection in the middle of {noun}"
+                    )),
+                    (_, Awaited::Reply, true) => {
+                        Failure::timeout(format!("{name}: no reply {within}"))
+                    }
+                    (_, Awaited::TypedLine, true) => Failure::timeout(format!(
+                        "{name}: the program did not send the line typed {within}"
+                    )),
+                    (_, _, false) => Failure::timeout(format!(
+                        "{name}: {noun} stopped short: nothing more {within}"
                     )),
                 };
                 Err(failure.with_expected(wanted).with_actual(actual))
@@ -265,15 +505,72 @@ impl Conn {
         }
     }
 
+    /// Reads until `done` holds, the program closes, or the answer deadline passes; or, for a server
+    /// being watched, until it has read everything and waits with nothing more sent for the quiet gap
+    /// (then `true`: what was asked for will not come).
+    fn fill_watching(
+        &mut self,
+        mut done: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<(ReadEnd, Option<Stopped>)> {
+        let deadline = self.limits.deadline();
+        let Some(probe) = self.probe.clone() else {
+            return Ok((self.fill(deadline, done)?, None));
+        };
+        let mut quiet_since = Instant::now();
+        loop {
+            let left = deadline.remaining().unwrap_or_default();
+            let slice = Deadline::after(left.min(SETTLE_LOOK));
+            let before = self.pending.len();
+            let end = self.fill(slice, &mut done)?;
+            if end != ReadEnd::Deadline || deadline.passed() {
+                return Ok((end, None));
+            }
+            if self.pending.len() != before {
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= self.limits.quiet {
+                if let Some(stopped) = probe.stopped(self.stderr_mark) {
+                    let what = match stopped {
+                        Stopped::Waiting => "the program has read everything and waits",
+                        Stopped::Traceback => "a traceback appeared on stderr; the program waits",
+                    };
+                    self.log.event(&self.name, what);
+                    return Ok((ReadEnd::Quiet, Some(stopped)));
+                }
+            }
+        }
+    }
+
+    /// Adds to `pending` what has already arrived, without waiting.
+    fn take_available(&mut self) {
+        let mut chunk = [0u8; 16 * 1024];
+        if self.stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let before = self.pending.len();
+        // Bounded: what one reply can carry after it, at most.
+        while self.pending.len() - before < REST_CAP * 16 {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    self.log.event(&self.name, "peer closed (EOF)");
+                    break;
+                }
+                Err(_) => break,
+                Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let _ = self.stream.set_nonblocking(false);
+        if self.pending.len() > before {
+            let fresh = self.pending[before..].to_vec();
+            self.log.record(&self.name, Direction::Received, &fresh);
+        }
+    }
+
     /// Reads one message from the program: up to a newline, or what came before a quiet gap.
     /// Returns the message without its line ending, or `None` at EOF with nothing pending.
-    pub fn read_message(
-        &mut self,
-        deadline: Deadline,
-        quiet: Duration,
-        wait: Duration,
-    ) -> CheckResult<Option<Vec<u8>>> {
+    pub fn read_message(&mut self, quiet: Duration) -> CheckResult<Option<Vec<u8>>> {
         let before = self.pending.len();
+        let deadline = self.limits.deadline();
         let result = wire::read_message(&mut self.stream, &mut self.pending, deadline, quiet);
         if self.pending.len() > before {
             let fresh = self.pending[before..].to_vec();
@@ -287,9 +584,9 @@ impl Conn {
                     Ok(None)
                 }
                 _ => Err(Failure::timeout(format!(
-                    "{}: nothing arrived within {:.1} s",
+                    "{}: nothing arrived {}",
                     self.name,
-                    wait.as_secs_f64()
+                    self.limits.within()
                 ))),
             };
         }
@@ -301,13 +598,9 @@ impl Conn {
     }
 
     /// Reads until the program closes; fails on timeout or when more than `limit` bytes come.
-    pub fn read_to_eof(
-        &mut self,
-        deadline: Deadline,
-        wait: Duration,
-        limit: usize,
-    ) -> CheckResult<Vec<u8>> {
+    pub fn read_to_eof(&mut self, limit: usize) -> CheckResult<Vec<u8>> {
         let mut data = std::mem::take(&mut self.pending);
+        let deadline = self.limits.deadline();
         let end = wire::read_until(&mut self.stream, &mut data, deadline, |b| b.len() > limit)
             .map_err(|e| self.broken("receiving", e))?;
         // Files can be large: the transcript keeps one event for the whole transfer.
@@ -322,17 +615,24 @@ impl Conn {
                 self.name
             ))),
             _ => Err(Failure::timeout(format!(
-                "{}: the program did not close the connection within {:.1} s ({} bytes arrived)",
+                "{}: the program did not close the connection {} ({} bytes arrived)",
                 self.name,
-                wait.as_secs_f64(),
+                self.limits.within(),
                 data.len()
             ))
             .with_actual(data)),
         }
     }
 
-    /// Waits for EOF from the program, throwing away what it sends; true if it closed (or reset) in time.
-    pub fn wait_closed(&mut self, deadline: Deadline) -> bool {
+    /// Waits (up to the answer deadline) for EOF from the program, throwing away what it sends; true if
+    /// it closed (or reset) in time.
+    pub fn wait_closed(&mut self) -> bool {
+        let deadline = self.limits.deadline();
+        self.wait_closed_by(deadline)
+    }
+
+    /// As [`Conn::wait_closed`], up to `deadline`.
+    pub fn wait_closed_by(&mut self, deadline: Deadline) -> bool {
         let mut chunk = [0u8; 16 * 1024];
         loop {
             let Some(left) = deadline.remaining() else {
@@ -372,6 +672,21 @@ enum Judgement {
     Differs,
 }
 
+/// When the expected reply shows up later in what came, what came before it.
+fn before_it(wanted: &[u8], actual: &[u8]) -> String {
+    let Some(at) = (1..actual.len().saturating_sub(wanted.len()) + 1)
+        .find(|&i| actual[i..].starts_with(wanted))
+    else {
+        return String::new();
+    };
+    let junk = &actual[..at];
+    if junk.iter().all(|&b| b == 0) {
+        format!(": {at} NUL bytes (\\0) came before it")
+    } else {
+        format!(": {at} other bytes came before it")
+    }
+}
+
 /// For long replies, where the first difference is, with a few bytes of context on each side.
 fn locate(wanted: &[u8], actual: &[u8]) -> String {
     const LONG: usize = 80;
@@ -405,25 +720,30 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
-    fn pair() -> (Conn, TcpStream) {
+    fn limits(wait: Duration) -> Limits {
+        Limits {
+            wait,
+            end: Instant::now() + Duration::from_secs(60),
+            quiet: Duration::from_millis(200),
+        }
+    }
+
+    fn pair_with(wait: Duration) -> (Conn, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let log = Transcript::new();
-        let conn = Conn::connect(
-            addr,
-            "client 1",
-            &log,
-            &Parking::default(),
-            Deadline::after(Duration::from_secs(5)),
-        )
-        .unwrap();
+        let conn =
+            Conn::connect(addr, "client 1", &log, &Parking::default(), limits(wait)).unwrap();
         let (server, _) = listener.accept().unwrap();
         (conn, server)
     }
 
+    fn pair() -> (Conn, TcpStream) {
+        pair_with(Duration::from_secs(2))
+    }
+
     fn expect(conn: &mut Conn, expected: &str, compare: Compare) -> CheckResult {
-        let wait = Duration::from_secs(2);
-        conn.expect_reply(expected.as_bytes(), compare, Deadline::after(wait), wait)
+        conn.expect_reply(expected.as_bytes(), compare, Awaited::Reply, Then::More)
     }
 
     #[test]
@@ -447,15 +767,66 @@ mod tests {
     }
 
     #[test]
-    fn silence_is_a_timeout_and_a_close_is_a_fail() {
-        let (mut conn, server) = pair();
-        let wait = Duration::from_millis(100);
+    fn bytes_after_a_reply_fail_it() {
+        let (mut conn, mut server) = pair();
+        let mut padded = "ECHO：a\n".as_bytes().to_vec();
+        padded.resize(1100, 0);
+        server.write_all(&padded).unwrap();
         let failure = conn
-            .expect_reply(b"x", Compare::Lenient, Deadline::after(wait), wait)
+            .expect_reply(
+                "ECHO：a".as_bytes(),
+                Compare::Lenient,
+                Awaited::Reply,
+                Then::End,
+            )
+            .unwrap_err();
+        assert!(
+            failure.message.contains("followed by 1091 NUL bytes"),
+            "{}",
+            failure.message
+        );
+        server.write_all("ECHO：b [junk]\n".as_bytes()).unwrap();
+        let failure = conn
+            .expect_reply(
+                "ECHO：b".as_bytes(),
+                Compare::Lenient,
+                Awaited::Reply,
+                Then::End,
+            )
+            .unwrap_err();
+        assert!(
+            failure.message.contains("followed by 8 more bytes"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn a_write_the_program_does_not_take_times_out() {
+        let (mut conn, _server) = pair_with(Duration::from_millis(300));
+        let failure = conn.send(&vec![7u8; 64 << 20]).unwrap_err();
+        assert_eq!(failure.outcome(), super::super::verdict::Outcome::Timeout);
+        assert!(
+            failure.message.contains("stopped reading"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn silence_is_a_timeout_and_a_close_is_a_fail() {
+        let (mut conn, server) = pair_with(Duration::from_millis(100));
+        let failure = conn
+            .expect_reply(b"x", Compare::Lenient, Awaited::Reply, Then::More)
             .unwrap_err();
         assert_eq!(failure.outcome(), super::super::verdict::Outcome::Timeout);
         drop(server);
         let failure = expect(&mut conn, "x", Compare::Lenient).unwrap_err();
+        assert!(
+            failure.message.contains("without replying"),
+            "{}",
+            failure.message
+        );
         assert_eq!(failure.outcome(), super::super::verdict::Outcome::Fail);
     }
 

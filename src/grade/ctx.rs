@@ -1,16 +1,21 @@
-//! One check's world: its deadlines, its transcript, and the program under test, launched fresh for it.
+//! One check's world: its deadlines and time budget, its transcript, and the program under test,
+//! launched fresh for it.
 
+use std::cell::Cell;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::conn::{Compare, Conn, Parking};
+use super::cause;
+use super::conn::{Compare, Conn, Limits, Parking};
 use super::launch::{Isolation, LaunchSpec, NotReady, Program};
+use super::printed::{contains, misprinted, partly_printed, printed};
 use super::procfs::Proto;
 use super::suite::{Check, Suite};
 use super::template::{Template, Values};
 use super::verdict::{CheckResult, Direction, Failure, Transcript};
+use super::watch::{self, Tap, Watched};
 use crate::wire::{self, Deadline};
 
 /// Settings that hold for every check of a run.
@@ -50,6 +55,63 @@ struct Launched {
     program: Program,
     workdir: tempfile::TempDir,
     values: Values,
+    /// Copies the program's stdout into the transcript.
+    tap: Tap,
+}
+
+/// A check's time budget, in answer deadlines after its start deadline: every wait of the check ends by
+/// then, so a whole grade lasts at most the sum of its checks' budgets, however slow the program.
+pub const BUDGET_ANSWERS: u32 = 4;
+
+/// Bounds over a whole grade on the runs that shrinking makes (each one a fresh program). The count
+/// keeps a `--seed` replay the same on any machine; the time is a last resort, and a report says when
+/// it is what stopped shrinking (then the shrunk input depends on the machine's speed).
+#[derive(Debug)]
+pub struct GradeBudget {
+    shrink_runs: Cell<u32>,
+    shrink_time: Cell<Duration>,
+    pub max_shrink_runs: u32,
+    pub max_shrink_time: Duration,
+}
+
+impl GradeBudget {
+    /// Runs of the program spent on shrinking over a whole grade.
+    pub const SHRINK_RUNS: u32 = 256;
+    /// Time spent on shrinking over a whole grade (times `--timeout-scale`).
+    pub const SHRINK_TIME: Duration = Duration::from_secs(60);
+
+    pub fn new(timeout_scale: f64) -> Self {
+        GradeBudget {
+            shrink_runs: Cell::new(0),
+            shrink_time: Cell::new(Duration::ZERO),
+            max_shrink_runs: Self::SHRINK_RUNS,
+            max_shrink_time: Self::SHRINK_TIME.mul_f64(timeout_scale),
+        }
+    }
+
+    /// Counts one shrinking run that took `took`.
+    pub fn spend(&self, took: Duration) {
+        self.shrink_runs.set(self.shrink_runs.get() + 1);
+        self.shrink_time.set(self.shrink_time.get() + took);
+    }
+
+    /// Why no more shrinking runs may be made, if none may.
+    pub fn exhausted(&self) -> Option<String> {
+        if self.shrink_runs.get() >= self.max_shrink_runs {
+            Some(format!(
+                "the grade's shrinking budget of {} runs was used up",
+                self.max_shrink_runs
+            ))
+        } else if self.shrink_time.get() >= self.max_shrink_time {
+            Some(format!(
+                "the grade's shrinking time budget of {:.0} s was used up (a time: on another \
+                 machine shrinking may go further)",
+                self.max_shrink_time.as_secs_f64()
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// What is left of a check's program once it is stopped, for the report.
@@ -86,6 +148,15 @@ pub struct Ctx<'a> {
     pinned: Option<Leftovers>,
     /// The `{port}` a server was given and the address it listened on instead, the first time they differed.
     pub port_ignored: Option<(u16, SocketAddr)>,
+    /// When the check's time budget ends.
+    end: Instant,
+    /// Limits over the whole grade.
+    pub budget: &'a GradeBudget,
+    /// The grader's listener for a client program, kept while it runs: a program that opens a second
+    /// connection is seen doing so instead of being refused.
+    client_listener: Option<TcpListener>,
+    /// What the check learnt about how the server serves its clients, when it passed.
+    pub serving: Option<super::verdict::Serving>,
 }
 
 impl<'a> Ctx<'a> {
@@ -95,8 +166,16 @@ impl<'a> Ctx<'a> {
         opts: &'a Options,
         template: &'a Template,
         seed: u64,
+        budget: &'a GradeBudget,
     ) -> Self {
+        let scaled = |d: Duration| d.mul_f64(opts.timeout_scale);
+        let check_budget = scaled(Duration::from_millis(suite.deadlines.start_ms))
+            + scaled(check.deadline(suite)) * BUDGET_ANSWERS;
         Ctx {
+            end: Instant::now() + check_budget,
+            budget,
+            client_listener: None,
+            serving: None,
             suite,
             check,
             opts,
@@ -122,13 +201,34 @@ impl<'a> Ctx<'a> {
         self.scaled(self.check.deadline(self.suite))
     }
 
+    /// The waits of this check: the answer deadline, never past the check's time budget.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            wait: self.wait(),
+            end: self.end,
+            quiet: self.scaled(self.opts.quiet),
+        }
+    }
+
+    /// A deadline for one answer, starting now.
     pub fn deadline(&self) -> Deadline {
-        Deadline::after(self.wait())
+        self.limits().deadline()
+    }
+
+    /// True once the check's time budget has run out.
+    pub fn budget_spent(&self) -> bool {
+        Instant::now() >= self.end
     }
 
     /// The wait for a program to start listening or connecting.
     pub fn start_wait(&self) -> Duration {
         self.scaled(Duration::from_millis(self.suite.deadlines.start_ms))
+    }
+
+    /// A seed for the generated inputs of a check that is not a property check: from the check's id
+    /// alone, so that its input, and so its verdict, is the same whatever the run's seed.
+    pub fn fixed_seed(&self) -> u64 {
+        super::check_seed(0, &self.check.id)
     }
 
     pub fn compare(&self) -> Compare {
@@ -177,10 +277,12 @@ impl<'a> Ctx<'a> {
         })?;
         self.log
             .event("program", &format!("started (pid {})", program.pid()));
+        let tap = Tap::start(std::sync::Arc::clone(program.stdout()), self.log.clone());
         self.current = Some(Launched {
             program,
             workdir,
             values,
+            tap,
         });
         Ok(())
     }
@@ -201,14 +303,17 @@ impl<'a> Ctx<'a> {
                 }
                 Ok(addr)
             }
-            Err(NotReady::Exited { status }) => Err(Failure::crash(format!(
-                "the program exited ({}) before it started listening",
-                describe_status(status)
-            ))),
-            Err(other) => Err(Failure::timeout(format!(
-                "{other} (deadline {:.1} s)",
-                wait.as_secs_f64()
-            ))),
+            Err(NotReady::Exited { status }) => {
+                let how = format!("exited ({}) before it listened", describe_status(status));
+                Err(Failure::crash(format!("the program {how}")).not_ready(how))
+            }
+            Err(_) => {
+                let how = format!("did not start listening within {:.1} s", wait.as_secs_f64());
+                Err(
+                    Failure::timeout(format!("the program {how} (the start deadline)"))
+                        .not_ready(how),
+                )
+            }
         }
     }
 
@@ -223,7 +328,14 @@ impl<'a> Ctx<'a> {
             .port();
         self.launch(port, input)?;
         let stream = self.accept(&listener)?;
-        Ok(Conn::accepted(stream, "program", &self.log, &self.parking))
+        self.client_listener = Some(listener);
+        Ok(Conn::accepted(
+            stream,
+            "program",
+            &self.log,
+            &self.parking,
+            self.limits(),
+        ))
     }
 
     fn accept(&mut self, listener: &TcpListener) -> CheckResult<TcpStream> {
@@ -238,18 +350,33 @@ impl<'a> Ctx<'a> {
             }
             // A program that dies before connecting will never connect: say so at once.
             if let Some(status) = self.program()?.try_status() {
-                return Err(Failure::crash(format!(
-                    "the program exited ({}) without connecting",
-                    describe_status(status)
-                )));
+                let how = format!("exited ({}) without connecting", describe_status(status));
+                return Err(Failure::crash(format!("the program {how}")).not_ready(how));
             }
             if deadline.passed() {
-                return Err(Failure::timeout(format!(
-                    "the program did not connect within {:.1} s",
-                    wait.as_secs_f64()
-                )));
+                let how = format!("did not connect within {:.1} s", wait.as_secs_f64());
+                return Err(
+                    Failure::timeout(format!("the program {how} (the start deadline)"))
+                        .not_ready(how),
+                );
             }
         }
+    }
+
+    /// True when a client program that was accepted has connected again (a second connection waits):
+    /// looked at once the first connection closed, to say what the program did.
+    pub fn reconnected(&self) -> bool {
+        let Some(listener) = &self.client_listener else {
+            return false;
+        };
+        let mut fds = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(listener),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // A connect made before the close is queued already: a short look is enough.
+        // SAFETY: one valid pollfd that outlives the call.
+        unsafe { libc::poll(&mut fds, 1, 100) > 0 }
     }
 
     pub fn program(&mut self) -> CheckResult<&mut Program> {
@@ -267,14 +394,13 @@ impl<'a> Ctx<'a> {
             .map(PathBuf::from)
     }
 
+    /// Connects to the server under test as a client named `name`.
     pub fn connect(&self, addr: SocketAddr, name: &str) -> CheckResult<Conn> {
-        Conn::connect(
-            addr,
-            name,
-            &self.log,
-            &self.parking,
-            Deadline::after(self.wait()),
-        )
+        let mut conn = Conn::connect(addr, name, &self.log, &self.parking, self.limits())?;
+        if let Some(launched) = &self.current {
+            conn.watch_program(launched.program.pid(), launched.program.stderr());
+        }
+        Ok(conn)
     }
 
     /// Types a line on the program's stdin (`text` and a newline).
@@ -304,47 +430,119 @@ impl<'a> Ctx<'a> {
     }
 
     /// Waits until the program prints `text` after `mark`: anywhere in its output (lenient), or as a
-    /// whole line (strict). Printing only the start of it is a failure; printing nothing, a timeout.
-    pub fn wait_printed(&mut self, mark: u64, text: &[u8], what: &str) -> CheckResult {
+    /// whole line (strict). `own` is a line the program sent itself (so that printing it instead can be
+    /// told). Printing something else and going back to waiting is a failure at once; printing nothing
+    /// at all, a timeout.
+    pub fn wait_printed(
+        &mut self,
+        mark: u64,
+        text: &[u8],
+        what: &str,
+        own: Option<&[u8]>,
+    ) -> CheckResult {
         let strict = self.opts.strict;
-        let wait = self.wait();
-        let deadline = self.deadline();
-        let program = self.program()?;
-        // A wrong rendering of the text is an answer too: no need to wait out the deadline after it.
-        let found = |out: &[u8]| printed(out, text, strict) || misprinted(out, text).is_some();
-        if program.stdout().wait_since(mark, deadline, found)
-            && printed(&program.stdout().since(mark), text, strict)
-        {
+        let watched = self.watch_output(mark, |out| {
+            printed(out, text, strict) || misprinted(out, text).is_some()
+        })?;
+        let out = self.program()?.stdout().since(mark);
+        if printed(&out, text, strict) {
             return Ok(());
         }
-        let out = program.stdout().since(mark);
-        // stdout at its end most likely means the program is ending: give it the moment to be reaped, so
-        // the verdict does not depend on how fast that happens.
-        let exited = if program.stdout().is_closed() {
-            program.wait_exit(Deadline::after(REAP_SETTLE))
-        } else {
-            program.try_status()
-        };
         let failure = if let Some(why) = misprinted(&out, text) {
             Failure::fail(format!("{what} was printed wrongly: {why}"))
+                .with_cause(cause::printed_bytes())
         } else if strict && contains(&out, text) {
             Failure::fail(format!(
                 "the program printed {what}, but not as a line of its own"
             ))
         } else if partly_printed(&out, text) {
             Failure::fail(format!("the program printed only part of {what}"))
-        } else if let Some(status) = exited {
-            Failure::fail(format!(
-                "the program exited ({}) without printing {what}",
-                describe_status(status)
-            ))
         } else {
-            Failure::timeout(format!(
-                "the program did not print {what} within {:.1} s",
-                wait.as_secs_f64()
-            ))
+            self.not_printed(watched, what, &out, own)?
         };
         Err(failure.with_expected(text).with_actual(out))
+    }
+
+    /// Records in the transcript everything the program printed so far.
+    pub fn sync_output(&self) {
+        if let Some(launched) = &self.current {
+            launched.tap.sync();
+        }
+    }
+
+    /// Watches the output after `mark` until `found` holds for it or the program has answered something
+    /// else (see [`watch::watch`]); what was printed is in the transcript afterwards.
+    pub fn watch_output(
+        &mut self,
+        mark: u64,
+        found: impl FnMut(&[u8]) -> bool,
+    ) -> CheckResult<Watched> {
+        let deadline = self.deadline();
+        let quiet = self.scaled(self.opts.quiet);
+        let watched = watch::watch(self.program()?, mark, deadline, quiet, found);
+        self.sync_output();
+        Ok(watched)
+    }
+
+    /// Why nothing matching was printed, once a watch ended without it: the program ended, answered
+    /// something else, or printed nothing by the deadline.
+    pub fn not_printed(
+        &mut self,
+        watched: Watched,
+        what: &str,
+        out: &[u8],
+        own: Option<&[u8]>,
+    ) -> CheckResult<Failure> {
+        let within = self.limits().within();
+        // stdout at its end most likely means the program is ending: give it the moment to be reaped,
+        // so the verdict does not depend on how fast that happens.
+        let program = self.program()?;
+        let exited = if watched == Watched::Ended {
+            program.wait_exit(Deadline::after(REAP_SETTLE))
+        } else {
+            program.try_status()
+        };
+        let printed_something = !out.trim_ascii().is_empty();
+        let failure = match exited {
+            Some(status) => Failure::fail(format!(
+                "the program exited ({}) without printing {what}",
+                describe_status(status)
+            )),
+            None if watched == Watched::Settled => {
+                let instead = match own {
+                    Some(own) if contains(out, own) => {
+                        " (it printed the line it sent itself, not the one it received)"
+                    }
+                    _ => "",
+                };
+                Failure::fail(format!(
+                    "the program printed something else{instead} and went back to waiting: {what} \
+                     was not printed"
+                ))
+            }
+            None if printed_something => {
+                Failure::timeout(format!("the program did not print {what} {within}"))
+            }
+            None => Failure::timeout(format!(
+                "the program printed nothing {within}: {what} never showed (if it prints without a \
+                 newline, as print(..., end='') or printf without \\n do, the text waits in its \
+                 output buffer: at a terminal only a newline sends it)"
+            )),
+        };
+        Ok(if matches!(watched, Watched::Deadline) {
+            failure.after_waiting()
+        } else {
+            failure
+        })
+    }
+
+    /// True when every thread of the program waits in `accept()`: it is back at the start of its
+    /// server loop, waiting for the next client.
+    pub fn accepting(&mut self) -> bool {
+        self.program().is_ok_and(|p| {
+            let pids: Vec<i32> = p.processes().iter().map(|&p| p as i32).collect();
+            super::procfs::activity(&pids).all_accepting()
+        })
     }
 
     /// The program's exit status if it has ended, without waiting.
@@ -352,9 +550,10 @@ impl<'a> Ctx<'a> {
         Ok(self.program()?.try_status())
     }
 
-    /// Waits up to `wait` for the program to exit by itself.
+    /// Waits up to `wait` (never past the check's time budget) for the program to exit by itself.
     pub fn wait_exit(&mut self, wait: Duration) -> CheckResult<Option<ExitStatus>> {
-        let status = self.program()?.wait_exit(Deadline::after(wait));
+        let left = self.end.saturating_duration_since(Instant::now());
+        let status = self.program()?.wait_exit(Deadline::after(wait.min(left)));
         if let Some(status) = status {
             self.log
                 .event("program", &format!("exited ({})", describe_status(status)));
@@ -373,8 +572,8 @@ impl<'a> Ctx<'a> {
                 describe_status(status)
             ))),
             None => Err(Failure::timeout(format!(
-                "the program did not exit within {:.1} s after {after}",
-                wait.as_secs_f64()
+                "the program did not exit {} after {after}",
+                self.limits().within()
             ))),
         }
     }
@@ -382,7 +581,11 @@ impl<'a> Ctx<'a> {
     /// Turns a failure into a crash when the program died on its own with a bad status: the wrong or
     /// missing answer was the symptom, the crash the cause.
     pub fn classify(&mut self, failure: Failure) -> Failure {
-        if failure.harness || failure.settled || failure.outcome() == super::verdict::Outcome::Crash
+        use super::verdict::Outcome;
+        // A check that could not be run says why; the program's end is not its answer.
+        if failure.harness
+            || failure.settled
+            || matches!(failure.outcome(), Outcome::Crash | Outcome::NotRun)
         {
             return failure;
         }
@@ -428,21 +631,40 @@ impl<'a> Ctx<'a> {
     /// needs: of the program [`Ctx::pin_evidence`] marked if any, else of the last one stopped.
     pub fn stop(&mut self) -> Leftovers {
         self.parking.release();
+        self.client_listener = None;
         if let Some(Launched {
             mut program,
             workdir,
+            tap,
             ..
         }) = self.current.take()
         {
+            // What a program that was still running prints while it is being stopped (a traceback
+            // when its stdin ends, a message on SIGTERM) is the grader's doing, not part of the check:
+            // its output is taken before. A program that ended by itself has all of its output read.
+            drop(tap);
+            let running = program.try_status().is_none();
+            let before = running.then(|| {
+                (
+                    program.stdout().tail(TAIL_BYTES),
+                    program.stderr().tail(TAIL_BYTES),
+                )
+            });
             let report = program.stop(self.opts.grace);
+            let (stdout_tail, stderr_tail) = before.unwrap_or_else(|| {
+                (
+                    program.stdout().tail(TAIL_BYTES),
+                    program.stderr().tail(TAIL_BYTES),
+                )
+            });
             let leftovers = Leftovers {
                 exit: report
                     .exited_by_itself
                     .then_some(report.status)
                     .flatten()
                     .map(describe_status),
-                stdout_tail: program.stdout().tail(TAIL_BYTES),
-                stderr_tail: program.stderr().tail(TAIL_BYTES),
+                stdout_tail,
+                stderr_tail,
             };
             drop(program);
             drop(workdir);
@@ -497,106 +719,5 @@ pub fn free_port(proto: Proto) -> std::io::Result<u16> {
     match proto {
         Proto::Tcp => Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()),
         Proto::Udp => Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port()),
-    }
-}
-
-/// True when `text` shows in `out`: anywhere (lenient) or as a whole line (strict).
-pub fn printed(out: &[u8], text: &[u8], strict: bool) -> bool {
-    if strict {
-        out.split(|&b| b == b'\n')
-            .any(|line| line.strip_suffix(b"\r").unwrap_or(line) == text)
-    } else {
-        contains(out, text)
-    }
-}
-
-/// True when the start of `text` (a third of it, from 4 to 64 bytes) shows in `out` but not all of it: a
-/// message cut by a single `recv()`.
-pub fn partly_printed(out: &[u8], text: &[u8]) -> bool {
-    let start = (text.len() / 3).clamp(4, 64);
-    text.len() > start && contains(out, &text[..start]) && !contains(out, text)
-}
-
-/// Says how `out` shows `text` in a wrong form, if it does: the classic is Python printing the bytes
-/// object that `recv()` returned (`b'\\xe4\\xbd\\xa0'`) instead of the decoded text.
-pub fn misprinted(out: &[u8], text: &[u8]) -> Option<String> {
-    let repr = python_bytes_repr(text);
-    // For printable ASCII the repr's body is the text itself: nothing to tell apart.
-    if repr.as_bytes() == text || contains(out, text) {
-        return None;
-    }
-    contains(out, repr.as_bytes()).then(|| {
-        let quote = python_quote(text);
-        let mut shown: String = repr.chars().take(48).collect();
-        if shown.len() < repr.len() {
-            shown.push('…');
-        }
-        format!(
-            "it shows the bytes object b{quote}{shown}{quote}, not the text: decode() the bytes before \
-             printing"
-        )
-    })
-}
-
-/// The quote Python's `repr()` puts around bytes: `'`, unless they hold a `'` and no `"`.
-fn python_quote(text: &[u8]) -> char {
-    if text.contains(&b'\'') && !text.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    }
-}
-
-/// The body (between the quotes) of Python's `repr()` of a bytes object holding `text`.
-fn python_bytes_repr(text: &[u8]) -> String {
-    let quote = python_quote(text);
-    let mut repr = String::with_capacity(text.len() * 4);
-    for &b in text {
-        match b {
-            b'\\' => repr.push_str("\\\\"),
-            b'\'' if quote == '\'' => repr.push_str("\\'"),
-            b'\t' => repr.push_str("\\t"),
-            b'\n' => repr.push_str("\\n"),
-            b'\r' => repr.push_str("\\r"),
-            0x20..=0x7e => repr.push(b as char),
-            _ => repr.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    repr
-}
-
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_printed_bytes_object_is_told_apart_from_the_text() {
-        let out = "from ('127.0.0.1', 5) : b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd'\n".as_bytes();
-        let why = misprinted(out, "你好".as_bytes()).expect("the repr is recognised");
-        assert!(why.contains("decode()"), "{why}");
-        // The text itself, or plain ASCII whose repr is the text, is not a misprint.
-        assert_eq!(
-            misprinted("收到：你好\n".as_bytes(), "你好".as_bytes()),
-            None
-        );
-        assert_eq!(misprinted(b"b'hello'\n", b"hello"), None);
-        assert_eq!(misprinted(b"something else\n", "你好".as_bytes()), None);
-    }
-
-    #[test]
-    fn the_repr_escapes_as_python_does() {
-        assert_eq!(
-            python_bytes_repr(b"a'b\"\\c\t\r\n\x00\x7f"),
-            "a\\'b\"\\\\c\\t\\r\\n\\x00\\x7f"
-        );
-        // With a ' and no ", Python quotes with " and leaves the ' alone.
-        assert_eq!(
-            python_bytes_repr("it's 你".as_bytes()),
-            "it's \\xe4\\xbd\\xa0"
-        );
     }
 }

@@ -4,28 +4,33 @@
 //! - [`suite`]: the assignments as data; [`template`]: the command line with its placeholders.
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
 //! - [`ctx`], [`conn`], [`checks`]: one check's world, the grader's side of a connection, the checks.
-//! - [`verdict`]: outcomes and evidence.
+//! - [`watch`], [`printed`]: what the program prints, and how it is judged.
+//! - [`verdict`]: outcomes and evidence; [`cause`]: one explanation for many failures.
 
 pub mod capture;
+pub mod cause;
 pub mod cgroup;
 pub mod checks;
 pub mod conn;
 pub mod ctx;
 pub mod launch;
+pub mod printed;
 pub mod procfs;
 pub mod suite;
 pub mod template;
 pub mod verdict;
+pub mod watch;
 
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use ctx::{Ctx, Options};
-use suite::{Level, Run, Suite};
+use cause::{Carried, Cause};
+use ctx::{Ctx, GradeBudget, Options};
+use suite::{Level, Program, Run, Suite};
 use template::Template;
-use verdict::{CheckReport, Evidence, Outcome, PortIgnored};
+use verdict::{CheckReport, Evidence, Outcome, PortIgnored, Serving};
 
 /// Everything a grading run needs, checked before anything runs.
 #[derive(Debug, Clone)]
@@ -56,6 +61,22 @@ pub enum ServerMode {
     Sequential,
     /// Serves clients at once.
     Concurrent,
+    /// Serves clients, but no check could tell how (those that would did not get a ready program).
+    Unknown,
+}
+
+/// One root cause of failed checks, said once.
+#[derive(Debug, Clone, Serialize)]
+pub struct CauseReport {
+    /// `C1`, `C2`, ...: checks refer to it by this id.
+    pub id: String,
+    /// What the program does wrong, and the fix.
+    pub summary: String,
+    /// Evidence shown once (a traceback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The ids of the checks it explains.
+    pub checks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +119,8 @@ pub struct GradeReport {
     /// Things the program got away with that a reader should know, one line each (e.g. a server that
     /// ignored the `{port}` it was given).
     pub notes: Vec<String>,
+    /// Root causes of the checks that did not pass, each said once; checks name theirs by id.
+    pub causes: Vec<CauseReport>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
     pub duration_secs: f64,
@@ -119,12 +142,52 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
             config.suite.name, config.suite.name
         )));
     }
+    let budget = GradeBudget::new(config.options.timeout_scale);
     let mut reports = Vec::with_capacity(selected.len());
+    let mut found: Vec<Option<Cause>> = Vec::with_capacity(selected.len());
+    // How the program failed to become ready in the checks just run, in a row.
+    let mut not_ready: Vec<String> = Vec::new();
+    let mut never_ready: Option<String> = None;
     for check in selected {
-        let report = run_check(config, check)?;
+        let (report, cause) = match &never_ready {
+            Some(how) if needs_ready(&config.suite) => (skipped(config, check, how), None),
+            _ => run_check(config, check, &budget)?,
+        };
+        match &report.not_ready {
+            Some(how) => not_ready.push(how.clone()),
+            None if report.outcome != Outcome::NotRun => not_ready.clear(),
+            None => {}
+        }
+        // Twice the same way in a row: the program will not start in the next checks either.
+        if let [.., a, b] = not_ready.as_slice() {
+            if a == b && never_ready.is_none() {
+                never_ready = Some(b.clone());
+            }
+        }
         on_check(&report);
         reports.push(report);
+        found.push(cause);
     }
+    if let Some(how) = &never_ready {
+        // The checks that failed to start and those not run share one cause; a traceback is its detail.
+        let detail = found.iter().flatten().find_map(|c| c.detail.clone());
+        let count = reports
+            .iter()
+            .filter(|r| r.not_ready.as_deref() == Some(how))
+            .count();
+        let mut cause = cause::never_ready(how, count);
+        cause.detail = detail;
+        for (report, slot) in reports.iter().zip(found.iter_mut()) {
+            if report.not_ready.as_deref() == Some(how.as_str())
+                || report.outcome == Outcome::NotRun
+                    && slot.is_none()
+                    && report.message.starts_with(NEVER_READY)
+            {
+                *slot = Some(cause.clone());
+            }
+        }
+    }
+    let causes = group_causes(&mut reports, found);
     let mode = server_mode(&config.suite, &reports);
     let notes = notes(&reports);
     let summary = summarize(&reports);
@@ -143,13 +206,61 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         replay: config.replay(None),
         mode,
         notes,
+        causes,
         checks: reports,
         summary,
         duration_secs: started.elapsed().as_secs_f64(),
     })
 }
 
-fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> {
+/// The start of the message of a check not run because the program never became ready.
+const NEVER_READY: &str = "not run: the program never became ready";
+
+/// True when the suite's checks need a program that listens or connects first (all but the UDP
+/// sender's, which only sends).
+fn needs_ready(suite: &Suite) -> bool {
+    suite.program != Program::UdpSender
+}
+
+/// The report of a check not run because the program never became ready in the checks before it.
+fn skipped(config: &GradeConfig, check: &suite::Check, how: &str) -> CheckReport {
+    CheckReport {
+        id: check.id.clone(),
+        level: check.level,
+        required: check.level <= config.required_level,
+        requirement: check.requirement.clone(),
+        concept: check.concept.clone(),
+        points: check.points,
+        points_earned: 0.0,
+        outcome: Outcome::NotRun,
+        message: format!("{NEVER_READY} in the checks before it ({how})"),
+        deadline_secs: 0.0,
+        duration_secs: 0.0,
+        input: None,
+        expected: None,
+        actual: None,
+        differs_at: None,
+        seed: None,
+        replay: Some(config.replay(Some(&check.id))),
+        transcript: Vec::new(),
+        transcript_dropped: 0,
+        exit: None,
+        stdout_tail: String::new(),
+        stderr_tail: String::new(),
+        harness_fault: false,
+        port_ignored: None,
+        cause: None,
+        serving: None,
+        shrinking: None,
+        not_ready: None,
+    }
+}
+
+fn run_check(
+    config: &GradeConfig,
+    check: &suite::Check,
+    budget: &GradeBudget,
+) -> Result<(CheckReport, Option<Cause>)> {
     let started = Instant::now();
     let seed = check_seed(config.seed, &check.id);
     let mut ctx = Ctx::new(
@@ -158,6 +269,7 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         &config.options,
         &config.template,
         seed,
+        budget,
     );
     let result = checks::run(&mut ctx).map_err(|f| ctx.classify(f));
     if let Some(error) = ctx.launch_error.take() {
@@ -167,15 +279,28 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         )));
     }
     let deadline_secs = ctx.wait().as_secs_f64();
+    ctx.sync_output();
     let (transcript, transcript_dropped) = ctx.log.take();
     let port_ignored = ctx.port_ignored.map(|(given, addr)| PortIgnored {
         given,
         listened_on: addr.to_string(),
     });
+    let passed_serving = ctx.serving;
     let leftovers = ctx.stop();
     drop(ctx);
     let failure = result.err();
     let outcome = failure.as_ref().map_or(Outcome::Pass, |f| f.outcome());
+    let cause = failure.as_ref().and_then(|f| {
+        f.cause.clone().or_else(|| {
+            cause::diagnose(
+                f.expected.as_deref(),
+                f.actual.as_deref(),
+                &leftovers.stderr_tail,
+                &config.options.prefix,
+                Carried::of(&check.run),
+            )
+        })
+    });
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let (expected, actual, differs_at) = match failure.as_ref().map(|f| (&f.expected, &f.actual)) {
         Some((Some(expected), Some(actual))) => {
@@ -189,7 +314,7 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         ),
         None => (None, None, None),
     };
-    Ok(CheckReport {
+    let report = CheckReport {
         id: check.id.clone(),
         level: check.level,
         required: check.level <= config.required_level,
@@ -224,7 +349,40 @@ fn run_check(config: &GradeConfig, check: &suite::Check) -> Result<CheckReport> 
         stderr_tail: text(&leftovers.stderr_tail),
         harness_fault: failure.as_ref().is_some_and(|f| f.harness),
         port_ignored,
-    })
+        cause: None,
+        serving: failure.as_ref().map_or(passed_serving, |f| f.serving),
+        shrinking: failure.as_ref().and_then(|f| f.shrinking.clone()),
+        not_ready: failure.as_ref().and_then(|f| f.not_ready.clone()),
+    };
+    Ok((report, cause))
+}
+
+/// Gives each distinct cause an id (in the order the checks met them) and the checks their cause's id.
+fn group_causes(reports: &mut [CheckReport], found: Vec<Option<Cause>>) -> Vec<CauseReport> {
+    let mut causes: Vec<(Cause, CauseReport)> = Vec::new();
+    for (report, cause) in reports.iter_mut().zip(found) {
+        let Some(cause) = cause else {
+            continue;
+        };
+        let n = match causes.iter().position(|(c, _)| c.key == cause.key) {
+            Some(n) => n,
+            None => {
+                causes.push((
+                    cause.clone(),
+                    CauseReport {
+                        id: format!("C{}", causes.len() + 1),
+                        summary: cause.summary.clone(),
+                        detail: cause.detail.clone(),
+                        checks: Vec::new(),
+                    },
+                ));
+                causes.len() - 1
+            }
+        };
+        causes[n].1.checks.push(report.id.clone());
+        report.cause = Some(causes[n].1.id.clone());
+    }
+    causes.into_iter().map(|(_, report)| report).collect()
 }
 
 impl GradeConfig {
@@ -313,28 +471,40 @@ fn notes(reports: &[CheckReport]) -> Vec<String> {
     notes
 }
 
+/// The mode a server achieves, from what the checks learnt about how it serves clients (never from a
+/// check that failed for another reason: a wrong reply says nothing about concurrency).
 fn server_mode(suite: &Suite, reports: &[CheckReport]) -> Option<ServerMode> {
     let kind = |id: &str| suite.check(id).map(|c| &c.run);
-    let judged_by = |pred: &dyn Fn(&Run) -> bool| -> Option<bool> {
-        let relevant: Vec<&CheckReport> = reports
-            .iter()
-            .filter(|r| kind(&r.id).is_some_and(pred))
-            .collect();
-        (!relevant.is_empty()).then(|| relevant.iter().all(|r| r.outcome == Outcome::Pass))
+    let tells_mode = |r: &&CheckReport| {
+        matches!(
+            kind(&r.id),
+            Some(Run::ClientsInTurn { .. } | Run::IdleFirstClient | Run::ManyClients { .. })
+        )
     };
-    let concurrent = judged_by(&|r| matches!(r, Run::IdleFirstClient | Run::ManyClients { .. }));
-    let sequential = judged_by(&|r| matches!(r, Run::ClientsInTurn { .. }));
-    let served = reports
-        .iter()
-        .any(|r| r.outcome == Outcome::Pass && matches!(kind(&r.id), Some(Run::Exchange { .. })));
-    match (sequential, concurrent) {
-        (None, None) => None,
-        (_, Some(true)) => Some(ServerMode::Concurrent),
-        (Some(true), _) => Some(ServerMode::Sequential),
-        (Some(false), _) if served => Some(ServerMode::Single),
-        (None, Some(false)) => None,
-        _ => Some(ServerMode::None),
+    if !reports.iter().any(|r| tells_mode(&r)) {
+        return None;
     }
+    let seen = |s: Serving| reports.iter().any(|r| r.serving == Some(s));
+    let exchanged = reports.iter().any(|r| {
+        r.outcome == Outcome::Pass
+            && matches!(
+                kind(&r.id),
+                Some(Run::Exchange { .. } | Run::PropertyExchange { .. })
+            )
+    });
+    let not_at_once =
+        seen(Serving::NotAtOnce) || seen(Serving::OnlyInTurn) || seen(Serving::SingleClient);
+    Some(if seen(Serving::AtOnce) && !not_at_once {
+        ServerMode::Concurrent
+    } else if seen(Serving::InTurn) || seen(Serving::OnlyInTurn) {
+        ServerMode::Sequential
+    } else if seen(Serving::SingleClient) {
+        ServerMode::Single
+    } else if exchanged || seen(Serving::AtOnce) {
+        ServerMode::Unknown
+    } else {
+        ServerMode::None
+    })
 }
 
 fn summarize(reports: &[CheckReport]) -> Summary {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::cause::Cause;
 use super::suite::Level;
 
 /// The outcome of one check.
@@ -51,6 +52,44 @@ pub struct Failure {
     /// True when the failure could only be seen once a deadline had passed (silence, then evidence):
     /// like a timeout, it is not shrunk, since every shrinking step would wait out a deadline again.
     pub waited: bool,
+    /// The root cause, when the check could tell it (a printed bytes object, NUL padding); others are
+    /// found from the evidence once the check is over ([`super::cause::diagnose`]).
+    pub cause: Option<Cause>,
+    /// Set when the program never became ready (did not listen, did not connect): how, in words that
+    /// are the same for the same behaviour, so that two checks in a row can be seen to fail alike.
+    pub not_ready: Option<String>,
+    /// What the check learnt about how a server serves its clients (for the server mode).
+    pub serving: Option<Serving>,
+    /// For a property check: how the shrinking of the failing input went.
+    pub shrinking: Option<Shrinking>,
+}
+
+/// What a check learnt about how a server serves several clients; [`crate::grade::ServerMode`] is
+/// judged from these, never from a check that failed for another reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Serving {
+    /// Clients were served while another stayed connected.
+    AtOnce,
+    /// A client was not served while another stayed connected.
+    NotAtOnce,
+    /// Clients were served one after another.
+    InTurn,
+    /// A client was served only once the one before it had left: one after another, never at once.
+    OnlyInTurn,
+    /// The program served one client, then exited.
+    SingleClient,
+}
+
+/// How the shrinking of a property check's failing input went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shrinking {
+    /// Runs of the program made to find a smaller failing input.
+    pub runs: u32,
+    /// Why shrinking stopped before the input was minimal, when it did; `None`: the input shown is the
+    /// smallest failing one found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 impl Failure {
@@ -122,6 +161,22 @@ impl Failure {
     /// Marks a failure seen only after a deadline passed (see [`Failure::waited`]).
     pub fn after_waiting(mut self) -> Self {
         self.waited = true;
+        self
+    }
+
+    pub fn with_cause(mut self, cause: Cause) -> Self {
+        self.cause = Some(cause);
+        self
+    }
+
+    pub fn with_serving(mut self, serving: Serving) -> Self {
+        self.serving = Some(serving);
+        self
+    }
+
+    /// Marks a failure to become ready; `how` is the same words for the same behaviour.
+    pub fn not_ready(mut self, how: impl Into<String>) -> Self {
+        self.not_ready = Some(how.into());
         self
     }
 }
@@ -205,6 +260,24 @@ impl Transcript {
 
     pub fn event(&self, channel: &str, what: &str) {
         self.record(channel, Direction::Event, what.as_bytes());
+    }
+
+    /// Records bytes that continue the last event when it is of the same channel and direction (a
+    /// program's output, which arrives in pieces): a program that prints without end takes one event,
+    /// not the whole transcript.
+    pub fn record_merged(&self, channel: &str, direction: Direction, bytes: &[u8]) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(last) = inner.events.last_mut() {
+            if last.channel == channel && last.direction == direction {
+                let room = Self::BYTES_PER_EVENT.saturating_sub(last.bytes.len());
+                last.bytes
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
+                last.len += bytes.len();
+                return;
+            }
+        }
+        drop(inner);
+        self.record(channel, direction, bytes);
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -301,6 +374,18 @@ pub struct CheckReport {
     /// Set when the server did not listen on the `{port}` it was given (found through /proc all the same).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_ignored: Option<PortIgnored>,
+    /// The id of the report's cause (`C1`, ...) that explains this check, when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// What this check learnt about how the server serves its clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serving: Option<Serving>,
+    /// For a failed property check: how the shrinking went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shrinking: Option<Shrinking>,
+    /// How the program failed to become ready, when it did (not serialized: the message says it).
+    #[serde(skip)]
+    pub not_ready: Option<String>,
 }
 
 /// A server that listened elsewhere than on the `{port}` it was given.
@@ -343,35 +428,50 @@ impl Evidence {
 
     /// The value from its start.
     pub fn of(bytes: &[u8]) -> Self {
-        Self::window(bytes, 0, Self::SHOWN_BYTES)
+        Self::window(bytes, 0, Self::SHOWN_BYTES, false)
     }
 
     /// Expected and actual values, and the offset of their first difference when they are shown around
     /// it: small text values are shown whole; anything else (a file, binary data) from
-    /// [`Self::BEFORE_DIFFERENCE`] bytes before the first difference.
+    /// [`Self::BEFORE_DIFFERENCE`] bytes before the first difference. When either needs a hex dump,
+    /// both get one, so that the two can be read side by side.
     pub fn compared(expected: &[u8], actual: &[u8]) -> (Evidence, Evidence, Option<usize>) {
-        let (head_expected, head_actual) = (Self::of(expected), Self::of(actual));
-        let whole = |e: &Evidence| e.shown_len == e.len && e.hex.is_none();
-        let Some(at) = first_difference(expected, actual) else {
-            return (head_expected, head_actual, None);
-        };
-        if whole(&head_expected) && whole(&head_actual) {
+        let (mut head_expected, mut head_actual) = (Self::of(expected), Self::of(actual));
+        let hex = head_expected.hex.is_some() || head_actual.hex.is_some();
+        let whole = |e: &Evidence| e.shown_len == e.len;
+        let at = first_difference(expected, actual);
+        if at.is_none() || whole(&head_expected) && whole(&head_actual) {
+            if hex {
+                head_expected = Self::window(expected, 0, Self::SHOWN_BYTES, true);
+                head_actual = Self::window(actual, 0, Self::SHOWN_BYTES, true);
+            }
             return (head_expected, head_actual, None);
         }
+        let at = at.unwrap_or_default();
         let from = at.saturating_sub(Self::BEFORE_DIFFERENCE);
         let len = Self::BEFORE_DIFFERENCE + Self::AFTER_DIFFERENCE;
-        (
-            Self::window(expected, from, len),
-            Self::window(actual, from, len),
-            Some(at),
-        )
+        let shown = |hex| {
+            (
+                Self::window(expected, from, len, hex),
+                Self::window(actual, from, len, hex),
+            )
+        };
+        let (e, a) = shown(false);
+        let (e, a) = if e.hex.is_some() != a.hex.is_some() {
+            shown(true)
+        } else {
+            (e, a)
+        };
+        (e, a, Some(at))
     }
 
     /// At most `len` bytes from `from`; text is cut at character boundaries, binary data where asked.
-    fn window(bytes: &[u8], from: usize, len: usize) -> Self {
+    /// `hex`: a hex dump even of text.
+    fn window(bytes: &[u8], from: usize, len: usize, hex: bool) -> Self {
         let from = from.min(bytes.len());
         let end = from.saturating_add(len).min(bytes.len());
-        let (start, stop, binary) = match text_span(bytes, from, end) {
+        // A hex view asked for shows exactly the window, so that two values line up byte for byte.
+        let (start, stop, binary) = match text_span(bytes, from, end).filter(|_| !hex) {
             Some((start, stop)) => (start, stop, false),
             None => (from, end, true),
         };
@@ -481,21 +581,43 @@ mod tests {
     #[test]
     fn a_window_inside_chinese_text_starts_and_ends_on_characters() {
         let expected = "你好".repeat(100);
+        let mut changed = expected.clone();
+        changed.replace_range(300..303, "好");
+        let (e, a, _) = Evidence::compared(expected.as_bytes(), changed.as_bytes());
+        assert_eq!(
+            (e.shown_from, e.shown_len),
+            (270, 60),
+            "whole characters from byte 268 to 332"
+        );
+        assert!(e.hex.is_none() && a.hex.is_none(), "both are text");
+        assert!(e.text.chars().all(|c| c == '你' || c == '好'), "{}", e.text);
+    }
+
+    #[test]
+    fn text_against_binary_lines_up_in_hex() {
+        let expected = "你好".repeat(100);
         let mut actual = expected.clone().into_bytes();
         actual[301] = b'!';
         let (e, a, at) = Evidence::compared(expected.as_bytes(), &actual);
         assert_eq!(at, Some(301));
-        assert!(e.hex.is_none(), "{e:?}");
+        // The broken character makes the actual bytes binary: both get the same hex view, the same
+        // bytes from the same offset, so that they line up.
+        assert_eq!((e.shown_from, e.shown_len), (269, 64));
+        assert_eq!((a.shown_from, a.shown_len), (269, 64));
+        assert!(e.text.contains("你好你好"), "{}", e.text);
+        assert!(a.hex.is_some() && e.hex.is_some(), "{e:?} {a:?}");
         assert_eq!(
-            e.shown_from, 270,
-            "the first whole character after byte 269"
+            e.hex.as_deref().unwrap().lines().next().map(|l| &l[..8]),
+            a.hex.as_deref().unwrap().lines().next().map(|l| &l[..8]),
+            "the same offsets"
         );
-        assert_eq!(e.shown_len, 63);
-        assert!(e.text.chars().all(|c| c == '你' || c == '好'), "{}", e.text);
-        assert!(
-            a.hex.is_some(),
-            "the broken character makes the actual bytes binary"
-        );
+    }
+
+    #[test]
+    fn short_values_get_the_same_hex_view_when_one_needs_it() {
+        let (e, a, at) = Evidence::compared("ECHO：hi".as_bytes(), "ECHO：hi\n\0\0\0".as_bytes());
+        assert_eq!(at, None, "short values are shown whole");
+        assert!(e.hex.is_some() && a.hex.is_some(), "{e:?} {a:?}");
     }
 
     #[test]

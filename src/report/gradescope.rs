@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{details, outcome_word, summary_line};
+use super::{details, outcome_word, summary_line, Shown};
 use crate::grade::verdict::Outcome;
 use crate::grade::GradeReport;
 
@@ -46,7 +46,11 @@ pub fn gradescope(report: &GradeReport) -> String {
             output: if check.outcome == Outcome::Pass {
                 String::new()
             } else {
-                format!("{}\n{}", outcome_word(check.outcome), details(check))
+                format!(
+                    "{}\n{}",
+                    outcome_word(check.outcome),
+                    details(check, Shown::all(report, check))
+                )
             },
             tags: vec![check.level.to_string(), check.concept.clone()],
             visibility: "visible",

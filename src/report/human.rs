@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{details, outcome_word, summary_line, trim_points};
+use super::{cause_of, details, outcome_word, summary_line, trim_points, Shown};
 use crate::grade::suite::Level;
 use crate::grade::verdict::Outcome;
 use crate::grade::{GradeReport, ServerMode};
@@ -50,6 +50,37 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
         report.required_level,
         if report.strict { "strict" } else { "lenient" }
     );
+    // A cause that explains several checks is said once, here; each of them refers to it.
+    let shared: Vec<&crate::grade::CauseReport> = report
+        .causes
+        .iter()
+        .filter(|c| c.checks.len() > 1)
+        .collect();
+    if !shared.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {}",
+            paint.bold("causes"),
+            paint.dim("(one explanation for several checks)")
+        );
+        for cause in &shared {
+            let _ = writeln!(out, "  {} {}", paint.red(&cause.id), cause.summary);
+            let _ = writeln!(
+                out,
+                "     {}",
+                paint.dim(&format!(
+                    "explains {} checks, marked {} below",
+                    cause.checks.len(),
+                    cause.id
+                ))
+            );
+            if let Some(detail) = &cause.detail {
+                for line in detail.lines() {
+                    let _ = writeln!(out, "     | {line}");
+                }
+            }
+        }
+    }
     let mut level: Option<Level> = None;
     for check in &report.checks {
         if level != Some(check.level) {
@@ -78,9 +109,11 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
             }
             other => format!(" {}", paint.red(outcome_word(other))),
         };
+        let cause = cause_of(report, check).filter(|c| c.checks.len() > 1);
+        let tag = cause.map(|c| format!(" [{}]", c.id)).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {mark} {}{word}  {}",
+            "  {mark} {}{word}{tag}  {}",
             check.id,
             paint.dim(&format!(
                 "{}/{} · {:.2} s",
@@ -90,7 +123,16 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
             ))
         );
         if check.outcome != Outcome::Pass {
-            out.push_str(&details(check));
+            let shown = match cause {
+                // The first check of a shared cause shows its wire, as the example of it.
+                Some(cause) => Shown {
+                    cause: Some(cause),
+                    cause_above: true,
+                    wire: cause.checks.first() == Some(&check.id),
+                },
+                None => Shown::all(report, check),
+            };
+            out.push_str(&details(check, shown));
         }
     }
     out.push('\n');
@@ -100,6 +142,9 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
             ServerMode::Single => "single (serves one client)",
             ServerMode::Sequential => "sequential (serves clients one by one)",
             ServerMode::Concurrent => "concurrent (serves clients at once)",
+            ServerMode::Unknown => {
+                "not determined (the checks that tell it did not get a program that served clients)"
+            }
         };
         let _ = writeln!(out, "server mode: {words}");
     }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{details, outcome_word, summary_line};
+use super::{details, outcome_word, summary_line, Shown};
 use crate::grade::verdict::Outcome;
 use crate::grade::GradeReport;
 
@@ -44,7 +44,7 @@ pub fn junit(report: &GradeReport) -> String {
             xml(&check.id),
             check.duration_secs
         );
-        let body = xml(&details(check));
+        let body = xml(&details(check, Shown::all(report, check)));
         let message = xml(&format!(
             "{}: {}",
             outcome_word(check.outcome),

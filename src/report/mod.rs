@@ -7,7 +7,7 @@ mod junit;
 use std::fmt::Write as _;
 
 use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
-use crate::grade::GradeReport;
+use crate::grade::{CauseReport, GradeReport};
 
 pub use gradescope::gradescope;
 pub use human::human;
@@ -46,6 +46,8 @@ const SHOWN_EVENTS_HEAD: usize = 24;
 const SHOWN_EVENTS_TAIL: usize = 8;
 /// Lines of stderr shown in text reports.
 const STDERR_LINES: usize = 12;
+/// Characters of one transcript event's bytes shown in text reports (escaped binary data is long).
+const SHOWN_EVENT_CHARS: usize = 100;
 
 pub fn outcome_word(outcome: Outcome) -> &'static str {
     match outcome {
@@ -76,7 +78,11 @@ fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Eviden
         String::new()
     };
     let lead = if evidence.shown_from > 0 { "…" } else { "" };
-    let _ = writeln!(out, "{indent}{label:<10}{lead}\"{}\"{part}", evidence.text);
+    let _ = writeln!(
+        out,
+        "{indent}{label:<10}{lead}\"{}\"{part}",
+        quoted(&evidence.text)
+    );
     if let Some(hex) = &evidence.hex {
         for line in hex.lines() {
             let _ = writeln!(out, "{indent}          {line}");
@@ -84,13 +90,65 @@ fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Eviden
     }
 }
 
+/// Text already escaped by [`crate::wire::escape_bytes`], made safe between double quotes.
+pub fn quoted(escaped: &str) -> String {
+    escaped.replace('"', "\\\"")
+}
+
+/// How much of a check's details a text report shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<'a> {
+    /// The check's cause, if it has one.
+    pub cause: Option<&'a CauseReport>,
+    /// The cause was printed once at the top of the report: refer to it.
+    pub cause_above: bool,
+    /// Show the wire transcript (off for the later checks of a cause already shown).
+    pub wire: bool,
+}
+
+impl<'a> Shown<'a> {
+    /// Everything, the cause said in full: for reports without a causes section (JUnit, Gradescope).
+    pub fn all(report: &'a GradeReport, check: &CheckReport) -> Self {
+        Shown {
+            cause: cause_of(report, check),
+            cause_above: false,
+            wire: true,
+        }
+    }
+}
+
+/// The cause a check names, if any.
+pub fn cause_of<'a>(report: &'a GradeReport, check: &CheckReport) -> Option<&'a CauseReport> {
+    let id = check.cause.as_deref()?;
+    report.causes.iter().find(|c| c.id == id)
+}
+
 /// The plain-text details of one check that did not pass: what the person needs to see why.
-pub fn details(check: &CheckReport) -> String {
+pub fn details(check: &CheckReport, shown: Shown) -> String {
     let mut out = String::new();
     let i = "    ";
     let _ = writeln!(out, "{i}requirement: {}", check.requirement);
     let _ = writeln!(out, "{i}concept:     {}", check.concept);
     let _ = writeln!(out, "{i}why:         {}", check.message);
+    match shown.cause {
+        Some(cause) if shown.cause_above => {
+            let _ = writeln!(
+                out,
+                "{i}cause:       {} (above: {} checks)",
+                cause.id,
+                cause.checks.len()
+            );
+        }
+        Some(cause) => {
+            let _ = writeln!(out, "{i}cause:       {}", cause.summary);
+            if let Some(detail) = &cause.detail {
+                for line in detail.lines() {
+                    let _ = writeln!(out, "{i}  | {line}");
+                }
+            }
+        }
+        None => {}
+    }
     if let Some(e) = &check.input {
         evidence_lines(&mut out, i, "input:", e);
     }
@@ -109,64 +167,93 @@ pub fn details(check: &CheckReport) -> String {
     if let Some(replay) = &check.replay {
         let _ = writeln!(out, "{i}replay:      {replay}");
         if check.seed.is_some() && check.input.is_some() {
-            let _ = writeln!(
-                out,
-                "{i}             (the input above is the smallest failing one found; the replay finds it again)"
-            );
+            let note = match check.shrinking.as_ref() {
+                Some(s) => match &s.stopped {
+                    Some(why) if s.runs == 0 => format!(
+                        "(the input above is the one that failed; it was not shrunk: {why})"
+                    ),
+                    Some(why) => format!(
+                        "(the input above is the smallest failing one found before shrinking stopped \
+                         after {} runs: {why}; a smaller one may fail too)",
+                        s.runs
+                    ),
+                    None => format!(
+                        "(the input above is the smallest failing one, found in {} shrinking runs; the \
+                         replay finds it again)",
+                        s.runs
+                    ),
+                },
+                None => "(the replay finds the same input again)".to_string(),
+            };
+            let _ = writeln!(out, "{i}             {note}");
         }
     }
     if let Some(exit) = &check.exit {
         let _ = writeln!(out, "{i}program:     {exit}");
     }
-    if !check.transcript.is_empty() {
-        let _ = writeln!(out, "{i}wire:");
-        let events = &check.transcript;
-        let skip_from = SHOWN_EVENTS_HEAD;
-        let skip_to = events
-            .len()
-            .saturating_sub(SHOWN_EVENTS_TAIL)
-            .max(skip_from);
-        for (n, e) in events.iter().enumerate() {
-            if n == skip_from && skip_to > skip_from {
-                let _ = writeln!(out, "{i}  … {} events …", skip_to - skip_from);
-            }
-            if (skip_from..skip_to).contains(&n) {
-                continue;
-            }
-            let (arrow, body) = match e.direction {
-                Direction::Sent => ("→", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes))),
-                Direction::Received => {
-                    ("←", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes)))
-                }
-                Direction::Event => ("·", String::from_utf8_lossy(&e.bytes).into_owned()),
-            };
-            let more = if e.len > e.bytes.len() {
-                format!(" … ({} bytes)", e.len)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                out,
-                "{i}  +{:.3}s {:<12} {arrow} {body}{more}",
-                e.at, e.channel
-            );
-        }
-        if check.transcript_dropped > 0 {
-            let _ = writeln!(
-                out,
-                "{i}  … {} more events not kept",
-                check.transcript_dropped
-            );
-        }
+    if shown.wire && !check.transcript.is_empty() {
+        wire_lines(&mut out, i, check);
     }
     let stderr: Vec<&str> = check.stderr_tail.lines().collect();
-    if !stderr.is_empty() {
+    let traceback_shown = shown.cause.is_some_and(|c| c.detail.is_some());
+    if !stderr.is_empty() && !traceback_shown {
         let _ = writeln!(out, "{i}stderr (last lines):");
         for line in &stderr[stderr.len().saturating_sub(STDERR_LINES)..] {
             let _ = writeln!(out, "{i}  | {line}");
         }
     }
     out
+}
+
+/// The wire transcript: its first and last events, each cut to a line.
+fn wire_lines(out: &mut String, i: &str, check: &CheckReport) {
+    let _ = writeln!(out, "{i}wire:");
+    let events = &check.transcript;
+    let skip_from = SHOWN_EVENTS_HEAD;
+    let skip_to = events
+        .len()
+        .saturating_sub(SHOWN_EVENTS_TAIL)
+        .max(skip_from);
+    for (n, e) in events.iter().enumerate() {
+        if n == skip_from && skip_to > skip_from {
+            let _ = writeln!(out, "{i}  … {} events …", skip_to - skip_from);
+        }
+        if (skip_from..skip_to).contains(&n) {
+            continue;
+        }
+        let escaped = crate::wire::escape_bytes(&e.bytes);
+        let mut body: String = escaped.chars().take(SHOWN_EVENT_CHARS).collect();
+        let cut = body.len() < escaped.len() || e.len > e.bytes.len();
+        let (arrow, body) = match e.direction {
+            Direction::Sent | Direction::Received => {
+                body = format!("\"{}\"", quoted(&body));
+                let arrow = if e.direction == Direction::Sent {
+                    "→"
+                } else {
+                    "←"
+                };
+                (arrow, body)
+            }
+            Direction::Event => ("·", String::from_utf8_lossy(&e.bytes).into_owned()),
+        };
+        let more = if cut && e.direction != Direction::Event {
+            format!(" … ({} bytes)", e.len)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{i}  +{:.3}s {:<12} {arrow} {body}{more}",
+            e.at, e.channel
+        );
+    }
+    if check.transcript_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "{i}  … {} more events not kept",
+            check.transcript_dropped
+        );
+    }
 }
 
 /// One line that sums up a run.
@@ -238,5 +325,12 @@ mod tests {
         evidence_lines(&mut out, "", "expected:", &Evidence::of(&expected));
         assert!(out.contains("\" … (1000 bytes in all, sha256 "), "{out}");
         assert!(!e.text.contains('y'));
+    }
+
+    #[test]
+    fn double_quotes_in_evidence_are_escaped() {
+        let mut out = String::new();
+        evidence_lines(&mut out, "", "actual:", &Evidence::of(b"say \"hi\"\n"));
+        assert_eq!(out, "actual:   \"say \\\"hi\\\"\\n\"\n");
     }
 }

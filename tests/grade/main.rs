@@ -1,9 +1,10 @@
-//! The grader, graded: fixture submissions get exactly their expected verdicts, misbehaving programs
-//! leave no process behind, the reference peers pass every level, and the CLI keeps its promises.
+//! The grader, graded: fixture submissions get exactly their expected verdicts and explanations,
+//! misbehaving programs leave no process behind, the reference peers pass every level, and the CLI keeps its promises.
 
 mod cli;
 mod compiled;
 mod evidence;
+mod explanations;
 mod fixtures;
 mod leftovers;
 mod peers;
