@@ -13,6 +13,8 @@ pub mod cgroup;
 pub mod checks;
 pub mod conn;
 pub mod ctx;
+pub mod evidence;
+pub mod findings;
 pub mod launch;
 pub mod printed;
 pub mod procfs;
@@ -28,9 +30,11 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use cause::{Carried, Cause};
 use ctx::{Ctx, GradeBudget, Options};
-use suite::{Level, Program, Run, Suite};
+use findings::{group_causes, notes, server_mode, summarize};
+pub use findings::{CauseReport, ServerMode, Summary};
+use suite::{Level, Program, Suite};
 use template::Template;
-use verdict::{CheckReport, Evidence, Outcome, PortIgnored, Serving};
+use verdict::{CheckReport, Evidence, Outcome, PortIgnored};
 
 /// Everything a grading run needs, checked before anything runs.
 #[derive(Debug, Clone)]
@@ -47,53 +51,6 @@ pub struct GradeConfig {
     pub skip: Vec<String>,
     pub seed: u64,
     pub options: Options,
-}
-
-/// The server mode a program achieves, judged from the sequential and concurrent checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServerMode {
-    /// Serves nobody correctly.
-    None,
-    /// Serves one client.
-    Single,
-    /// Serves clients one by one.
-    Sequential,
-    /// Serves clients at once.
-    Concurrent,
-    /// Serves clients, but no check could tell how (those that would did not get a ready program).
-    Unknown,
-}
-
-/// One root cause of failed checks, said once.
-#[derive(Debug, Clone, Serialize)]
-pub struct CauseReport {
-    /// `C1`, `C2`, ...: checks refer to it by this id.
-    pub id: String,
-    /// What the program does wrong, and the fix.
-    pub summary: String,
-    /// Evidence shown once (a traceback).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// The ids of the checks it explains.
-    pub checks: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub passed: usize,
-    pub failed: usize,
-    pub timeout: usize,
-    pub crash: usize,
-    pub not_run: usize,
-    pub required_passed: usize,
-    pub required_total: usize,
-    pub points: f64,
-    pub max_points: f64,
-    /// True when every required check passed.
-    pub success: bool,
-    /// True when the grader itself failed somewhere: the result cannot be trusted.
-    pub harness_fault: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -291,7 +248,7 @@ fn run_check(
     let failure = result.err();
     let outcome = failure.as_ref().map_or(Outcome::Pass, |f| f.outcome());
     let cause = failure.as_ref().and_then(|f| {
-        f.cause.clone().or_else(|| {
+        f.about().cause.clone().or_else(|| {
             cause::diagnose(
                 f.expected.as_deref(),
                 f.actual.as_deref(),
@@ -350,39 +307,13 @@ fn run_check(
         harness_fault: failure.as_ref().is_some_and(|f| f.harness),
         port_ignored,
         cause: None,
-        serving: failure.as_ref().map_or(passed_serving, |f| f.serving),
-        shrinking: failure.as_ref().and_then(|f| f.shrinking.clone()),
-        not_ready: failure.as_ref().and_then(|f| f.not_ready.clone()),
+        serving: failure
+            .as_ref()
+            .map_or(passed_serving, |f| f.about().serving),
+        shrinking: failure.as_ref().and_then(|f| f.about().shrinking.clone()),
+        not_ready: failure.as_ref().and_then(|f| f.about().not_ready.clone()),
     };
     Ok((report, cause))
-}
-
-/// Gives each distinct cause an id (in the order the checks met them) and the checks their cause's id.
-fn group_causes(reports: &mut [CheckReport], found: Vec<Option<Cause>>) -> Vec<CauseReport> {
-    let mut causes: Vec<(Cause, CauseReport)> = Vec::new();
-    for (report, cause) in reports.iter_mut().zip(found) {
-        let Some(cause) = cause else {
-            continue;
-        };
-        let n = match causes.iter().position(|(c, _)| c.key == cause.key) {
-            Some(n) => n,
-            None => {
-                causes.push((
-                    cause.clone(),
-                    CauseReport {
-                        id: format!("C{}", causes.len() + 1),
-                        summary: cause.summary.clone(),
-                        detail: cause.detail.clone(),
-                        checks: Vec::new(),
-                    },
-                ));
-                causes.len() - 1
-            }
-        };
-        causes[n].1.checks.push(report.id.clone());
-        report.cause = Some(causes[n].1.id.clone());
-    }
-    causes.into_iter().map(|(_, report)| report).collect()
 }
 
 impl GradeConfig {
@@ -449,84 +380,6 @@ pub fn fresh_seed() -> u64 {
         .unwrap_or(0);
     // Keep seeds short enough to type back in.
     checks::Mix::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000_000
-}
-
-/// One line per thing the checks' verdicts do not show.
-fn notes(reports: &[CheckReport]) -> Vec<String> {
-    let ignored: Vec<&PortIgnored> = reports
-        .iter()
-        .filter_map(|r| r.port_ignored.as_ref())
-        .collect();
-    let mut notes = Vec::new();
-    if let Some(first) = ignored.first() {
-        notes.push(format!(
-            "the program did not listen on the port it was given: {{port}} was {}, it listened on {} \
-             ({} of {} checks); the grader found it through /proc, a client given the port would not",
-            first.given,
-            first.listened_on,
-            ignored.len(),
-            reports.len()
-        ));
-    }
-    notes
-}
-
-/// The mode a server achieves, from what the checks learnt about how it serves clients (never from a
-/// check that failed for another reason: a wrong reply says nothing about concurrency).
-fn server_mode(suite: &Suite, reports: &[CheckReport]) -> Option<ServerMode> {
-    let kind = |id: &str| suite.check(id).map(|c| &c.run);
-    let tells_mode = |r: &&CheckReport| {
-        matches!(
-            kind(&r.id),
-            Some(Run::ClientsInTurn { .. } | Run::IdleFirstClient | Run::ManyClients { .. })
-        )
-    };
-    if !reports.iter().any(|r| tells_mode(&r)) {
-        return None;
-    }
-    let seen = |s: Serving| reports.iter().any(|r| r.serving == Some(s));
-    let exchanged = reports.iter().any(|r| {
-        r.outcome == Outcome::Pass
-            && matches!(
-                kind(&r.id),
-                Some(Run::Exchange { .. } | Run::PropertyExchange { .. })
-            )
-    });
-    let not_at_once =
-        seen(Serving::NotAtOnce) || seen(Serving::OnlyInTurn) || seen(Serving::SingleClient);
-    Some(if seen(Serving::AtOnce) && !not_at_once {
-        ServerMode::Concurrent
-    } else if seen(Serving::InTurn) || seen(Serving::OnlyInTurn) {
-        ServerMode::Sequential
-    } else if seen(Serving::SingleClient) {
-        ServerMode::Single
-    } else if exchanged || seen(Serving::AtOnce) {
-        ServerMode::Unknown
-    } else {
-        ServerMode::None
-    })
-}
-
-fn summarize(reports: &[CheckReport]) -> Summary {
-    let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
-    let required: Vec<&CheckReport> = reports.iter().filter(|r| r.required).collect();
-    let required_passed = required
-        .iter()
-        .filter(|r| r.outcome == Outcome::Pass)
-        .count();
-    Summary {
-        passed: count(Outcome::Pass),
-        failed: count(Outcome::Fail),
-        timeout: count(Outcome::Timeout),
-        crash: count(Outcome::Crash),
-        not_run: count(Outcome::NotRun),
-        required_passed,
-        required_total: required.len(),
-        points: reports.iter().map(|r| r.points_earned).sum(),
-        max_points: reports.iter().map(|r| r.points).sum(),
-        success: required_passed == required.len(),
-        harness_fault: reports.iter().any(|r| r.harness_fault),
-    }
 }
 
 /// Matches `*` (any run of characters) and `?` (one character); anything else matches itself.

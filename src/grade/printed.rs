@@ -18,20 +18,30 @@ pub fn printed(out: &[u8], text: &[u8], strict: bool) -> bool {
     shown(&without_repr(out, text))
 }
 
-/// True when the start of `text` (a third of it, from 4 to 64 bytes) ends a line of `out` without the
+/// True when a start of `text` (a third of it, from 4 to 64 bytes) shows on a line of `out` without the
 /// rest of the text: a message printed only in part (cut by a single `recv()`, or a small buffer).
 pub fn partly_printed(out: &[u8], text: &[u8]) -> bool {
+    printed_part(out, text).is_some()
+}
+
+/// How many of the first bytes of `text` show in `out` when only a part of it does (see
+/// [`partly_printed`]).
+pub fn printed_part(out: &[u8], text: &[u8]) -> Option<usize> {
     let start = (text.len() / 3).clamp(4, 64);
-    if text.len() <= start || contains(out, text) {
-        return false;
+    if text.len() <= start || contains(out, text) || !contains(out, &text[..start]) {
+        return None;
     }
-    out.split(|&b| b == b'\n').any(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // The longest end of the line that is a proper start of the text.
-        (start..text.len())
-            .rev()
-            .any(|n| line.ends_with(&text[..n]))
-    })
+    // Showing a start of the text shows every shorter start: search the longest.
+    let (mut shown, mut missing) = (start, text.len());
+    while missing - shown > 1 {
+        let mid = shown + (missing - shown) / 2;
+        if contains(out, &text[..mid]) {
+            shown = mid;
+        } else {
+            missing = mid;
+        }
+    }
+    Some(shown)
 }
 
 /// Says how `out` shows `text` in a wrong form, if it does: Python printing the bytes object that
@@ -150,11 +160,15 @@ mod tests {
     }
 
     #[test]
-    fn a_part_counts_only_when_a_line_ends_with_it() {
+    fn a_part_is_a_start_of_the_text_without_its_end() {
         let text = b"abcdefghijklmnopqrstuvwxyz";
-        assert!(partly_printed(b"got abcdefghijkl\n", text));
-        // The start of the text inside another line that goes on is not a cut copy of it.
-        assert!(!partly_printed(b"abcdefgh and more\n", text));
+        assert!(partly_printed(b"got abcdefghijkl ('127.0.0.1', 5)\n", text));
+        assert_eq!(
+            printed_part(b"got abcdefghijkl ('127.0.0.1', 5)\n", text),
+            Some(12)
+        );
+        assert!(!partly_printed(b"abcdefg\n", text), "less than a third");
+        assert!(!partly_printed(b"abcdefghijklmnopqrstuvwxyz\n", text));
         assert!(!partly_printed(b"", text));
     }
 

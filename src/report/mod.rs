@@ -78,11 +78,12 @@ fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Eviden
         String::new()
     };
     let lead = if evidence.shown_from > 0 { "…" } else { "" };
-    let _ = writeln!(
-        out,
-        "{indent}{label:<10}{lead}\"{}\"{part}",
-        quoted(&evidence.text)
-    );
+    // Binary data is read in its hex dump; its escaped text only helps where it is short.
+    let mut text = quoted(&evidence.text);
+    if evidence.hex.is_some() && text.chars().count() > SHOWN_EVENT_CHARS {
+        text = text.chars().take(SHOWN_EVENT_CHARS).collect::<String>() + "…";
+    }
+    let _ = writeln!(out, "{indent}{label:<10}{lead}\"{text}\"{part}");
     if let Some(hex) = &evidence.hex {
         for line in hex.lines() {
             let _ = writeln!(out, "{indent}          {line}");

@@ -141,7 +141,10 @@ fn one_message_per_connection_is_told_it_closed_and_serves_in_turn() {
         "echo/one_message_per_connection",
         "echo-server/basic/several-messages",
         "fail",
-        &["closed the connection"],
+        &[
+            "closed the connection after its reply to message 1",
+            "one message per connection",
+        ],
     );
     assert_explained(
         "echo/one_message_per_connection",
@@ -217,12 +220,13 @@ fn a_receiver_that_stops_reading_is_told_so_and_never_hangs_the_grade() {
 }
 
 #[test]
-fn a_udp_receiver_that_prints_without_newlines_is_told_about_the_buffer() {
+fn a_udp_receiver_that_prints_without_newlines_is_told_at_once() {
+    // Python's output is unbuffered under the grader: the datagrams show, run together on one line.
     assert_explained(
         "udp/receiver_no_newline",
-        "udp-receiver/basic/ascii",
-        "timeout",
-        &["printed nothing within 1.2 s", "newline"],
+        "udp-receiver/basic/several",
+        "fail",
+        &["on the same line", "end=''"],
     );
 }
 
@@ -241,14 +245,17 @@ fn servers_that_go_back_to_accept_fail_only_the_exit_and_are_told_why() {
     assert_explained(
         "chat/server_accept_loop",
         "chat-server/robust/exit-on-client-close",
-        "timeout",
-        &["went back to listening"],
+        "fail",
+        &["went back to accept()", "fine at the basic level"],
     );
     assert_explained(
         "file/receiver_accept_loop",
         "file-receiver/robust/exit-after-transfer",
-        "timeout",
-        &["went back to accept()"],
+        "fail",
+        &[
+            "went back to accept()",
+            "the content checks do not ask more",
+        ],
     );
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::generate::typed_lines;
 use super::property;
-use crate::grade::conn::{Awaited, Compare, Conn, Then};
+use crate::grade::conn::{Awaited, Closing, Compare, Conn, Then};
 use crate::grade::ctx::Ctx;
 use crate::grade::suite::{Leave, Peer};
 use crate::grade::verdict::{CheckResult, Failure};
@@ -199,11 +199,24 @@ pub fn exit(ctx: &mut Ctx, how: Leave, lines: &[Vec<u8>], peer: Peer) -> CheckRe
         })?;
     }
     let why = end_input(ctx, how)?;
-    if !conn.wait_closed() {
-        return Err(Failure::timeout(format!(
-            "the program did not close the connection {} after {why}",
-            conn.limits().within()
-        )));
+    match conn.wait_closed() {
+        Closing::Closed => {}
+        Closing::Waiting => {
+            return Err(Failure::fail(format!(
+                "after {why}, the program did not close the connection: it waits for more input \
+                 (leave the loop {}, then close the socket)",
+                match how {
+                    Leave::EmptyLine => "when input() returns an empty line",
+                    _ => "at end of input (input() raises EOFError)",
+                }
+            )))
+        }
+        Closing::Deadline => {
+            return Err(Failure::timeout(format!(
+                "the program did not close the connection {} after {why}",
+                conn.limits().within()
+            )))
+        }
     }
     // The server side of the four-way close: a client may wait for it before it exits.
     conn.close();

@@ -23,6 +23,9 @@ const STABLE: Duration = Duration::from_millis(200);
 /// How often a receiver is looked at while its transfer ends.
 const POLL: Duration = Duration::from_millis(20);
 
+/// How long a receiver that closed its connection is given to exit, so that the report can say it did.
+const REAP_SETTLE: Duration = Duration::from_millis(300);
+
 /// One file crosses: to a receiver (the grader connects and sends, optionally in paced slices), or from
 /// a sender (the grader listens and reads to EOF).
 pub fn transfer(ctx: &mut Ctx, content: &[u8], pacing: Option<(usize, Duration)>) -> CheckResult {
@@ -88,7 +91,8 @@ fn receive_side(ctx: &mut Ctx, content: &[u8], pacing: Option<(usize, Duration)>
         let over = transfer_over(ctx, &mut conn, &out)?;
         let written = std::fs::read(&out).unwrap_or_default();
         let running = ctx.exited()?.is_none();
-        same_bytes(content, &written, Side::Written).map_err(|f| explain_stop(f, over, running))?;
+        same_bytes(content, &written, Side::Written)
+            .map_err(|f| explain_stop(f, over, running && content.starts_with(&written)))?;
         return Err(failure);
     }
     conn.finish();
@@ -122,7 +126,8 @@ fn receive_side(ctx: &mut Ctx, content: &[u8], pacing: Option<(usize, Duration)>
         }
     };
     let running = ctx.exited()?.is_none();
-    same_bytes(content, &written, Side::Written).map_err(|f| explain_stop(f, over, running))
+    same_bytes(content, &written, Side::Written)
+        .map_err(|f| explain_stop(f, over, running && content.starts_with(&written)))
 }
 
 /// Waits, after the grader's last byte, until the transfer is over for the program (see [`Over`]).
@@ -144,6 +149,13 @@ fn transfer_over(ctx: &mut Ctx, conn: &mut Conn, out: &Path) -> CheckResult<Over
         }
         let steady = same_since.elapsed() >= stable;
         closed = closed || conn.wait_closed_by(Deadline::after(Duration::from_millis(1)));
+        if closed && steady {
+            // A program that closed its connection is most likely ending: see it end, if it does.
+            return Ok(match ctx.wait_exit(REAP_SETTLE)? {
+                Some(_) => Over::Exited,
+                None => Over::Closed,
+            });
+        }
         let pids: Vec<i32> = ctx
             .program()?
             .processes()
@@ -153,9 +165,6 @@ fn transfer_over(ctx: &mut Ctx, conn: &mut Conn, out: &Path) -> CheckResult<Over
         let activity = procfs::activity(&pids);
         if activity.all_accepting() {
             return Ok(Over::Accepting);
-        }
-        if closed && steady {
-            return Ok(Over::Closed);
         }
         if steady && activity.idle() {
             if let Some(feed) = feed {
@@ -175,9 +184,10 @@ fn transfer_over(ctx: &mut Ctx, conn: &mut Conn, out: &Path) -> CheckResult<Over
     }
 }
 
-/// Adds what the program did to a content failure, when it explains it.
-fn explain_stop(mut failure: Failure, over: Over, running: bool) -> Failure {
-    if !running {
+/// Adds what the program did to a content failure, when it explains it: `cut_while_running` when the
+/// file holds the start of what was sent and the program still runs.
+fn explain_stop(mut failure: Failure, over: Over, cut_while_running: bool) -> Failure {
+    if !cut_while_running {
         return failure;
     }
     match over {
@@ -220,10 +230,10 @@ pub fn receiver_exit(ctx: &mut Ctx, size: usize) -> CheckResult {
     let Err(mut failure) = exited else {
         return Ok(());
     };
-    if failure.outcome() == Outcome::Timeout && ctx.accepting() {
+    if failure.message.contains("accept()") {
         failure.message.push_str(
-            ": it went back to accept() for the next sender (the content checks do not ask more; \
-             the lesson's receiver exits once its file is written)",
+            " (the content checks do not ask more; the lesson's receiver exits once its file is \
+             written)",
         );
     }
     Err(failure)
@@ -314,25 +324,50 @@ fn verb(side: Side) -> &'static str {
     }
 }
 
+/// The bytes Python's `bytes.strip()` removes: ASCII whitespace, vertical tab included.
+fn is_strip_space(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
+}
+
 /// Says what whitespace `actual` lost at the ends of `expected`, if that is the difference.
 fn stripped(expected: &[u8], actual: &[u8]) -> Option<String> {
-    let (lead, trail) = (
-        expected.len() - expected.trim_ascii_start().len(),
-        expected.len() - expected.trim_ascii_end().len(),
-    );
+    let lead = expected.iter().take_while(|b| is_strip_space(b)).count();
+    let trail = expected[lead..]
+        .iter()
+        .rev()
+        .take_while(|b| is_strip_space(b))
+        .count();
+    let body = &expected[lead..expected.len() - trail];
     let shown = |b: &[u8]| crate::wire::escape_bytes(b);
-    if trail > 0 && actual == expected.trim_ascii_end()
-        || lead + trail > 0 && actual == expected.trim_ascii()
-    {
-        let lost_end = &expected[expected.trim_ascii_end().len()..];
-        let mut how = format!("its last {trail} bytes (\"{}\")", shown(lost_end));
-        if lead > 0 && actual.len() + lead + trail == expected.len() {
-            how = format!("its first {lead} and last {trail} bytes (whitespace)");
-        }
-        return Some(how);
+    let lost_end = &expected[expected.len() - trail..];
+    if lead + trail == 0 {
+        return None;
     }
-    (lead > 0 && actual == expected.trim_ascii_start())
-        .then(|| format!("its first {lead} bytes (whitespace)"))
+    if actual == body && lead > 0 && trail > 0 {
+        return Some(format!(
+            "its first {} and its last {} (whitespace)",
+            bytes(lead),
+            bytes(trail)
+        ));
+    }
+    if trail > 0 && (actual == body || actual == &expected[..expected.len() - trail]) {
+        return Some(format!(
+            "its last {} (\"{}\")",
+            bytes(trail),
+            shown(lost_end)
+        ));
+    }
+    (lead > 0 && (actual == body || actual == &expected[lead..]))
+        .then(|| format!("its first {} (whitespace)", bytes(lead)))
+}
+
+/// `1 byte`, `7 bytes`.
+fn bytes(n: usize) -> String {
+    if n == 1 {
+        "byte".to_string()
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -390,6 +425,9 @@ mod tests {
         assert!(strip.contains("strip()"), "{strip}");
         let strip_end = why(b"text \r\n", b"text");
         assert!(strip_end.contains("its last 3 bytes"), "{strip_end}");
+        assert!(why(b"text ", b"text").contains("its last byte (\" \")"));
+        // Python's strip() takes a vertical tab too.
+        assert!(why(b"\x0bdata", b"data").contains("its first byte"));
         let crlf = why(b"a\nb\n", b"a\r\nb\r\n");
         assert!(crlf.contains("text mode"), "{crlf}");
         let lossy = why(b"a\xffb", "a\u{fffd}b".as_bytes());

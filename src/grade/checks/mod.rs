@@ -153,7 +153,7 @@ fn as_lines(lines: &[String]) -> Vec<Vec<u8>> {
 /// Shrinking runs of one check: each is a real exchange, often with a fresh program, so the count is
 /// bounded. A count, never a time, so that a seed replays the same shrinking on any machine (the grade's
 /// own budget, [`crate::grade::ctx::GradeBudget`], bounds the whole grade).
-pub const MAX_SHRINK_RUNS: u32 = 64;
+pub const MAX_SHRINK_RUNS: u32 = 32;
 
 /// Why shrinking stopped when the check's time budget ran out.
 const BUDGET_SPENT: &str =
@@ -272,7 +272,7 @@ where
             let (mut failure, snapshot) = minimal
                 .into_inner()
                 .ok_or_else(|| Failure::harness("a property failed without a recorded case"))?;
-            failure.shrinking = Some(Shrinking {
+            failure.about_mut().shrinking = Some(Shrinking {
                 runs: shrink_runs.get().unwrap_or(0),
                 stopped: stopped.into_inner(),
             });

@@ -483,10 +483,10 @@ pub fn exit_on_client_close(ctx: &mut Ctx) -> CheckResult {
     conn.close();
     ctx.expect_clean_exit("the client closed the connection")
         .map_err(|mut f| {
-            if f.outcome() == Outcome::Timeout && ctx.accepting() {
+            if f.message.contains("accept()") {
                 f.message.push_str(
-                    ": it went back to listening for the next client (fine at the basic level; the \
-                     lesson's chat ends when its client leaves: leave the loop and close)",
+                    " (fine at the basic level, client-close; the lesson's chat ends when its client \
+                     leaves: leave the loop, close and exit)",
                 );
             }
             f

@@ -8,7 +8,7 @@ use super::generate::{messages, typed_lines};
 use super::property;
 use crate::grade::cause;
 use crate::grade::ctx::Ctx;
-use crate::grade::printed::{contains, misprinted, partly_printed, printed};
+use crate::grade::printed::{contains, misprinted, printed, printed_part};
 use crate::grade::procfs::Proto;
 use crate::grade::suite::Leave;
 use crate::grade::verdict::{CheckResult, Direction, Failure};
@@ -96,10 +96,10 @@ fn send_and_watch(
             "{nth} was printed on the same line as the one before: each datagram must be printed on \
              a line of its own (print() ends the line; print(..., end='') does not)"
         ))
-    } else if partly_printed(&out[lines_before(&out, messages, strict)..], missing) {
+    } else if let Some(part) = printed_part(&out[lines_before(&out, messages, strict)..], missing) {
         Failure::fail(format!(
-            "{nth} ({} bytes) was printed only in part: the datagram was cut (a recvfrom() buffer \
-             smaller than the datagram keeps only its start)",
+            "{nth} ({} bytes) was printed only in part, its first {part} bytes: the datagram was cut \
+             (a recvfrom() buffer smaller than the datagram keeps only its start and drops the rest)",
             missing.len()
         ))
     } else if strict && contains(&out, missing) {

@@ -1,22 +1,24 @@
 //! One check's world: its deadlines and time budget, its transcript, and the program under test,
 //! launched fresh for it.
 
-use std::cell::Cell;
+mod budget;
+mod output;
+
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use super::cause;
 use super::conn::{Compare, Conn, Limits, Parking};
 use super::launch::{Isolation, LaunchSpec, NotReady, Program};
-use super::printed::{contains, misprinted, partly_printed, printed};
 use super::procfs::Proto;
 use super::suite::{Check, Suite};
 use super::template::{Template, Values};
 use super::verdict::{CheckResult, Direction, Failure, Transcript};
-use super::watch::{self, Tap, Watched};
+use super::watch::Tap;
 use crate::wire::{self, Deadline};
+
+pub use budget::{GradeBudget, BUDGET_ANSWERS};
 
 /// Settings that hold for every check of a run.
 #[derive(Debug, Clone)]
@@ -59,61 +61,6 @@ struct Launched {
     tap: Tap,
 }
 
-/// A check's time budget, in answer deadlines after its start deadline: every wait of the check ends by
-/// then, so a whole grade lasts at most the sum of its checks' budgets, however slow the program.
-pub const BUDGET_ANSWERS: u32 = 4;
-
-/// Bounds over a whole grade on the runs that shrinking makes (each one a fresh program). The count
-/// keeps a `--seed` replay the same on any machine; the time is a last resort, and a report says when
-/// it is what stopped shrinking (then the shrunk input depends on the machine's speed).
-#[derive(Debug)]
-pub struct GradeBudget {
-    shrink_runs: Cell<u32>,
-    shrink_time: Cell<Duration>,
-    pub max_shrink_runs: u32,
-    pub max_shrink_time: Duration,
-}
-
-impl GradeBudget {
-    /// Runs of the program spent on shrinking over a whole grade.
-    pub const SHRINK_RUNS: u32 = 256;
-    /// Time spent on shrinking over a whole grade (times `--timeout-scale`).
-    pub const SHRINK_TIME: Duration = Duration::from_secs(60);
-
-    pub fn new(timeout_scale: f64) -> Self {
-        GradeBudget {
-            shrink_runs: Cell::new(0),
-            shrink_time: Cell::new(Duration::ZERO),
-            max_shrink_runs: Self::SHRINK_RUNS,
-            max_shrink_time: Self::SHRINK_TIME.mul_f64(timeout_scale),
-        }
-    }
-
-    /// Counts one shrinking run that took `took`.
-    pub fn spend(&self, took: Duration) {
-        self.shrink_runs.set(self.shrink_runs.get() + 1);
-        self.shrink_time.set(self.shrink_time.get() + took);
-    }
-
-    /// Why no more shrinking runs may be made, if none may.
-    pub fn exhausted(&self) -> Option<String> {
-        if self.shrink_runs.get() >= self.max_shrink_runs {
-            Some(format!(
-                "the grade's shrinking budget of {} runs was used up",
-                self.max_shrink_runs
-            ))
-        } else if self.shrink_time.get() >= self.max_shrink_time {
-            Some(format!(
-                "the grade's shrinking time budget of {:.0} s was used up (a time: on another \
-                 machine shrinking may go further)",
-                self.max_shrink_time.as_secs_f64()
-            ))
-        } else {
-            None
-        }
-    }
-}
-
 /// What is left of a check's program once it is stopped, for the report.
 #[derive(Debug, Clone, Default)]
 pub struct Leftovers {
@@ -124,7 +71,7 @@ pub struct Leftovers {
 
 /// How long a program whose output or connection just ended may take to be reaped: long enough that a
 /// verdict does not depend on the scheduler, short enough not to slow a grade.
-const REAP_SETTLE: Duration = Duration::from_millis(300);
+pub(crate) const REAP_SETTLE: Duration = Duration::from_millis(300);
 
 pub struct Ctx<'a> {
     pub suite: &'a Suite,
@@ -225,6 +172,13 @@ impl<'a> Ctx<'a> {
         self.scaled(Duration::from_millis(self.suite.deadlines.start_ms))
     }
 
+    /// The deadline for a program launched now to be ready, never past the check's time budget (a
+    /// property check launches again late in the check).
+    fn start_deadline(&self) -> Deadline {
+        let left = self.end.saturating_duration_since(Instant::now());
+        Deadline::after(self.start_wait().min(left))
+    }
+
     /// A seed for the generated inputs of a check that is not a property check: from the check's id
     /// alone, so that its input, and so its verdict, is the same whatever the run's seed.
     pub fn fixed_seed(&self) -> u64 {
@@ -294,8 +248,9 @@ impl<'a> Ctx<'a> {
             .map_err(|e| Failure::harness(format!("cannot find a free port: {e}")))?;
         self.launch(port, None)?;
         let wait = self.start_wait();
+        let deadline = self.start_deadline();
         let program = self.program()?;
-        match program.wait_listening(proto, Deadline::after(wait)) {
+        match program.wait_listening(proto, deadline) {
             Ok(addr) => {
                 self.log.event("program", &format!("listening on {addr}"));
                 if addr.port() != port {
@@ -329,18 +284,16 @@ impl<'a> Ctx<'a> {
         self.launch(port, input)?;
         let stream = self.accept(&listener)?;
         self.client_listener = Some(listener);
-        Ok(Conn::accepted(
-            stream,
-            "program",
-            &self.log,
-            &self.parking,
-            self.limits(),
-        ))
+        let mut conn = Conn::accepted(stream, "program", &self.log, &self.parking, self.limits());
+        if let Some(launched) = &self.current {
+            conn.watch_program(launched.program.pid(), launched.program.stderr());
+        }
+        Ok(conn)
     }
 
     fn accept(&mut self, listener: &TcpListener) -> CheckResult<TcpStream> {
         let wait = self.start_wait();
-        let deadline = Deadline::after(wait);
+        let deadline = self.start_deadline();
         loop {
             let slice = Deadline::after(Duration::from_millis(50));
             match wire::accept(listener, slice) {
@@ -424,118 +377,6 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// How many stdout bytes the program has printed so far: a mark for [`Ctx::wait_printed`].
-    pub fn stdout_mark(&mut self) -> CheckResult<u64> {
-        Ok(self.program()?.stdout().total())
-    }
-
-    /// Waits until the program prints `text` after `mark`: anywhere in its output (lenient), or as a
-    /// whole line (strict). `own` is a line the program sent itself (so that printing it instead can be
-    /// told). Printing something else and going back to waiting is a failure at once; printing nothing
-    /// at all, a timeout.
-    pub fn wait_printed(
-        &mut self,
-        mark: u64,
-        text: &[u8],
-        what: &str,
-        own: Option<&[u8]>,
-    ) -> CheckResult {
-        let strict = self.opts.strict;
-        let watched = self.watch_output(mark, |out| {
-            printed(out, text, strict) || misprinted(out, text).is_some()
-        })?;
-        let out = self.program()?.stdout().since(mark);
-        if printed(&out, text, strict) {
-            return Ok(());
-        }
-        let failure = if let Some(why) = misprinted(&out, text) {
-            Failure::fail(format!("{what} was printed wrongly: {why}"))
-                .with_cause(cause::printed_bytes())
-        } else if strict && contains(&out, text) {
-            Failure::fail(format!(
-                "the program printed {what}, but not as a line of its own"
-            ))
-        } else if partly_printed(&out, text) {
-            Failure::fail(format!("the program printed only part of {what}"))
-        } else {
-            self.not_printed(watched, what, &out, own)?
-        };
-        Err(failure.with_expected(text).with_actual(out))
-    }
-
-    /// Records in the transcript everything the program printed so far.
-    pub fn sync_output(&self) {
-        if let Some(launched) = &self.current {
-            launched.tap.sync();
-        }
-    }
-
-    /// Watches the output after `mark` until `found` holds for it or the program has answered something
-    /// else (see [`watch::watch`]); what was printed is in the transcript afterwards.
-    pub fn watch_output(
-        &mut self,
-        mark: u64,
-        found: impl FnMut(&[u8]) -> bool,
-    ) -> CheckResult<Watched> {
-        let deadline = self.deadline();
-        let quiet = self.scaled(self.opts.quiet);
-        let watched = watch::watch(self.program()?, mark, deadline, quiet, found);
-        self.sync_output();
-        Ok(watched)
-    }
-
-    /// Why nothing matching was printed, once a watch ended without it: the program ended, answered
-    /// something else, or printed nothing by the deadline.
-    pub fn not_printed(
-        &mut self,
-        watched: Watched,
-        what: &str,
-        out: &[u8],
-        own: Option<&[u8]>,
-    ) -> CheckResult<Failure> {
-        let within = self.limits().within();
-        // stdout at its end most likely means the program is ending: give it the moment to be reaped,
-        // so the verdict does not depend on how fast that happens.
-        let program = self.program()?;
-        let exited = if watched == Watched::Ended {
-            program.wait_exit(Deadline::after(REAP_SETTLE))
-        } else {
-            program.try_status()
-        };
-        let printed_something = !out.trim_ascii().is_empty();
-        let failure = match exited {
-            Some(status) => Failure::fail(format!(
-                "the program exited ({}) without printing {what}",
-                describe_status(status)
-            )),
-            None if watched == Watched::Settled => {
-                let instead = match own {
-                    Some(own) if contains(out, own) => {
-                        " (it printed the line it sent itself, not the one it received)"
-                    }
-                    _ => "",
-                };
-                Failure::fail(format!(
-                    "the program printed something else{instead} and went back to waiting: {what} \
-                     was not printed"
-                ))
-            }
-            None if printed_something => {
-                Failure::timeout(format!("the program did not print {what} {within}"))
-            }
-            None => Failure::timeout(format!(
-                "the program printed nothing {within}: {what} never showed (if it prints without a \
-                 newline, as print(..., end='') or printf without \\n do, the text waits in its \
-                 output buffer: at a terminal only a newline sends it)"
-            )),
-        };
-        Ok(if matches!(watched, Watched::Deadline) {
-            failure.after_waiting()
-        } else {
-            failure
-        })
-    }
-
     /// True when every thread of the program waits in `accept()`: it is back at the start of its
     /// server loop, waiting for the next client.
     pub fn accepting(&mut self) -> bool {
@@ -562,20 +403,61 @@ impl<'a> Ctx<'a> {
     }
 
     /// Requires the program to exit with status 0 within the check's deadline, `after` saying what should
-    /// have made it exit.
+    /// have made it exit. A program that plainly waits instead (every thread waiting, nothing printed
+    /// for the quiet gap) fails at once, with where it waits.
     pub fn expect_clean_exit(&mut self, after: &str) -> CheckResult {
-        let wait = self.wait();
-        match self.wait_exit(wait)? {
-            Some(status) if status.success() => Ok(()),
-            Some(status) => Err(Failure::crash(format!(
-                "the program exited with {} after {after}",
-                describe_status(status)
-            ))),
-            None => Err(Failure::timeout(format!(
-                "the program did not exit {} after {after}",
-                self.limits().within()
-            ))),
+        let deadline = self.deadline();
+        let quiet = self.scaled(self.opts.quiet);
+        let printed = |ctx: &mut Self| {
+            ctx.program()
+                .map(|p| p.stdout().total() + p.stderr().total())
+                .unwrap_or_default()
+        };
+        let mut last = printed(self);
+        let mut quiet_since = Instant::now();
+        loop {
+            let left = deadline.remaining().unwrap_or_default();
+            match self.wait_exit(left.min(EXIT_LOOK))? {
+                Some(status) if status.success() => return Ok(()),
+                Some(status) => {
+                    return Err(Failure::crash(format!(
+                        "the program exited with {} after {after}",
+                        describe_status(status)
+                    )))
+                }
+                None => {}
+            }
+            if deadline.passed() {
+                return Err(Failure::timeout(format!(
+                    "the program did not exit {} after {after}",
+                    self.limits().within()
+                )));
+            }
+            let now = printed(self);
+            if now != last {
+                last = now;
+                quiet_since = Instant::now();
+                continue;
+            }
+            if quiet_since.elapsed() >= quiet && self.idle() {
+                let waits = if self.accepting() {
+                    "it went back to accept(), waiting for the next client"
+                } else {
+                    "it waits for something more (input, or a connection)"
+                };
+                return Err(Failure::fail(format!(
+                    "the program did not exit after {after}: {waits}"
+                )));
+            }
         }
+    }
+
+    /// True when every thread of the program waits, none running or asleep on a timer.
+    pub fn idle(&mut self) -> bool {
+        self.program().is_ok_and(|p| {
+            let pids: Vec<i32> = p.processes().iter().map(|&p| p as i32).collect();
+            super::procfs::activity(&pids).idle()
+        })
     }
 
     /// Turns a failure into a crash when the program died on its own with a bad status: the wrong or
@@ -595,7 +477,8 @@ impl<'a> Ctx<'a> {
         // A program that just sent a wrong answer is alive: look once. Otherwise (silence, a closed
         // connection) it may be dying, and takes a moment to be reaped after its socket closed.
         let answered = failure.outcome() == super::verdict::Outcome::Fail
-            && failure.actual.as_ref().is_some_and(|a| !a.is_empty());
+            && failure.actual.as_ref().is_some_and(|a| !a.is_empty())
+            && !failure.about().closed;
         let status = if answered {
             program.try_status()
         } else {
@@ -688,6 +571,9 @@ impl Drop for Ctx<'_> {
 
 /// Output kept for a report.
 const TAIL_BYTES: usize = 2048;
+
+/// How often a program that should exit is looked at.
+const EXIT_LOOK: Duration = Duration::from_millis(50);
 
 /// `exit status 1`, `killed by signal 9 (SIGKILL)`.
 pub fn describe_status(status: ExitStatus) -> String {
