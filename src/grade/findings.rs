@@ -163,23 +163,10 @@ pub fn summarize(reports: &[CheckReport]) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grade::ctx::Options;
-    use crate::grade::template::Template;
-    use crate::grade::GradeConfig;
 
     /// A report of `id` with `outcome` and what it learnt about serving.
     fn report(id: &str, outcome: Outcome, serving: Option<Serving>) -> CheckReport {
-        let suite = Suite::load("echo-server").unwrap();
-        let config = GradeConfig {
-            template: Template::new(&["python3".into(), "server".into()], &suite).unwrap(),
-            required_level: suite.required_level,
-            suite_source: "echo-server".into(),
-            suite,
-            only: Vec::new(),
-            skip: Vec::new(),
-            seed: 7,
-            options: Options::default(),
-        };
+        let config = crate::grade::tests::config(&["python3", "server"]);
         let check = config.suite.check(id).expect("a check of the suite");
         let mut report = crate::grade::skipped(&config, check, "");
         report.outcome = outcome;

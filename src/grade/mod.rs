@@ -407,7 +407,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -424,7 +424,8 @@ mod tests {
         assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
     }
 
-    fn config(command: &[&str]) -> GradeConfig {
+    /// A configuration grading `command` with the echo-server suite.
+    pub(crate) fn config(command: &[&str]) -> GradeConfig {
         let suite = Suite::load("echo-server").unwrap();
         let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
         GradeConfig {

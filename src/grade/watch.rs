@@ -160,8 +160,12 @@ pub fn watch(
 
 /// Every thread of the program waits.
 fn idle(program: &Program) -> bool {
-    let pids: Vec<i32> = program.processes().iter().map(|&p| p as i32).collect();
-    procfs::activity(&pids).idle()
+    procfs::activity(&pids(program)).idle()
+}
+
+/// The pids of the program's live processes, as /proc names them.
+pub fn pids(program: &Program) -> Vec<i32> {
+    program.processes().iter().map(|&p| p as i32).collect()
 }
 
 /// Every thread waits, and the program has read everything it was sent on `feed` (a server that waits

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::generate::typed_lines;
-use super::property;
+use super::property_on_one_connection;
 use crate::grade::conn::{Awaited, Closing, Compare, Conn, Then};
 use crate::grade::ctx::Ctx;
 use crate::grade::suite::{Leave, Peer};
@@ -106,21 +106,15 @@ fn char_pieces(bytes: &[u8], pieces: usize) -> Vec<&[u8]> {
 
 /// Generated lines typed at one client; after a failed case the next starts a fresh program.
 pub fn property_echo_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> CheckResult {
-    let mut live: Option<Conn> = None;
-    property(
+    property_on_one_connection(
         ctx,
         cases,
         typed_lines(max_lines),
         |lines| lines.iter().flat_map(|l| line(l.as_bytes())).collect(),
-        move |ctx, lines| {
-            let mut conn = match live.take() {
-                Some(conn) => conn,
-                None => ctx.launch_client(None)?,
-            };
+        |ctx| ctx.launch_client(None),
+        |ctx, conn, lines| {
             let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
-            echo_on(ctx, &mut conn, &lines, None)?;
-            live = Some(conn);
-            Ok(())
+            echo_on(ctx, conn, &lines, None)
         },
     )
 }
@@ -159,21 +153,13 @@ pub fn property_chat_turns(
     cases: u32,
     strategy: impl proptest::strategy::Strategy<Value = Vec<(String, String)>>,
 ) -> CheckResult {
-    let mut live: Option<Conn> = None;
-    property(
+    property_on_one_connection(
         ctx,
         cases,
         strategy,
         |t| super::show_turns(t),
-        move |ctx, turns| {
-            let mut conn = match live.take() {
-                Some(conn) => conn,
-                None => ctx.launch_client(None)?,
-            };
-            chat_on(ctx, &mut conn, &super::as_bytes(turns))?;
-            live = Some(conn);
-            Ok(())
-        },
+        |ctx| ctx.launch_client(None),
+        |ctx, conn, turns| chat_on(ctx, conn, &super::as_bytes(turns)),
     )
 }
 

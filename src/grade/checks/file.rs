@@ -156,12 +156,7 @@ fn transfer_over(ctx: &mut Ctx, conn: &mut Conn, out: &Path) -> CheckResult<Over
                 None => Over::Closed,
             });
         }
-        let pids: Vec<i32> = ctx
-            .program()?
-            .processes()
-            .iter()
-            .map(|&p| p as i32)
-            .collect();
+        let pids = ctx.pids();
         let activity = procfs::activity(&pids);
         if activity.all_accepting() {
             return Ok(Over::Accepting);

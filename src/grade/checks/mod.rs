@@ -13,6 +13,7 @@ use std::time::Instant;
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
+use super::conn::Conn;
 use super::ctx::Ctx;
 use super::suite::{Program, Run};
 use super::verdict::{CheckResult, Failure, Outcome, Shrinking};
@@ -154,6 +155,33 @@ fn as_lines(lines: &[String]) -> Vec<Vec<u8>> {
 /// bounded. A count, never a time, so that a seed replays the same shrinking on any machine (the grade's
 /// own budget, [`crate::grade::ctx::GradeBudget`], bounds the whole grade).
 pub const MAX_SHRINK_RUNS: u32 = 32;
+
+/// A property whose cases continue one conversation: the connection a passing case leaves is the next
+/// case's, and after a failure (the connection in an unknown state) the next case starts a fresh
+/// program with `open`.
+fn property_on_one_connection<S>(
+    ctx: &mut Ctx,
+    cases: u32,
+    strategy: S,
+    show: impl Fn(&S::Value) -> Vec<u8>,
+    open: fn(&mut Ctx) -> CheckResult<Conn>,
+    mut case: impl FnMut(&mut Ctx, &mut Conn, &S::Value) -> CheckResult,
+) -> CheckResult
+where
+    S: Strategy,
+    S::Value: Clone + Debug,
+{
+    let mut live: Option<Conn> = None;
+    property(ctx, cases, strategy, show, move |ctx, value| {
+        let mut conn = match live.take() {
+            Some(conn) => conn,
+            None => open(ctx)?,
+        };
+        case(ctx, &mut conn, value)?;
+        live = Some(conn);
+        Ok(())
+    })
+}
 
 /// Why shrinking stopped when the check's time budget ran out.
 const BUDGET_SPENT: &str =

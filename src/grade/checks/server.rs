@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::generate::messages;
-use super::{property, Mix};
+use super::{property, property_on_one_connection, Mix};
 use crate::grade::cause;
 use crate::grade::conn::{Awaited, Conn, Then};
 use crate::grade::ctx::{describe_status, Ctx};
@@ -109,36 +109,25 @@ pub fn exchange(ctx: &mut Ctx, messages: &[Vec<u8>], write: WriteStyle) -> Check
 /// Generated message series on one connection. A failed case leaves the connection in an unknown state,
 /// so the next case starts a fresh program.
 pub fn property_exchange(ctx: &mut Ctx, cases: u32, max_messages: usize) -> CheckResult {
-    let mut live: Option<Conn> = None;
-    property(
+    property_on_one_connection(
         ctx,
         cases,
         messages(max_messages),
         |series| series.iter().flat_map(|m| line(m.as_bytes())).collect(),
-        move |ctx, series| {
-            let mut conn = match live.take() {
-                Some(conn) => conn,
-                None => {
-                    let addr = ctx.launch_server(Proto::Tcp)?;
-                    ctx.connect(addr, "client 1")?
-                }
-            };
+        |ctx| {
+            let addr = ctx.launch_server(Proto::Tcp)?;
+            ctx.connect(addr, "client 1")
+        },
+        |ctx, conn, series| {
             let series: Vec<Vec<u8>> = series.iter().map(|m| m.as_bytes().to_vec()).collect();
-            talk(ctx, &mut conn, &series, WriteStyle::OnePerMessage)?;
-            live = Some(conn);
-            Ok(())
+            talk(ctx, conn, &series, WriteStyle::OnePerMessage)
         },
     )
 }
 
 /// The share of samples over `window` in which some thread of the program was runnable.
 fn busy_share(ctx: &mut Ctx, window: Duration) -> CheckResult<f64> {
-    let pids: Vec<i32> = ctx
-        .program()?
-        .processes()
-        .iter()
-        .map(|&p| p as i32)
-        .collect();
+    let pids = ctx.pids();
     let (mut busy, mut samples) = (0u32, 0u32);
     let end = Instant::now() + window;
     while Instant::now() < end {
@@ -448,24 +437,16 @@ pub fn property_chat_turns(
     cases: u32,
     strategy: impl proptest::strategy::Strategy<Value = Vec<(String, String)>>,
 ) -> CheckResult {
-    let mut live: Option<Conn> = None;
-    property(
+    property_on_one_connection(
         ctx,
         cases,
         strategy,
         |t| super::show_turns(t),
-        move |ctx, turns| {
-            let mut conn = match live.take() {
-                Some(conn) => conn,
-                None => {
-                    let addr = ctx.launch_server(Proto::Tcp)?;
-                    ctx.connect(addr, "client")?
-                }
-            };
-            chat_on(ctx, &mut conn, &super::as_bytes(turns))?;
-            live = Some(conn);
-            Ok(())
+        |ctx| {
+            let addr = ctx.launch_server(Proto::Tcp)?;
+            ctx.connect(addr, "client")
         },
+        |ctx, conn, turns| chat_on(ctx, conn, &super::as_bytes(turns)),
     )
 }
 

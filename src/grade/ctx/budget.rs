@@ -7,6 +7,20 @@ use std::time::Duration;
 /// then, so a whole grade lasts at most the sum of its checks' budgets, however slow the program.
 pub const BUDGET_ANSWERS: u32 = 4;
 
+/// The same for a property check, with room for shrinking a failure (each step a fresh program): so
+/// that on a slow machine the count of shrinking runs, not the clock, decides where shrinking stops,
+/// and a `--seed` replay finds the same input.
+pub const PROPERTY_BUDGET_ANSWERS: u32 = 20;
+
+/// The answer deadlines in the time budget of a check that runs `run`.
+pub fn budget_answers(run: &crate::grade::suite::Run) -> u32 {
+    if run.is_property() {
+        PROPERTY_BUDGET_ANSWERS
+    } else {
+        BUDGET_ANSWERS
+    }
+}
+
 /// Bounds over a whole grade on the runs that shrinking makes (each one a fresh program). The count
 /// keeps a `--seed` replay the same on any machine; the time is a last resort, and a report says when
 /// it is what stopped shrinking (then the shrunk input depends on the machine's speed).

@@ -18,7 +18,7 @@ use super::verdict::{CheckResult, Direction, Failure, Transcript};
 use super::watch::Tap;
 use crate::wire::{self, Deadline};
 
-pub use budget::{GradeBudget, BUDGET_ANSWERS};
+pub use budget::{budget_answers, GradeBudget, BUDGET_ANSWERS, PROPERTY_BUDGET_ANSWERS};
 
 /// Settings that hold for every check of a run.
 #[derive(Debug, Clone)]
@@ -117,7 +117,7 @@ impl<'a> Ctx<'a> {
     ) -> Self {
         let scaled = |d: Duration| d.mul_f64(opts.timeout_scale);
         let check_budget = scaled(Duration::from_millis(suite.deadlines.start_ms))
-            + scaled(check.deadline(suite)) * BUDGET_ANSWERS;
+            + scaled(check.deadline(suite)) * budget_answers(&check.run);
         Ctx {
             end: Instant::now() + check_budget,
             budget,
@@ -380,10 +380,19 @@ impl<'a> Ctx<'a> {
     /// True when every thread of the program waits in `accept()`: it is back at the start of its
     /// server loop, waiting for the next client.
     pub fn accepting(&mut self) -> bool {
-        self.program().is_ok_and(|p| {
-            let pids: Vec<i32> = p.processes().iter().map(|&p| p as i32).collect();
-            super::procfs::activity(&pids).all_accepting()
-        })
+        self.activity().all_accepting()
+    }
+
+    /// The pids of the program's live processes (none when no program runs).
+    pub fn pids(&mut self) -> Vec<i32> {
+        self.program()
+            .map(|p| super::watch::pids(p))
+            .unwrap_or_default()
+    }
+
+    /// What the program's threads are doing now.
+    pub fn activity(&mut self) -> super::procfs::Activity {
+        super::procfs::activity(&self.pids())
     }
 
     /// The program's exit status if it has ended, without waiting.
@@ -454,10 +463,7 @@ impl<'a> Ctx<'a> {
 
     /// True when every thread of the program waits, none running or asleep on a timer.
     pub fn idle(&mut self) -> bool {
-        self.program().is_ok_and(|p| {
-            let pids: Vec<i32> = p.processes().iter().map(|&p| p as i32).collect();
-            super::procfs::activity(&pids).idle()
-        })
+        self.activity().idle()
     }
 
     /// Turns a failure into a crash when the program died on its own with a bad status: the wrong or
