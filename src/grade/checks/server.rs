@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::generate::messages;
-use super::{property, property_on_one_connection, Mix};
+use super::{property_on_one_connection, Mix};
 use crate::grade::cause;
 use crate::grade::conn::{Awaited, Conn, Then};
 use crate::grade::ctx::{describe_status, Ctx};
