@@ -154,7 +154,7 @@ fn as_lines(lines: &[String]) -> Vec<Vec<u8>> {
 /// Shrinking runs of one check: each is a real exchange, often with a fresh program, so the count is
 /// bounded. A count, never a time, so that a seed replays the same shrinking on any machine (the grade's
 /// own budget, [`crate::grade::ctx::GradeBudget`], bounds the whole grade).
-pub const MAX_SHRINK_RUNS: u32 = 32;
+pub const MAX_SHRINK_RUNS: u32 = 16;
 
 /// A property whose cases continue one conversation: the connection a passing case leaves is the next
 /// case's, and after a failure (the connection in an unknown state) the next case starts a fresh

@@ -154,7 +154,7 @@ fn first_exchange(ctx: &mut Ctx, conn: &mut Conn, first: Peer) {
     match first {
         Peer::Echo => {
             let _ = conn.send(b"hello\n");
-            let _ = conn.read_message(ctx.opts.quiet);
+            let _ = conn.read_message();
         }
         Peer::Chat => {
             let _ = chat_turn(ctx, conn, b"hi", b"hello");
@@ -230,7 +230,7 @@ pub fn survive_close(ctx: &mut Ctx, how: Leave, first: Peer) -> CheckResult {
     // After a reset, the next client must get an answer (any answer: replies are judged elsewhere).
     let mut next = ctx.connect(addr, "client 2")?;
     next.send(b"are you still there?\n")?;
-    match next.read_message(ctx.opts.quiet) {
+    match next.read_message() {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(Failure::fail(format!(
             "after client 1 {left}, client 2 was accepted but the program closed it without answering"

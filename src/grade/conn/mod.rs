@@ -10,6 +10,10 @@ use crate::wire::{self, Deadline, ReadEnd};
 
 mod reply;
 
+/// The most bytes [`Conn::read_message`] takes as one message: a program that floods without a newline
+/// has answered, and reading on would only cost time.
+const MESSAGE_CAP: usize = 64 * 1024;
+
 use reply::SETTLE_LOOK;
 pub use reply::{Awaited, Compare, Then};
 
@@ -333,23 +337,28 @@ impl Conn {
         end
     }
 
-    /// Reads one message from the program: up to a newline, or what came before a quiet gap.
-    /// Returns the message without its line ending, or `None` at EOF with nothing pending.
-    pub fn read_message(&mut self, quiet: Duration) -> CheckResult<Option<Vec<u8>>> {
-        let before = self.pending.len();
-        let deadline = self.limits.deadline();
-        let result = wire::read_message(&mut self.stream, &mut self.pending, deadline, quiet);
-        if self.pending.len() > before {
-            let fresh = self.pending[before..].to_vec();
-            self.log.record(&self.name, Direction::Received, &fresh);
-        }
-        let (end, len) = result.map_err(|e| self.broken("waiting for a message", e))?;
+    /// Reads one message from the program: up to a newline, or what came before the program went back
+    /// to waiting (a peer that sends without a newline). Returns it without its line ending, or `None`
+    /// at EOF with nothing pending. A server that plainly will not answer fails at once.
+    pub fn read_message(&mut self) -> CheckResult<Option<Vec<u8>>> {
+        let whole = |b: &[u8]| b.contains(&b'\n') || b.len() >= MESSAGE_CAP;
+        let (end, stopped) = match self.fill_watching(whole) {
+            Ok(found) => found,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => (ReadEnd::Eof, None),
+            Err(e) => return Err(self.broken("waiting for a message", e)),
+        };
+        let len = self
+            .pending
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.pending.len(), |i| i + 1);
         if len == 0 {
-            return match end {
-                ReadEnd::Eof => {
-                    self.log.event(&self.name, "peer closed (EOF)");
-                    Ok(None)
-                }
+            return match (end, stopped) {
+                (ReadEnd::Eof, _) => Ok(None),
+                (_, Some(_)) => Err(Failure::fail(format!(
+                    "{}: the program read the message and went back to waiting without answering",
+                    self.name
+                ))),
                 _ => Err(Failure::timeout(format!(
                     "{}: nothing arrived {}",
                     self.name,

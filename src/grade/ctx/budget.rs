@@ -34,7 +34,7 @@ pub struct GradeBudget {
 
 impl GradeBudget {
     /// Runs of the program spent on shrinking over a whole grade.
-    pub const SHRINK_RUNS: u32 = 128;
+    pub const SHRINK_RUNS: u32 = 64;
     /// Time spent on shrinking over a whole grade (times `--timeout-scale`).
     pub const SHRINK_TIME: Duration = Duration::from_secs(60);
 
