@@ -289,3 +289,64 @@ fn a_server_that_never_listens_is_given_up_after_two_checks() {
     assert_eq!(causes.len(), 1, "one cause: {causes:?}");
     assert_eq!(causes[0]["checks"].as_array().unwrap().len(), checks.len());
 }
+
+#[test]
+fn a_client_that_connects_again_is_told_so_not_that_no_reply_came() {
+    assert_explained(
+        "echo_client/reconnects",
+        "echo-client/basic/property",
+        "fail",
+        &[
+            "closed its connection and connected again",
+            "one connection",
+        ],
+    );
+}
+
+#[test]
+fn what_a_program_prints_is_in_the_wire_transcript() {
+    let report = graded_submission("echo/wrong_prefix").json();
+    let check = check(&report, "echo-server/basic/ascii");
+    let printed = check["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["channel"] == "stdout" && e["direction"] == "received");
+    assert!(printed, "no stdout event: {check}");
+}
+
+#[test]
+fn a_failing_binary_transfer_fits_in_a_few_dozen_lines() {
+    let args = strings(&[
+        "grade",
+        "file-receiver",
+        "--only",
+        "file-receiver/basic/size-1m",
+        "--",
+        "python3",
+        "file/receiver_one_recv.py",
+        "{port}",
+        "{out}",
+    ]);
+    let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(120));
+    let lines = graded.stdout.lines().count();
+    assert!(lines <= 40, "{lines} lines:\n{}", graded.stdout);
+    let longest = graded
+        .stdout
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest <= 250,
+        "a line of {longest} characters:\n{}",
+        graded.stdout
+    );
+    assert!(
+        graded
+            .stdout
+            .contains("only the first 1024 of 1048576 bytes"),
+        "{}",
+        graded.stdout
+    );
+}

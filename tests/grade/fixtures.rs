@@ -102,6 +102,7 @@ fixture_tests! {
     echo_client_never_exits => "echo_client/never_exits",
     echo_client_no_print => "echo_client/no_print",
     echo_client_eof_error => "echo_client/eof_error",
+    echo_client_reconnects => "echo_client/reconnects",
     chat_server => "chat/server",
     chat_client => "chat/client",
     chat_server_no_exit => "chat/server_no_exit",

@@ -291,6 +291,12 @@ impl Conn {
                 self.name
             ));
         }
+        if reset && doing == "sending" {
+            return Failure::fail(format!(
+                "{}: the program closed the connection while the grader was still sending ({e})",
+                self.name
+            ));
+        }
         Failure::fail(format!(
             "{}: the connection broke while {doing}: {e}",
             self.name
