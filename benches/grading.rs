@@ -2,9 +2,10 @@
 //! manifest.toml, correct and buggy ones), every check of every level, at `--timeout-scale 1`.
 //!
 //! Prints per suite the median and the maximum grade time, the time of the correct course-style ECHO
-//! server, and as an anchor measured in the same run the time Python takes to start (`python3 -c
-//! pass`): every check launches a fresh copy of the program, so a grade cannot be faster than its
-//! launches. Targets: no grade over 30 s; a correct echo server, all levels, under 3 s.
+//! server, and as an anchor measured in the same run the time Python takes to start (`-c pass`):
+//! every check launches a fresh copy of the program, so a grade cannot be faster than its launches.
+//! `python3` is run by its interpreter's path, not through a version manager's shim. Targets: no grade
+//! over 30 s; a correct echo server, all levels, under 3 s.
 //!
 //! `cargo bench` runs it (after benches/loopback.rs); `cargo bench -- grading` runs only this;
 //! `cargo bench -- --quick` grades the echo-server submissions only. Naming another section (`echo`,
@@ -61,10 +62,11 @@ fn main() {
         "sockspec grading benchmark ({} run): every check, --timeout-scale 1, seed {SEED}",
         if quick { "quick" } else { "full" }
     );
-    let python = python_start();
+    let python = interpreter();
+    let start = python_start(&python);
     println!(
-        "anchor: python3 starts in {:.3} s (median of 5); a grade launches one program per check\n",
-        python.as_secs_f64()
+        "anchor: {python} starts in {:.3} s (median of 5); a grade launches one program per check\n",
+        start.as_secs_f64()
     );
     println!(
         "{:<42} {:<14} {:>7} {:>6} {:>9}",
@@ -76,7 +78,7 @@ fn main() {
         if quick && sub.suite != "echo-server" {
             continue;
         }
-        let Some((secs, checks)) = grade_one(sub, build.path()) else {
+        let Some((secs, checks)) = grade_one(sub, build.path(), &python) else {
             continue;
         };
         println!(
@@ -111,7 +113,7 @@ fn main() {
         );
     }
     if let Some((secs, checks)) = correct_echo {
-        let launches = python.as_secs_f64() * checks as f64;
+        let launches = start.as_secs_f64() * checks as f64;
         println!(
             "\ncorrect echo server ({CORRECT_ECHO}), all {checks} checks: {secs:.1} s \
              ({:.1}x its {checks} python3 starts, {launches:.1} s)",
@@ -124,7 +126,7 @@ fn main() {
 }
 
 /// Grades one submission; its wall time and number of checks.
-fn grade_one(sub: &Submission, build: &Path) -> Option<(f64, usize)> {
+fn grade_one(sub: &Submission, build: &Path, python: &str) -> Option<(f64, usize)> {
     let compiled = match &sub.compile {
         Some(source) => Some(compile(source, build)?),
         None => None,
@@ -132,8 +134,10 @@ fn grade_one(sub: &Submission, build: &Path) -> Option<(f64, usize)> {
     let command: Vec<String> = sub
         .command
         .iter()
-        .map(|w| match &compiled {
+        .enumerate()
+        .map(|(i, w)| match &compiled {
             Some(program) => w.replace("{compiled}", &program.to_string_lossy()),
+            None if i == 0 && w == "python3" => python.to_string(),
             None => w.clone(),
         })
         .collect();
@@ -180,12 +184,25 @@ fn compile(source: &str, dir: &Path) -> Option<PathBuf> {
     }
 }
 
-/// The median of 5 starts of `python3 -c pass`.
-fn python_start() -> Duration {
+/// The interpreter `python3` runs, by its path: a version manager's `python3` may be a script that
+/// starts it (pyenv's shim doubles the start time), which would be measured as the grader's time.
+fn interpreter() -> String {
+    Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|path| path.trim().to_string())
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| "python3".to_string())
+}
+
+/// The median of 5 starts of `PYTHON -c pass`.
+fn python_start(python: &str) -> Duration {
     let mut times: Vec<Duration> = (0..5)
         .map(|_| {
             let started = Instant::now();
-            let _ = Command::new("python3").args(["-c", "pass"]).status();
+            let _ = Command::new(python).args(["-c", "pass"]).status();
             started.elapsed()
         })
         .collect();

@@ -194,11 +194,28 @@ fn grade_submission(name: &str) -> Graded {
     let mut args = strings(&["grade", &sub.suite, "--format", "json", "--seed", SEED]);
     args.extend(sub.grade_args.iter().cloned());
     args.push("--".into());
-    for word in &sub.command {
+    for (i, word) in sub.command.iter().enumerate() {
         args.push(match &compiled {
             Some(program) => word.replace("{compiled}", program),
+            None if i == 0 && word == "python3" => python().to_string(),
             None => word.clone(),
         });
     }
     sockspec_in(&submissions_dir(), &args, Duration::from_secs(300))
+}
+
+/// The Python interpreter `python3` runs, by its path: a version manager's `python3` is often a shell
+/// script that starts it (pyenv's shim doubles the start time), and every check starts the program anew.
+pub fn python() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|path| path.trim().to_string())
+            .filter(|path| !path.is_empty())
+            .unwrap_or_else(|| "python3".to_string())
+    })
 }
