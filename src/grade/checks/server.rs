@@ -1,5 +1,6 @@
 //! Checks of TCP servers (ECHO and chat): the grader plays the clients.
 
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use super::generate::messages;
@@ -20,8 +21,8 @@ const SLICE_PAUSE: Duration = Duration::from_millis(2);
 /// the first part alone, whatever its load.
 const SPLIT_PAUSE: Duration = Duration::from_millis(100);
 
-/// How long a server is watched after its client leaves, to see whether it crashes or spins (and
-/// before, to know how busy it is anyway).
+/// How long a server is watched after its client leaves, to see whether it exits, crashes or spins
+/// (and before, to know how busy it is anyway).
 const AFTER_CLOSE_WINDOW: Duration = Duration::from_millis(250);
 const BEFORE_CLOSE_WINDOW: Duration = Duration::from_millis(100);
 
@@ -125,12 +126,24 @@ pub fn property_exchange(ctx: &mut Ctx, cases: u32, max_messages: usize) -> Chec
     )
 }
 
-/// The share of samples over `window` in which some thread of the program was runnable.
-fn busy_share(ctx: &mut Ctx, window: Duration) -> CheckResult<f64> {
+/// The share of samples over `window` in which some thread of the program was runnable; with
+/// `until_exit`, cut short by the program's exit, whose status comes back too.
+fn busy_share(
+    ctx: &mut Ctx,
+    window: Duration,
+    until_exit: bool,
+) -> CheckResult<(f64, Option<ExitStatus>)> {
     let pids = ctx.pids();
     let (mut busy, mut samples) = (0u32, 0u32);
     let end = Instant::now() + window;
+    let mut exited = None;
     while Instant::now() < end {
+        if until_exit {
+            exited = ctx.exited()?;
+            if exited.is_some() {
+                break;
+            }
+        }
         let seen = procfs::activity(&pids);
         if seen.threads == 0 {
             break;
@@ -140,11 +153,12 @@ fn busy_share(ctx: &mut Ctx, window: Duration) -> CheckResult<f64> {
         // A sampling interval, not synchronisation: how busy a program is is defined over time.
         std::thread::sleep(SAMPLE);
     }
-    Ok(if samples == 0 {
+    let share = if samples == 0 {
         0.0
     } else {
         f64::from(busy) / f64::from(samples)
-    })
+    };
+    Ok((share, exited))
 }
 
 /// One exchange before the client leaves, so that the server is inside its receive loop. What comes
@@ -172,7 +186,11 @@ pub fn survive_close(ctx: &mut Ctx, how: Leave, first: Peer) -> CheckResult {
     // A process that ended before the client left (a parent that forked the real server and exited)
     // says nothing about what the close did: then only a server still listening is evidence.
     let ended_before = ctx.exited()?;
-    let baseline = busy_share(ctx, BEFORE_CLOSE_WINDOW.mul_f64(ctx.opts.timeout_scale))?;
+    let (baseline, _) = busy_share(
+        ctx,
+        BEFORE_CLOSE_WINDOW.mul_f64(ctx.opts.timeout_scale),
+        false,
+    )?;
     let left = match how {
         Leave::Reset => {
             conn.reset();
@@ -183,20 +201,23 @@ pub fn survive_close(ctx: &mut Ctx, how: Leave, first: Peer) -> CheckResult {
             "closed the connection"
         }
     };
+    // Watched for a while: it exits (how?), or stays (spinning?).
     let window = AFTER_CLOSE_WINDOW.mul_f64(ctx.opts.timeout_scale);
-    if ended_before.is_none() {
-        match ctx.wait_exit(window)? {
-            Some(status) if status.success() => return Ok(()),
-            Some(status) => {
-                return Err(Failure::crash(format!(
-                    "the program exited with {} after the client {left}",
-                    describe_status(status)
-                )))
-            }
-            None => {}
+    let (busy, exited) = busy_share(ctx, window, ended_before.is_none())?;
+    match exited {
+        Some(status) if status.success() => {
+            ctx.log
+                .event("program", &format!("exited ({})", describe_status(status)));
+            return Ok(());
         }
+        Some(status) => {
+            return Err(Failure::crash(format!(
+                "the program exited with {} after the client {left}",
+                describe_status(status)
+            )))
+        }
+        None => {}
     }
-    let busy = busy_share(ctx, window)?;
     if busy > SPIN_SHARE && baseline < SPIN_SHARE / 2.0 {
         return Err(Failure::fail(format!(
             "after the client {left}, the program kept running without a pause ({:.0}% of the time, \
