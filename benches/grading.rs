@@ -18,10 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use sockspec::grade::ctx::Options;
-use sockspec::grade::suite::Suite;
-use sockspec::grade::template::Template;
-use sockspec::grade::{grade, GradeConfig};
+use sockspec::grade::Grade;
 
 /// The correct course-style ECHO server of the fixtures, whose full grade has its own target.
 const CORRECT_ECHO: &str = "echo/line_threaded";
@@ -141,23 +138,12 @@ fn grade_one(sub: &Submission, build: &Path, python: &str) -> Option<(f64, usize
             None => w.clone(),
         })
         .collect();
-    let suite = Suite::load(&sub.suite).expect("a built-in suite");
-    let mut options = Options::default();
-    if let Some(prefix) = &suite.prefix {
-        options.prefix = prefix.as_bytes().to_vec();
-    }
-    let config = GradeConfig {
-        template: Template::new(&command, &suite).expect("a valid command"),
-        suite_source: sub.suite.clone(),
-        required_level: suite.required_level,
-        only: Vec::new(),
-        skip: Vec::new(),
-        seed: SEED,
-        options,
-        suite,
-    };
+    let grading = Grade::suite(&sub.suite)
+        .expect("a built-in suite")
+        .command(command)
+        .seed(SEED);
     let started = Instant::now();
-    match grade(&config, |_| {}) {
+    match grading.run() {
         Ok(report) => Some((started.elapsed().as_secs_f64(), report.checks.len())),
         Err(e) => {
             eprintln!("{}: cannot grade: {e}", sub.name);

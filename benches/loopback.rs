@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sockspec::peers::echo::{EchoConfig, EchoServer, Mode};
-use sockspec::peers::file::{send_file, FileReceiver};
+use sockspec::peers::file::{send_file, FileReceiver, ReceiverConfig};
 
 /// Settings of one benchmark run.
 struct Plan {
@@ -88,21 +88,17 @@ fn main() {
 }
 
 fn echo_section(plan: &Plan, prefix_len: usize) {
-    let ours = EchoServer::bind(
-        loopback(),
-        EchoConfig {
-            mode: Mode::Concurrent,
-            ..EchoConfig::default()
-        },
-    )
-    .expect("bind the echo server")
-    .spawn()
-    .expect("start the echo server");
+    let ours = EchoServer::bind(loopback(), EchoConfig::default().mode(Mode::Concurrent))
+        .expect("bind the echo server")
+        .spawn()
+        .expect("start the echo server");
     let anchor = AnchorEcho::start();
 
     for clients in [1, 50] {
         let (a, b) = compare(plan, |server| match server {
-            Server::Ours => echo_round_trips(ours.addr(), clients, 64, prefix_len, plan.round),
+            Server::Ours => {
+                echo_round_trips(ours.local_addr(), clients, 64, prefix_len, plan.round)
+            }
             Server::Anchor => echo_round_trips(anchor.addr, clients, 64, 0, plan.round),
         });
         row(
@@ -115,9 +111,13 @@ fn echo_section(plan: &Plan, prefix_len: usize) {
     for clients in [1, 8] {
         let (a, b) = compare(plan, |server| {
             let per_second = match server {
-                Server::Ours => {
-                    echo_round_trips(ours.addr(), clients, 64 * 1024, prefix_len, plan.round)
-                }
+                Server::Ours => echo_round_trips(
+                    ours.local_addr(),
+                    clients,
+                    64 * 1024,
+                    prefix_len,
+                    plan.round,
+                ),
                 Server::Anchor => echo_round_trips(anchor.addr, clients, 64 * 1024, 0, plan.round),
             };
             per_second * (64.0 * 1024.0) / 1e6
@@ -321,7 +321,9 @@ fn write_file(path: &Path, bytes: u64) {
 }
 
 fn transfer_with_peers(source: &Path, out: &Path) {
-    let receiver = FileReceiver::bind(loopback(), out).expect("bind the receiver");
+    // As `sockspec serve file` receives: without the digest, which it does not show.
+    let config = ReceiverConfig::new(out).sha256(false);
+    let receiver = FileReceiver::bind(loopback(), config).expect("bind the receiver");
     let addr = receiver.local_addr();
     let receiving = std::thread::spawn(move || receiver.receive().expect("receive"));
     send_file(addr, source).expect("send the file");

@@ -5,15 +5,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::exit;
+use crate::inspect::sockets::PortHolder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `holder` is the process holding the port, when it can be seen (see [`crate::inspect::sockets::port_holder`]).
     #[error(
-        "cannot listen on {addr}: port {port} is already in use, another program holds it \
-         (find it with `ss -ltnup 'sport = :{port}'`)",
+        "cannot listen on {addr}: port {port} is already in use{}",
+        in_use_by(holder.as_ref(), addr.port()),
         port = addr.port()
     )]
-    AddrInUse { addr: SocketAddr },
+    AddrInUse {
+        addr: SocketAddr,
+        holder: Option<PortHolder>,
+    },
 
     #[error("cannot listen on {addr}")]
     Bind {
@@ -106,6 +111,15 @@ impl Error {
     /// True when the error is only a closed stdout (`sockspec ... | head`), which is not worth reporting.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Who holds a port in use: `(held by pid 1234: python3 server.py)`, or where to look when that cannot
+/// be seen (another user's process, another network namespace).
+fn in_use_by(holder: Option<&PortHolder>, port: u16) -> String {
+    match holder {
+        Some(holder) => format!(" (held by {holder})"),
+        None => format!(", another program holds it (find it with `ss -ltnup 'sport = :{port}'`)"),
     }
 }
 

@@ -12,6 +12,10 @@ pub const ADDR_IN_USE: u8 = 3;
 pub const FILE: u8 = 4;
 /// A client cannot connect: nobody listens at the address, the host is unreachable, or it timed out.
 pub const CONNECT: u8 = 5;
+/// A name has no address (`lookup`): no such name, no answer from DNS, or not a valid address.
+pub const NOT_RESOLVED: u8 = 6;
+/// Stopped by a signal N (Ctrl-C is SIGINT, 2): the exit code is 128 + N, as a shell reports it.
+pub const SIGNALLED: u8 = 128;
 
 /// The help text's table of exit codes; kept beside the constants so the two cannot drift apart.
 pub const HELP: &str = "\
@@ -21,4 +25,6 @@ Exit codes:
   2  usage error: bad flag or value (port, host), bad suite file, program could not be launched
   3  cannot listen: the port is already in use, or the address cannot be bound
   4  file error: a file cannot be read or written
-  5  cannot connect: nobody is listening, the host is unreachable, or the connection timed out";
+  5  cannot connect: nobody is listening, the host is unreachable, or the connection timed out
+  6  a name does not resolve (lookup): no such name, no answer from DNS, not a valid address
+  128+N  stopped by signal N: 130 for Ctrl-C (sockets, serve file)";

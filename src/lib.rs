@@ -4,13 +4,20 @@
 //! - [`peers`]: echo, chat, file-transfer and UDP servers and clients, each bound to an address you choose
 //!   (port 0 for an ephemeral one) and usable from tests as a library.
 //! - [`wire`]: deadline-bounded socket helpers shared by the peers, the tests and the grader.
-//! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it.
-//! - [`cli`]: the `sockspec` command line, turned into checked configuration before anything runs.
+//! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it;
+//!   [`grade::Grade`] grades a program from a test.
+//! - [`inspect`]: the sockets a program holds (`netstat -ano` for one program) and what a name resolves to.
+//! - [`report`]: a grading report as human text, JSON, JUnit XML or Gradescope results.
+//! - `cli` (with the default `cli` feature): the `sockspec` command line, turned into checked
+//!   configuration before anything runs. Nothing else in the library uses it; build with
+//!   `default-features = false` to leave it, clap and anyhow out.
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
 pub mod exit;
 pub mod grade;
+pub mod inspect;
 pub mod peers;
 pub mod report;
 pub mod wire;

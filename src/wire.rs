@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::{Error, Result};
+use crate::grade::procfs::Proto;
+use crate::inspect::sockets::port_holder;
 
 /// The largest UDP payload that fits one IPv4 datagram (65,535 - 8 UDP header - 20 IP header).
 pub const MAX_UDP_PAYLOAD: usize = 65_507;
@@ -101,10 +103,14 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
 }
 
 /// Opens a TCP listener. SO_REUSEADDR lets a server restart while old connections sit in TIME_WAIT; it
-/// does not let two programs listen on one port, which still fails with [`Error::AddrInUse`].
+/// does not let two programs listen on one port, which still fails with [`Error::AddrInUse`] (naming
+/// the process holding the port when `/proc` shows it).
 pub fn listen_tcp(addr: SocketAddr, backlog: i32) -> Result<TcpListener> {
     let bind_err = |source: io::Error| match source.kind() {
-        io::ErrorKind::AddrInUse => Error::AddrInUse { addr },
+        io::ErrorKind::AddrInUse => Error::AddrInUse {
+            addr,
+            holder: port_holder(Proto::Tcp, addr),
+        },
         _ => Error::Bind { addr, source },
     };
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
@@ -119,7 +125,10 @@ pub fn listen_tcp(addr: SocketAddr, backlog: i32) -> Result<TcpListener> {
 /// grant less; [`udp_recv_buffer`] tells what it granted).
 pub fn bind_udp(addr: SocketAddr, recv_buffer: Option<usize>) -> Result<UdpSocket> {
     let bind_err = |source: io::Error| match source.kind() {
-        io::ErrorKind::AddrInUse => Error::AddrInUse { addr },
+        io::ErrorKind::AddrInUse => Error::AddrInUse {
+            addr,
+            holder: port_holder(Proto::Udp, addr),
+        },
         _ => Error::Bind { addr, source },
     };
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
@@ -342,7 +351,7 @@ pub fn sha256_reader(mut reader: impl Read) -> io::Result<(String, u64)> {
     Ok((hex(&hasher.finalize()), total))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(s, "{b:02x}");

@@ -9,6 +9,7 @@ use super::{parse_scale, write_stdout};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::grade::ctx::Options;
+use crate::grade::netns::{self, Isolate};
 use crate::grade::suite::{Level, Suite};
 use crate::grade::template::Template;
 use crate::grade::{self, GradeConfig};
@@ -64,6 +65,11 @@ pub struct GradeArgs {
     /// Colour in the human report.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
+    /// Run each launch of the program in a private network namespace holding only loopback: `auto`
+    /// where the system allows it (root, or unprivileged user namespaces), else the shared loopback,
+    /// said in the report; `on` refuses to grade without it (exit 2); `off` always shares the loopback.
+    #[arg(long, value_enum, default_value_t = Isolate::Auto, value_name = "WHEN")]
+    pub isolate: Isolate,
     /// The program's command line, after `--`. Placeholders: {host} {port} {file} {out}; when it has
     /// none, the suite's own (e.g. {port}) are added at the end.
     #[arg(last = true, value_name = "COMMAND")]
@@ -78,7 +84,14 @@ Examples:
   sockspec grade --list echo-server
 
 Outcomes: pass, fail (wrong answer), timeout (no answer by the deadline, which the report names),
-crash (the program died: exit status and stderr shown), not-run (an earlier step made it impossible).
+crash (the program died: exit status and stderr shown), limit (the program ran into a resource limit of
+the suite's [limits]: processes, CPU time, address space, open files, file size), not-run (an earlier
+step made it impossible).
+
+Isolation: each launch runs in a private network namespace holding only loopback, where every IPv4
+address is local and (as root, with BPF) every connection or datagram reaches the grader, so hard-coded
+ports and hosts (8888, 192.168.1.100) work and grades can run side by side. The report says when the
+system did not allow it (--isolate=on then refuses to run).
 
 Exit codes:
   0  every required check passed
@@ -94,6 +107,7 @@ impl GradeArgs {
         let mut options = Options {
             strict: self.strict,
             timeout_scale: self.timeout_scale,
+            isolate: self.isolate,
             ..Options::default()
         };
         if let Some(prefix) = self.prefix.as_ref().or(suite.prefix.as_ref()) {
@@ -119,6 +133,12 @@ pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     let config = args.config(suite)?;
+    if args.isolate != Isolate::Off {
+        // An ordinary user may make network namespaces inside a user namespace of its own, which can
+        // only be entered while this process has a single thread: now, before anything starts one.
+        // If it fails, the run finds out when it probes for isolation, and says so.
+        let _ = netns::enter_user_namespace();
+    }
     // Before any check runs: a report that cannot be written is a usage error now, not after the run.
     let output = args
         .output

@@ -2,12 +2,17 @@
 //!
 //! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
 //! - [`grade`]: `grade`: a suite run against a program, and its report.
+//! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
 
 mod grade;
+mod lookup;
 mod peers;
+mod sockets;
 
 pub use grade::*;
+pub use lookup::LookupArgs;
 pub use peers::*;
+pub use sockets::SocketsArgs;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -47,6 +52,10 @@ pub enum Command {
     SendUdp(ClientArgs),
     /// Grade a program: launch it, drive it over loopback with a suite's checks, report per check.
     Grade(GradeArgs),
+    /// Show the sockets of processes or of a program you start (like `netstat -ano`, for one program).
+    Sockets(SocketsArgs),
+    /// Resolve names to addresses with the system resolver, and say where each answer came from.
+    Lookup(LookupArgs),
 }
 
 /// Parses a positive, finite scale factor.
@@ -107,14 +116,16 @@ pub fn one_line(err: &clap::Error) -> String {
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Serve(Serve::Echo(args)) => peers::serve_echo(&args),
-        Command::Serve(Serve::Chat(args)) => crate::peers::chat::cli_serve(&args),
-        Command::Serve(Serve::File(args)) => crate::peers::file::cli_serve(&args),
-        Command::Serve(Serve::Udp(args)) => crate::peers::udp::cli_serve(&args),
+        Command::Serve(Serve::Chat(args)) => peers::serve_chat(&args),
+        Command::Serve(Serve::File(args)) => peers::serve_file(&args),
+        Command::Serve(Serve::Udp(args)) => peers::serve_udp(&args),
         Command::Echo(args) => peers::echo_client(&args),
-        Command::Chat(args) => crate::peers::chat::cli_connect(&args),
-        Command::SendFile(args) => crate::peers::file::cli_send(&args),
-        Command::SendUdp(args) => crate::peers::udp::cli_send(&args),
+        Command::Chat(args) => peers::chat_client(&args),
+        Command::SendFile(args) => peers::send_file(&args),
+        Command::SendUdp(args) => peers::send_udp(&args),
         Command::Grade(args) => grade::grade(&args),
+        Command::Sockets(args) => sockets::sockets(&args),
+        Command::Lookup(args) => lookup::lookup(&args),
     }
 }
 

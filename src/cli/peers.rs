@@ -1,6 +1,6 @@
 //! The reference peers from the shell: `serve echo|chat|file|udp`, `echo`, `chat`, `send-file`, `send-udp`.
 
-use std::io::{self, Write};
+use std::io::{self, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +10,10 @@ use clap::{Args, Subcommand};
 use super::parse_seconds;
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::peers::echo::{self, EchoConfig, EchoServer, Mode};
+use crate::peers::chat::{self, ChatConfig, ChatEnd, ChatServer};
+use crate::peers::echo::{self, EchoConfig, EchoEvent, EchoServer, Mode};
+use crate::peers::file::{self, Existing, FileReceiver, ReceiverConfig};
+use crate::peers::udp::{self, UdpConfig, UdpReceiver};
 use crate::wire;
 
 #[derive(Debug, Subcommand)]
@@ -129,24 +132,36 @@ pub fn announce(addr: SocketAddr) -> Result<()> {
 }
 
 pub(super) fn serve_echo(args: &ServeEchoArgs) -> Result<u8> {
-    let config = EchoConfig {
-        mode: args.mode,
-        prefix: args.prefix.as_bytes().to_vec(),
-        verbose: args.verbose,
-    };
+    let config = EchoConfig::default()
+        .mode(args.mode)
+        .prefix(args.prefix.as_bytes());
+    let verbose = args.verbose;
     // Every client holds a descriptor: let the concurrent server hold as many as the system allows.
     wire::raise_fd_limit();
-    let server = EchoServer::bind(args.listen.addr()?, config)?;
+    let server = EchoServer::bind(args.listen.addr()?, config)?
+        .on_event(move |event| log_echo_event(event, verbose));
     announce(server.local_addr())?;
     server.run()?;
     Ok(exit::OK)
 }
 
+/// Connections and their ends with `--verbose`; failures always, since they are worth a look.
+fn log_echo_event(event: &EchoEvent, verbose: bool) {
+    match event {
+        EchoEvent::Connected { peer } if verbose => eprintln!("connected: {peer}"),
+        EchoEvent::Closed { peer, lines } if verbose => {
+            eprintln!("closed: {peer} after {lines} lines")
+        }
+        EchoEvent::ConnectionFailed { peer, error } => {
+            eprintln!("sockspec: connection from {peer}: {error}")
+        }
+        EchoEvent::AcceptFailed { error } => eprintln!("sockspec: accept failed: {error}"),
+        _ => {}
+    }
+}
+
 pub(super) fn echo_client(args: &EchoClientArgs) -> Result<u8> {
-    let config = echo::ClientConfig {
-        reply_timeout: args.timeout,
-        ..Default::default()
-    };
+    let config = echo::ClientConfig::default().reply_timeout(args.timeout);
     echo::run_client(
         args.server.addr()?,
         &config,
@@ -154,4 +169,152 @@ pub(super) fn echo_client(args: &EchoClientArgs) -> Result<u8> {
         io::stdout().lock(),
     )?;
     Ok(exit::OK)
+}
+
+/// `sockspec serve chat`: prints `listening on ADDR`, then the client's messages; answers from stdin.
+pub(super) fn serve_chat(args: &ListenArgs) -> Result<u8> {
+    let server = ChatServer::bind(args.addr()?, ChatConfig::default())?;
+    announce(server.local_addr())?;
+    let end = server.serve(BufReader::new(io::stdin()), io::stdout().lock())?;
+    note_chat_end(end);
+    Ok(exit::OK)
+}
+
+/// `sockspec chat HOST PORT`: sends stdin lines, prints the server's answers.
+pub(super) fn chat_client(args: &ClientArgs) -> Result<u8> {
+    let end = chat::run_client(
+        args.addr()?,
+        &ChatConfig::default(),
+        BufReader::new(io::stdin()),
+        io::stdout().lock(),
+    )?;
+    note_chat_end(end);
+    Ok(exit::OK)
+}
+
+/// Tells a person at the terminal why the program stopped; stdout carries only the messages.
+fn note_chat_end(end: ChatEnd) {
+    if end == ChatEnd::PeerClosed {
+        eprintln!("sockspec: the other side closed the chat");
+    }
+}
+
+/// `sockspec serve file OUT`: prints `listening on ADDR`, receives one file, prints what arrived.
+/// SIGINT, SIGTERM or SIGHUP remove the temporary file and exit with 128 + the signal number.
+pub(super) fn serve_file(args: &ServeFileArgs) -> Result<u8> {
+    // Blocked before any thread starts, so that every thread inherits the mask and only the waiter
+    // below takes these signals.
+    let signals = block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    let existing = if args.force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    // The digest is not shown: the transfer runs at full speed without it.
+    let config = ReceiverConfig::new(&args.out)
+        .existing(existing)
+        .sha256(false);
+    let receiver = FileReceiver::bind(args.listen.addr()?, config)?;
+    remove_on_signal(
+        signals,
+        receiver.temp_path().to_path_buf(),
+        args.out.clone(),
+    )?;
+    announce(receiver.local_addr())?;
+    let got = receiver.receive()?;
+    write_stdout_line(&format!(
+        "received {} bytes from {} into {}",
+        got.bytes,
+        got.peer,
+        got.path.display()
+    ))?;
+    Ok(exit::OK)
+}
+
+/// Blocks `signals` in the calling thread (and the threads it starts later); returns them as a set.
+fn block_signals(signals: &[libc::c_int]) -> Result<libc::sigset_t> {
+    // SAFETY: sigemptyset initialises the set before sigaddset and pthread_sigmask read it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &signal in signals {
+            libc::sigaddset(&mut set, signal);
+        }
+        match libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) {
+            0 => Ok(set),
+            rc => Err(Error::io(
+                "cannot block the stop signals",
+                io::Error::from_raw_os_error(rc),
+            )),
+        }
+    }
+}
+
+/// Starts a thread that waits for one of the blocked `signals`, then removes `temp`, says so on one line
+/// and exits with 128 + the signal number (as a shell reports a process killed by it).
+fn remove_on_signal(signals: libc::sigset_t, temp: PathBuf, out: PathBuf) -> Result<()> {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut signal = 0;
+            // SAFETY: `signals` is an initialised set and `signal` a valid out-parameter.
+            if unsafe { libc::sigwait(&signals, &mut signal) } != 0 {
+                return;
+            }
+            // Held until the exit, so that an error the main thread is about to print cannot follow ours.
+            let mut stderr = io::stderr().lock();
+            let said = match std::fs::remove_file(&temp) {
+                // Renamed already: the transfer ended just before the signal.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && out.exists() => {
+                    format!("interrupted after {} was written", out.display())
+                }
+                _ => format!("interrupted; nothing written to {}", out.display()),
+            };
+            let _ = writeln!(stderr, "sockspec: {said}");
+            std::process::exit(128 + signal);
+        })
+        .map(drop)
+        .map_err(|e| Error::io("cannot start the signal thread", e))
+}
+
+/// `sockspec send-file HOST PORT FILE`: sends the file, prints `sent N bytes`.
+pub(super) fn send_file(args: &SendFileArgs) -> Result<u8> {
+    let sent = file::send_file(args.server.addr()?, &args.file)?;
+    write_stdout_line(&format!("sent {sent} bytes"))?;
+    Ok(exit::OK)
+}
+
+/// `sockspec serve udp`: prints `listening on ADDR`, then one line per datagram.
+pub(super) fn serve_udp(args: &ServeUdpArgs) -> Result<u8> {
+    let config = UdpConfig {
+        count: args.count,
+        ..UdpConfig::default()
+    };
+    let receiver = UdpReceiver::bind(args.listen.addr()?, config)?;
+    announce(receiver.local_addr())?;
+    let mut out = io::stdout().lock();
+    receiver.run(|datagram| {
+        datagram
+            .write_line(&mut out, args.escape)
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::io("cannot write standard output", e))
+    })?;
+    Ok(exit::OK)
+}
+
+/// `sockspec send-udp HOST PORT`: one datagram per stdin line; the count goes to stderr.
+pub(super) fn send_udp(args: &ClientArgs) -> Result<u8> {
+    let addr = args.addr()?;
+    let sent = udp::run_sender(addr, io::stdin().lock())?;
+    let plural = if sent == 1 { "" } else { "s" };
+    eprintln!("sent {sent} datagram{plural} to {addr}");
+    Ok(exit::OK)
+}
+
+/// Writes `line` and a newline to stdout, and flushes.
+fn write_stdout_line(line: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("cannot write standard output", e))
 }

@@ -5,11 +5,12 @@ use serde::Serialize;
 
 use super::cause::Cause;
 use super::suite::{Run, Suite};
-use super::verdict::{CheckReport, Outcome, PortIgnored, Serving};
+use super::verdict::{AddressAction, AddressIgnored, CheckReport, Outcome, Serving};
 
 /// The server mode a program achieves, judged from the sequential and concurrent checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ServerMode {
     /// Serves nobody correctly.
     None,
@@ -38,12 +39,15 @@ pub struct CauseReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub timeout: usize,
     pub crash: usize,
     pub not_run: usize,
+    /// Checks whose program ran into a resource limit.
+    pub limit: usize,
     pub required_passed: usize,
     pub required_total: usize,
     pub points: f64,
@@ -82,22 +86,58 @@ pub fn group_causes(reports: &mut [CheckReport], found: Vec<Option<Cause>>) -> V
     causes.into_iter().map(|(_, report)| report).collect()
 }
 
-/// One line per thing the checks' verdicts do not show.
+/// One line per thing the checks' verdicts do not show: for each way the program used an address of
+/// its own, the first time and how often.
 pub fn notes(reports: &[CheckReport]) -> Vec<String> {
-    let ignored: Vec<&PortIgnored> = reports
-        .iter()
-        .filter_map(|r| r.port_ignored.as_ref())
-        .collect();
     let mut notes = Vec::new();
-    if let Some(first) = ignored.first() {
-        notes.push(format!(
-            "the program did not listen on the port it was given: {{port}} was {}, it listened on {} \
-             ({} of {} checks); the grader found it through /proc, a client given the port would not",
-            first.given,
-            first.listened_on,
-            ignored.len(),
-            reports.len()
-        ));
+    for action in [
+        AddressAction::Listened,
+        AddressAction::Connected,
+        AddressAction::Sent,
+    ] {
+        let seen: Vec<&AddressIgnored> = reports
+            .iter()
+            .filter_map(|r| r.address_ignored.as_ref())
+            .filter(|a| a.action == action)
+            .collect();
+        let Some(first) = seen.first() else {
+            continue;
+        };
+        let count = format!("{} of {} checks", seen.len(), reports.len());
+        let given = format!(
+            "{} {}",
+            first.given_host.as_deref().unwrap_or_default(),
+            first.given_port
+        );
+        notes.push(match action {
+            AddressAction::Listened if !first.used.ends_with(&format!(":{}", first.given_port)) => {
+                format!(
+                    "the program did not listen on the port it was given: {{port}} was {}, it \
+                     listened on {} ({count}); the grader found it through /proc, a client given the \
+                     port would not",
+                    first.given_port, first.used
+                )
+            }
+            AddressAction::Listened => format!(
+                "the program listened only on {}, not on loopback or every interface ({count}); the \
+                 grader reached it inside its private network, a client given 127.0.0.1 would not",
+                first.used
+            ),
+            AddressAction::Connected => format!(
+                "the program did not connect to the {{host}} {{port}} it was given ({}): it connected \
+                 to {} ({count}); the grader caught the connection in the program's private network, \
+                 a server at {{host}} {{port}} would not have",
+                given.trim(),
+                first.used
+            ),
+            AddressAction::Sent => format!(
+                "the program did not send to the {{host}} {{port}} it was given ({}): it sent to {} \
+                 ({count}); the grader caught the datagrams in the program's private network, a \
+                 receiver at {{host}} {{port}} would not have",
+                given.trim(),
+                first.used
+            ),
+        });
     }
     notes
 }
@@ -151,6 +191,7 @@ pub fn summarize(reports: &[CheckReport]) -> Summary {
         timeout: count(Outcome::Timeout),
         crash: count(Outcome::Crash),
         not_run: count(Outcome::NotRun),
+        limit: count(Outcome::Limit),
         required_passed,
         required_total: required.len(),
         points: reports.iter().map(|r| r.points_earned).sum(),

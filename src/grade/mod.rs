@@ -3,19 +3,27 @@
 //!
 //! - [`suite`]: the assignments as data; [`template`]: the command line with its placeholders.
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
-//! - [`ctx`], [`conn`], [`checks`]: one check's world, the grader's side of a connection, the checks.
+//! - [`netns`], [`limits`], [`cgroup`]: a private network per launch, resource limits, control groups.
+//! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
+//!   connection and of UDP, the checks.
 //! - [`watch`], [`printed`]: what the program prints, and how it is judged.
-//! - [`verdict`]: outcomes and evidence; [`cause`]: one explanation for many failures.
+//! - [`verdict`], [`evidence`]: outcomes and the evidence shown; [`cause`]: one explanation for many
+//!   failures; [`findings`]: what a whole grade found (causes, server mode, notes, summary).
+//! - [`Grade`]: grading from a test, a builder over [`GradeConfig`] and [`grade()`].
 
+mod builder;
 pub mod capture;
 pub mod cause;
 pub mod cgroup;
 pub mod checks;
 pub mod conn;
 pub mod ctx;
+pub mod datagram;
 pub mod evidence;
 pub mod findings;
 pub mod launch;
+pub mod limits;
+pub mod netns;
 pub mod printed;
 pub mod procfs;
 pub mod suite;
@@ -28,16 +36,21 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+pub use builder::Grade;
 use cause::{Carried, Cause};
 use ctx::{Ctx, GradeBudget, Options};
 use findings::{group_causes, notes, server_mode, summarize};
 pub use findings::{CauseReport, ServerMode, Summary};
+use limits::{Limits, ProcessCap};
+use netns::{IsolationReport, Plan};
 use suite::{Level, Program, Suite};
 use template::Template;
-use verdict::{CheckReport, Evidence, Outcome, PortIgnored};
+use verdict::{CheckReport, Evidence, Outcome};
 
-/// Everything a grading run needs, checked before anything runs.
+/// Everything a grading run needs, checked before anything runs. Outside this crate, build it with
+/// [`Grade`] (it may grow fields).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct GradeConfig {
     pub suite: Suite,
     /// The suite as the user named it (a built-in name or a path), for the replay command.
@@ -53,7 +66,17 @@ pub struct GradeConfig {
     pub options: Options,
 }
 
+/// The limits of a run, as the report states them.
 #[derive(Debug, Clone, Serialize)]
+pub struct LimitsReport {
+    #[serde(flatten)]
+    pub limits: Limits,
+    /// How the process limit was enforced: `pids-cgroup`, `rlimit` (approximate) or `none`.
+    pub processes_enforced_by: ProcessCap,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct GradeReport {
     pub sockspec_version: &'static str,
     pub suite: String,
@@ -73,9 +96,13 @@ pub struct GradeReport {
     /// For servers with sequential and concurrent checks: the mode the program achieves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ServerMode>,
-    /// Things the program got away with that a reader should know, one line each (e.g. a server that
-    /// ignored the `{port}` it was given).
+    /// Things a reader should know that no verdict shows, one line each (a server that ignored the
+    /// `{port}` it was given, a run that could not isolate its programs).
     pub notes: Vec<String>,
+    /// The network isolation the run actually used.
+    pub isolation: IsolationReport,
+    /// The resource limits each program ran under.
+    pub limits: LimitsReport,
     /// Root causes of the checks that did not pass, each said once; checks name theirs by id.
     pub causes: Vec<CauseReport>,
     pub checks: Vec<CheckReport>,
@@ -99,6 +126,8 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
             config.suite.name, config.suite.name
         )));
     }
+    let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
+    let processes_enforced_by = process_cap(&config.suite.limits);
     let budget = GradeBudget::new(config.options.timeout_scale);
     let mut reports = Vec::with_capacity(selected.len());
     let mut found: Vec<Option<Cause>> = Vec::with_capacity(selected.len());
@@ -108,7 +137,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
     for check in selected {
         let (report, cause) = match &never_ready {
             Some(how) if needs_ready(&config.suite) => (skipped(config, check, how), None),
-            _ => run_check(config, check, &budget)?,
+            _ => run_check(config, &plan, check, &budget)?,
         };
         match &report.not_ready {
             Some(how) => not_ready.push(how.clone()),
@@ -146,7 +175,15 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
     }
     let causes = group_causes(&mut reports, found);
     let mode = server_mode(&config.suite, &reports);
-    let notes = notes(&reports);
+    let mut notes = notes(&reports);
+    notes.extend(isolation.note());
+    if processes_enforced_by == ProcessCap::None {
+        notes.push(format!(
+            "the process limit of {} was not enforced: no pids cgroup could be made, and \
+             RLIMIT_NPROC does not bind root",
+            config.suite.limits.processes
+        ));
+    }
     let summary = summarize(&reports);
     Ok(GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION"),
@@ -164,10 +201,25 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         mode,
         notes,
         causes,
+        isolation,
+        limits: LimitsReport {
+            limits: config.suite.limits,
+            processes_enforced_by,
+        },
         checks: reports,
         summary,
         duration_secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// How the process limit will be enforced in this run: found by making (and removing) a cgroup as a
+/// launch would.
+fn process_cap(limits: &Limits) -> ProcessCap {
+    let probe = format!("probe-{}-{}", std::process::id(), fresh_seed());
+    match cgroup::RunGroup::create_limited(&probe, Some(limits.processes)) {
+        Some(group) if group.limits_tasks() => ProcessCap::PidsCgroup,
+        _ => limits::process_cap_without_cgroup(),
+    }
 }
 
 /// The start of the message of a check not run because the program never became ready.
@@ -205,7 +257,7 @@ fn skipped(config: &GradeConfig, check: &suite::Check, how: &str) -> CheckReport
         stdout_tail: String::new(),
         stderr_tail: String::new(),
         harness_fault: false,
-        port_ignored: None,
+        address_ignored: None,
         cause: None,
         serving: None,
         shrinking: None,
@@ -215,6 +267,7 @@ fn skipped(config: &GradeConfig, check: &suite::Check, how: &str) -> CheckReport
 
 fn run_check(
     config: &GradeConfig,
+    plan: &Plan,
     check: &suite::Check,
     budget: &GradeBudget,
 ) -> Result<(CheckReport, Option<Cause>)> {
@@ -225,6 +278,7 @@ fn run_check(
         check,
         &config.options,
         &config.template,
+        plan,
         seed,
         budget,
     );
@@ -238,14 +292,26 @@ fn run_check(
     let deadline_secs = ctx.wait().as_secs_f64();
     ctx.sync_output();
     let (transcript, transcript_dropped) = ctx.log.take();
-    let port_ignored = ctx.port_ignored.map(|(given, addr)| PortIgnored {
-        given,
-        listened_on: addr.to_string(),
-    });
+    let address_ignored = ctx.address_ignored();
     let passed_serving = ctx.serving;
     let leftovers = ctx.stop();
     drop(ctx);
-    let failure = result.err();
+    let mut failure = result.err();
+    // A limit the program ran into is a verdict of its own, and explains what the check saw.
+    if let Some(breach) = &leftovers.breach {
+        match failure.as_mut() {
+            Some(f) if f.harness => {}
+            Some(f) => {
+                f.outcome = Some(Outcome::Limit);
+                f.message = format!("the program {breach}; then: {}", f.message);
+            }
+            None => {
+                let mut f = verdict::Failure::fail(format!("the program {breach}"));
+                f.outcome = Some(Outcome::Limit);
+                failure = Some(f);
+            }
+        }
+    }
     let outcome = failure.as_ref().map_or(Outcome::Pass, |f| f.outcome());
     let cause = failure.as_ref().and_then(|f| {
         f.about().cause.clone().or_else(|| {
@@ -305,7 +371,7 @@ fn run_check(
         stdout_tail: text(&leftovers.stdout_tail),
         stderr_tail: text(&leftovers.stderr_tail),
         harness_fault: failure.as_ref().is_some_and(|f| f.harness),
-        port_ignored,
+        address_ignored,
         cause: None,
         serving: failure
             .as_ref()
@@ -344,6 +410,9 @@ impl GradeConfig {
         }
         if self.options.timeout_scale != 1.0 {
             line.push_str(&format!(" --timeout-scale {}", self.options.timeout_scale));
+        }
+        if self.options.isolate != netns::Isolate::Auto {
+            line.push_str(&format!(" --isolate={}", self.options.isolate));
         }
         let (only, skip) = match check {
             Some(id) => (vec![id.to_string()], Vec::new()),
@@ -455,18 +524,20 @@ pub(crate) mod tests {
         config.options.strict = true;
         config.options.prefix = "回声: ".as_bytes().to_vec();
         config.options.timeout_scale = 2.5;
+        config.options.isolate = netns::Isolate::On;
         config.only = vec!["echo-server/basic/*".into()];
         config.skip = vec!["echo-server/basic/ascii".into()];
         assert_eq!(
             config.replay(None),
             "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
-             --timeout-scale 2.5 --only 'echo-server/basic/*' --skip echo-server/basic/ascii \
-             -- python3 'my server' {port}"
+             --timeout-scale 2.5 --isolate=on --only 'echo-server/basic/*' --skip \
+             echo-server/basic/ascii -- python3 'my server' {port}"
         );
         assert_eq!(
             config.replay(Some("echo-server/basic/property")),
             "sockspec grade echo-server --seed 7 --level robust --strict --prefix '回声: ' \
-             --timeout-scale 2.5 --only echo-server/basic/property -- python3 'my server' {port}"
+             --timeout-scale 2.5 --isolate=on --only echo-server/basic/property -- python3 'my server' \
+             {port}"
         );
     }
 

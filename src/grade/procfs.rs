@@ -368,6 +368,100 @@ pub fn unread_bytes(
     None
 }
 
+impl State {
+    /// The state's name as netstat prints it for a TCP socket (`LISTEN`, `TIME_WAIT`, ...). A UDP
+    /// socket has no connection states: `Close` there only means "bound".
+    pub fn tcp_name(self) -> &'static str {
+        match self {
+            State::Established => "ESTABLISHED",
+            State::Close => "CLOSE",
+            State::Listen => "LISTEN",
+            State::Other(0x02) => "SYN_SENT",
+            State::Other(0x03) => "SYN_RECV",
+            State::Other(0x04) => "FIN_WAIT1",
+            State::Other(0x05) => "FIN_WAIT2",
+            State::Other(0x06) => "TIME_WAIT",
+            State::Other(0x08) => "CLOSE_WAIT",
+            State::Other(0x09) => "LAST_ACK",
+            State::Other(0x0B) => "CLOSING",
+            State::Other(0x0C) => "NEW_SYN_RECV",
+            State::Other(_) => "UNKNOWN",
+        }
+    }
+}
+
+/// Every socket of the network namespace `pid` is in (`/proc/PID/net/{tcp,tcp6,udp,udp6}`), held by
+/// a process or not, with its inode: 0 for one that no process holds any more (a connection closed
+/// by its program and kept by the kernel, in TIME_WAIT or FIN_WAIT2).
+pub fn socket_table(pid: i32) -> Vec<(u64, Socket)> {
+    let mut out = Vec::new();
+    for (proto, file) in [
+        (Proto::Tcp, "tcp"),
+        (Proto::Tcp, "tcp6"),
+        (Proto::Udp, "udp"),
+        (Proto::Udp, "udp6"),
+    ] {
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
+            continue;
+        };
+        out.extend(text.lines().skip(1).filter_map(parse_socket_line).map(
+            |(inode, (local, remote, state))| {
+                let socket = Socket {
+                    proto,
+                    local,
+                    remote,
+                    state,
+                };
+                (inode, socket)
+            },
+        ));
+    }
+    out
+}
+
+/// For every socket inode held by the given processes, the pids that hold it, in the order given.
+/// A socket shared after `fork()` is held by parent and child alike.
+pub fn socket_holders(pids: &[i32]) -> HashMap<u64, Vec<i32>> {
+    let mut holders: HashMap<u64, Vec<i32>> = HashMap::new();
+    for &pid in pids {
+        let mut inodes = HashSet::new();
+        socket_inodes(pid, &mut inodes);
+        for inode in inodes {
+            holders.entry(inode).or_default().push(pid);
+        }
+    }
+    holders
+}
+
+/// The command line of a process, its arguments joined by spaces; the kernel's name for it in
+/// brackets (`[kworker/0:1]`) when it has none (a kernel thread, a zombie).
+pub fn command_line(pid: i32) -> Option<String> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if !args.is_empty() {
+        return Some(args.join(" "));
+    }
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(format!("[{}]", comm.trim_end()))
+}
+
+/// The network namespace of `pid` (`net:[INODE]`): processes with the same one see the same sockets.
+pub fn net_namespace(pid: i32) -> Option<String> {
+    fs::read_link(format!("/proc/{pid}/ns/net"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// False when the open files of `pid` cannot be listed (another user's process, without root): its
+/// sockets are then invisible here.
+pub fn fds_visible(pid: i32) -> bool {
+    fs::read_dir(format!("/proc/{pid}/fd")).is_ok()
+}
+
 /// True when `/proc` is mounted and readable: without it nothing here can work.
 pub fn available() -> bool {
     Path::new("/proc/self/stat").exists()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::limits::Limits;
 use crate::error::{Error, Result};
 
 /// The suites that ship with sockspec, compiled in from `fixtures/suites/` so the binary stands alone.
@@ -65,19 +66,8 @@ pub enum Program {
 }
 
 /// The levels of the lesson's servers, in order: a level's checks assume the ones before it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Deserialize,
-    Serialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Basic,
@@ -110,6 +100,9 @@ pub struct Suite {
     #[serde(default)]
     pub prefix: Option<String>,
     pub deadlines: Deadlines,
+    /// Resource limits of each program launched (the `[limits]` table; every field optional).
+    #[serde(default)]
+    pub limits: Limits,
     #[serde(rename = "check")]
     pub checks: Vec<Check>,
 }
@@ -406,6 +399,9 @@ impl Suite {
                 return bad(format!("check {:?}: points must be 0 or more", check.id));
             }
         }
+        if let Err(why) = self.limits.validate() {
+            return bad(why);
+        }
         for placeholder in &self.args {
             if !PLACEHOLDERS.iter().any(|p| placeholder.contains(p)) {
                 return bad(format!("args entry {placeholder:?} names no placeholder"));
@@ -449,6 +445,30 @@ mod tests {
             .replace("program = \"tcp-server\"", "program = \"udp-sender\"");
         let err = Suite::parse(&text, "x.toml").unwrap_err().to_string();
         assert!(err.contains("does not apply"), "{err}");
+    }
+
+    #[test]
+    fn limits_are_optional_and_checked() {
+        let suite = Suite::load("echo-server").unwrap();
+        assert_eq!(suite.limits, Limits::default());
+        let with = |table: &str| {
+            let text = BUILTIN[0]
+                .1
+                .replacen("[deadlines]", &format!("{table}\n[deadlines]"), 1);
+            Suite::parse(&text, "x.toml")
+        };
+        let set = with("[limits]\nprocesses = 16").unwrap();
+        assert_eq!(set.limits.processes, 16);
+        assert_eq!(set.limits.cpu_seconds, Limits::default().cpu_seconds);
+        let zero = with("[limits]\nopen_files = 3").unwrap_err().to_string();
+        assert_eq!(
+            zero,
+            "x.toml: limits.open_files must be from 16 to 1048576 (it is 3)"
+        );
+        let typo = with("[limits]\nprocess = 16").unwrap_err().to_string();
+        assert!(typo.contains("unknown field `process`"), "{typo}");
+        let negative = with("[limits]\ncpu_seconds = -1").unwrap_err().to_string();
+        assert!(negative.starts_with("x.toml at line "), "{negative}");
     }
 
     #[test]

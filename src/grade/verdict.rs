@@ -21,6 +21,9 @@ pub enum Outcome {
     Crash,
     /// An earlier step made the check impossible; never the program's fault alone.
     NotRun,
+    /// The program ran into one of its resource limits (processes, CPU time, memory, open files, file
+    /// size), shown by evidence: what the check saw follows from that.
+    Limit,
 }
 
 impl Outcome {
@@ -31,6 +34,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Crash => "crash",
             Outcome::NotRun => "not-run",
+            Outcome::Limit => "limit",
         }
     }
 }
@@ -400,9 +404,11 @@ pub struct CheckReport {
     pub stderr_tail: String,
     /// True when the grader, not the program, failed.
     pub harness_fault: bool,
-    /// Set when the server did not listen on the `{port}` it was given (found through /proc all the same).
+    /// Set when the program used another address than the one it was given: a server listening
+    /// elsewhere than on `{port}` (found through /proc all the same), a client or sender that connected
+    /// or sent elsewhere than to `{host} {port}` (caught in its private network).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub port_ignored: Option<PortIgnored>,
+    pub address_ignored: Option<AddressIgnored>,
     /// The id of the report's cause (`C1`, ...) that explains this check, when one does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
@@ -417,13 +423,29 @@ pub struct CheckReport {
     pub not_ready: Option<String>,
 }
 
-/// A server that listened elsewhere than on the `{port}` it was given.
-#[derive(Debug, Clone, Serialize)]
-pub struct PortIgnored {
-    /// The `{port}` given on its command line.
-    pub given: u16,
-    /// Where it listened instead.
-    pub listened_on: String,
+/// What a program did at an address of its own choosing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressAction {
+    /// A server listened (or bound its UDP socket) there.
+    Listened,
+    /// A client connected there.
+    Connected,
+    /// A sender sent datagrams there.
+    Sent,
+}
+
+/// A program that listened, connected or sent elsewhere than at the address it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressIgnored {
+    pub action: AddressAction,
+    /// The `{host}` it was given (clients and senders; a server is given only a port).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_host: Option<String>,
+    /// The `{port}` it was given.
+    pub given_port: u16,
+    /// Where it listened, connected or sent instead (`192.168.1.100:54321`).
+    pub used: String,
 }
 
 pub use super::evidence::{first_difference, Evidence};

@@ -34,9 +34,12 @@ struct TapState {
 }
 
 impl TapState {
-    /// Records what was printed since the last time.
+    /// Records what was printed since the last time (nothing once the tap is finished).
     fn sync(&self) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if self.stop.load(Ordering::Relaxed) {
+            return;
+        }
         let total = self.capture.total();
         if total <= *seen {
             return;
@@ -85,12 +88,18 @@ impl Tap {
     pub fn sync(&self) {
         self.shared.sync();
     }
+
+    /// Records everything printed so far, and nothing after: what a program prints while it is being
+    /// stopped is not part of its check.
+    pub fn finish(&self) {
+        self.shared.sync();
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Tap {
     fn drop(&mut self) {
-        self.shared.sync();
-        self.shared.stop.store(true, Ordering::Relaxed);
+        self.finish();
     }
 }
 

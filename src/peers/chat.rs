@@ -8,16 +8,35 @@
 //! On our turn we wait on the input and the connection at once: the input is copied by a thread of its
 //! own into one end of a socket pair, whose other end can be polled next to the connection. A message the
 //! other side sends out of turn is printed as it comes.
+//!
+//! ```
+//! use std::time::Duration;
+//! use sockspec::peers::chat::{self, ChatConfig, ChatEnd, ChatServer};
+//!
+//! // Bounded waits: a test fails instead of hanging when the other side goes missing.
+//! let config = ChatConfig::default().wait(Duration::from_secs(10));
+//! let server = ChatServer::bind("127.0.0.1:0".parse()?, config.clone())?
+//!     .spawn("你好，客户端\n".as_bytes())?;
+//! let client = chat::converse(server.local_addr(), &config, "hello\n".as_bytes())?;
+//! assert_eq!(client.received(), ["你好，客户端"]);
+//! assert_eq!(client.end, ChatEnd::InputEnded);
+//!
+//! // The client's input ended, so it closed; the server sees that and ends by itself.
+//! let server = server.wait(Duration::from_secs(10))?;
+//! assert_eq!(server.received(), ["hello"]);
+//! assert_eq!(server.sent(), ["你好，客户端"]);
+//! assert_eq!(server.end, ChatEnd::PeerClosed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::cli::{self, ClientArgs, ListenArgs};
+use super::{strip_line_ending, wait_any, Handle, Stop, Wake, Watched};
 use crate::error::{Error, Result};
-use crate::exit;
 use crate::wire::{self, Deadline, ReadEnd};
 
 /// How long the client waits for the connection to open.
@@ -26,17 +45,21 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Stands for "no deadline": a person may take days to answer, yet every wait stays bounded.
 const FOREVER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
-/// How a chat ended; both are a clean end.
+/// How a chat ended. The first two are a clean end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChatEnd {
     /// Our input ended (EOF or an empty line), so we closed the connection.
     InputEnded,
     /// The other side closed the connection.
     PeerClosed,
+    /// The handle of a spawned server stopped it.
+    Stopped,
 }
 
-/// Settings shared by the chat server and client.
+/// Settings shared by the chat server and client: [`ChatConfig::default`] and the setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ChatConfig {
     /// The longest wait for the other side's message (and for the server, for the client to connect).
     /// `None`, the default, waits as long as it takes: a person types slowly.
@@ -54,7 +77,75 @@ impl Default for ChatConfig {
     }
 }
 
-/// A bound chat server, not yet talking.
+impl ChatConfig {
+    /// Waits at most `wait` for the other side (tests want this: a missing peer then fails, not hangs).
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+
+    /// Sets how long a message without a newline may pause before it counts as whole.
+    pub fn quiet_gap(mut self, gap: Duration) -> Self {
+        self.quiet_gap = gap;
+        self
+    }
+}
+
+/// Who said a message of a [`Transcript`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    /// This side: a line of our input, sent.
+    Local,
+    /// The other side: a message received.
+    Remote,
+}
+
+/// One message of a chat, without its line ending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Message {
+    /// Who said it.
+    pub from: Speaker,
+    /// What was said, as bytes (a peer may send anything).
+    pub text: Vec<u8>,
+}
+
+/// A whole chat as one side saw it: every message in the order it was sent or received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transcript {
+    /// The other side's address; `None` when a server was stopped before anyone connected.
+    pub peer: Option<SocketAddr>,
+    /// Every message, ours and theirs, in the order sent or received.
+    pub messages: Vec<Message>,
+    /// How the chat ended.
+    pub end: ChatEnd,
+}
+
+impl Transcript {
+    /// The messages received, as text (invalid UTF-8 replaced; [`Transcript::messages`] has the bytes).
+    pub fn received(&self) -> Vec<String> {
+        self.texts(Speaker::Remote)
+    }
+
+    /// The lines sent, as text.
+    pub fn sent(&self) -> Vec<String> {
+        self.texts(Speaker::Local)
+    }
+
+    fn texts(&self, from: Speaker) -> Vec<String> {
+        self.messages
+            .iter()
+            .filter(|m| m.from == from)
+            .map(|m| String::from_utf8_lossy(&m.text).into_owned())
+            .collect()
+    }
+}
+
+/// The handle of a spawned chat server: [`Handle::stop`] returns its [`Transcript`].
+pub type ChatHandle = Handle<Transcript>;
+
+/// A bound chat server, not yet talking. See the [module](self) for an example.
 pub struct ChatServer {
     listener: TcpListener,
     addr: SocketAddr,
@@ -62,11 +153,8 @@ pub struct ChatServer {
 }
 
 impl ChatServer {
-    pub fn bind(addr: SocketAddr) -> Result<Self> {
-        Self::bind_with(addr, ChatConfig::default())
-    }
-
-    pub fn bind_with(addr: SocketAddr, config: ChatConfig) -> Result<Self> {
+    /// Listens on `addr` (port 0: a free port, see [`local_addr`](ChatServer::local_addr)).
+    pub fn bind(addr: SocketAddr, config: ChatConfig) -> Result<Self> {
         let listener = wire::listen_tcp(addr, wire::LISTEN_BACKLOG)?;
         let addr = listener
             .local_addr()
@@ -78,6 +166,7 @@ impl ChatServer {
         })
     }
 
+    /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -88,52 +177,83 @@ impl ChatServer {
     pub fn serve(
         self,
         input: impl BufRead + Send + 'static,
-        mut output: impl Write,
+        output: impl Write,
     ) -> Result<ChatEnd> {
+        Ok(self.talk(input, output, &Stop::never(), false)?.end)
+    }
+
+    /// Chats on a thread of its own, answering with the lines of `input` (`"hi\nbye\n".as_bytes()`);
+    /// the handle's [`stop`](Handle::stop) or [`wait`](Handle::wait) returns the [`Transcript`].
+    pub fn spawn(self, input: impl BufRead + Send + 'static) -> Result<ChatHandle> {
+        Handle::spawn("chat server", self.addr, move |stop| {
+            self.talk(input, io::sink(), &stop, true)
+        })
+    }
+
+    fn talk(
+        self,
+        input: impl BufRead + Send + 'static,
+        mut output: impl Write,
+        stop: &Stop,
+        record: bool,
+    ) -> Result<Transcript> {
         let mut input = Input::spawn(input)?;
-        let (stream, peer) = super::accept_one(&self.listener, self.config.wait)
+        let accepted = super::accept_one(&self.listener, self.config.wait, stop)
             .map_err(|e| Error::io(format!("no client connected to {}", self.addr), e))?;
+        let Some((stream, peer)) = accepted else {
+            return Ok(Transcript {
+                peer: None,
+                messages: Vec::new(),
+                end: ChatEnd::Stopped,
+            });
+        };
         // One client per chat: later ones are refused instead of queued for nothing.
         drop(self.listener);
-        let mut chat = Conversation::new(stream, peer, self.config)?;
-        loop {
-            if chat.relay_message(&mut output)? == Some(ChatEnd::PeerClosed) {
-                return Ok(ChatEnd::PeerClosed);
-            }
-            if let Some(end) = chat.answer_from(&mut input, &mut output)? {
-                return Ok(end);
-            }
-        }
+        let mut chat = Session::new(stream, peer, self.config, stop, record)?;
+        // The client speaks first.
+        let end = match chat.relay_message(&mut output) {
+            Ok(Some(end)) => Ok(end),
+            Ok(None) => chat.take_turns(&mut input, &mut output),
+            Err(e) => Err(e),
+        };
+        chat.finish(end)
     }
 }
 
-/// The chat client with default settings: send a line of `input`, print the answer to `output`, and so on.
-/// `input` is read on a thread of its own until it ends.
+/// The chat client: send a line of `input`, print the answer to `output`, and so on until either side
+/// ends. `input` is read on a thread of its own until it ends.
 pub fn run_client(
     addr: SocketAddr,
+    config: &ChatConfig,
     input: impl BufRead + Send + 'static,
     output: impl Write,
 ) -> Result<ChatEnd> {
-    run_client_with(addr, &ChatConfig::default(), input, output)
+    Ok(client(addr, config, input, output, false)?.end)
 }
 
-pub fn run_client_with(
+/// Runs the chat client against `addr` with `input` as what it types, and returns the chat as it saw
+/// it. See the [module](self) for an example.
+pub fn converse(
+    addr: SocketAddr,
+    config: &ChatConfig,
+    input: impl BufRead + Send + 'static,
+) -> Result<Transcript> {
+    client(addr, config, input, io::sink(), true)
+}
+
+fn client(
     addr: SocketAddr,
     config: &ChatConfig,
     input: impl BufRead + Send + 'static,
     mut output: impl Write,
-) -> Result<ChatEnd> {
+    record: bool,
+) -> Result<Transcript> {
     let stream = wire::connect(addr, Deadline::after(CONNECT_TIMEOUT))?;
     let mut input = Input::spawn(input)?;
-    let mut chat = Conversation::new(stream, addr, config.clone())?;
-    loop {
-        if let Some(end) = chat.answer_from(&mut input, &mut output)? {
-            return Ok(end);
-        }
-        if chat.relay_message(&mut output)? == Some(ChatEnd::PeerClosed) {
-            return Ok(ChatEnd::PeerClosed);
-        }
-    }
+    let stop = Stop::never();
+    let mut chat = Session::new(stream, addr, config.clone(), &stop, record)?;
+    let end = chat.take_turns(&mut input, &mut output);
+    chat.finish(end)
 }
 
 /// Our side's input as a socket that `poll` can watch: a thread copies the lines into the other end.
@@ -158,78 +278,69 @@ impl Input {
             ended: false,
         })
     }
-
-    fn fd(&self) -> RawFd {
-        self.reader.get_ref().as_raw_fd()
-    }
-}
-
-/// What woke a turn up.
-enum Ready {
-    Input,
-    Connection,
-}
-
-/// Waits until `input` (when given) or `connection` can be read: data, an end, or an error.
-fn wait_either(input: Option<RawFd>, connection: RawFd, deadline: Deadline) -> io::Result<Ready> {
-    let wanted = libc::POLLIN | libc::POLLHUP | libc::POLLERR;
-    loop {
-        let Some(left) = deadline.remaining() else {
-            return Err(io::Error::from(io::ErrorKind::TimedOut));
-        };
-        let mut fds = [
-            libc::pollfd {
-                fd: connection,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                // A negative descriptor is skipped by poll.
-                fd: input.unwrap_or(-1),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: two valid pollfds that outlive the call.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) } < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        // The connection first: a close or a message out of turn is news before our next line.
-        if fds[0].revents & wanted != 0 {
-            return Ok(Ready::Connection);
-        }
-        if fds[1].revents & wanted != 0 {
-            return Ok(Ready::Input);
-        }
-    }
 }
 
 /// One side of a connected chat.
-struct Conversation {
-    stream: TcpStream,
+struct Session<'a> {
+    stream: Watched,
     peer: SocketAddr,
     config: ChatConfig,
+    stop: &'a Stop,
     /// Bytes received past the end of the last message.
     pending: Vec<u8>,
     line: Vec<u8>,
+    /// Every message so far, when the caller wants a transcript.
+    transcript: Option<Vec<Message>>,
 }
 
-impl Conversation {
-    fn new(stream: TcpStream, peer: SocketAddr, config: ChatConfig) -> Result<Self> {
+impl<'a> Session<'a> {
+    fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        config: ChatConfig,
+        stop: &'a Stop,
+        record: bool,
+    ) -> Result<Self> {
         stream
             .set_nodelay(true)
             .map_err(|e| Error::io("cannot configure the connection", e))?;
-        Ok(Conversation {
+        // A stop shuts the connection down, which ends any read or write blocked on it; the other side
+        // sees the chat closed.
+        let stream = stop.watch(stream, Shutdown::Both);
+        Ok(Session {
             stream,
             peer,
             config,
+            stop,
             pending: Vec::new(),
             line: Vec::new(),
+            transcript: record.then(Vec::new),
+        })
+    }
+
+    /// Our turn, then theirs, until either side ends.
+    fn take_turns(&mut self, input: &mut Input, output: &mut impl Write) -> Result<ChatEnd> {
+        loop {
+            if let Some(end) = self.answer_from(input, output)? {
+                return Ok(end);
+            }
+            if let Some(end) = self.relay_message(output)? {
+                return Ok(end);
+            }
+        }
+    }
+
+    /// The transcript of a chat that ended with `end`. What a stop cut short (the shut-down connection
+    /// reads as a close, or fails) is a stop.
+    fn finish(&mut self, end: Result<ChatEnd>) -> Result<Transcript> {
+        let end = match end {
+            _ if self.stop.requested() => ChatEnd::Stopped,
+            other => other?,
+        };
+        Ok(Transcript {
+            peer: Some(self.peer),
+            messages: self.transcript.take().unwrap_or_default(),
+            end,
         })
     }
 
@@ -259,6 +370,12 @@ impl Conversation {
         }
         let mut message: Vec<u8> = self.pending.drain(..len).collect();
         strip_line_ending(&mut message);
+        if let Some(messages) = &mut self.transcript {
+            messages.push(Message {
+                from: Speaker::Remote,
+                text: message.clone(),
+            });
+        }
         output
             .write_all(&message)
             .and_then(|_| output.write_all(b"\n"))
@@ -282,13 +399,25 @@ impl Conversation {
         // the waits.
         while !eof {
             if input.reader.buffer().is_empty() {
-                let ready = wait_either(Some(input.fd()), self.stream.as_raw_fd(), deadline)
-                    .map_err(|e| Error::io("cannot wait for input", e))?;
-                if let Ready::Connection = ready {
-                    if self.relay_message(output)? == Some(ChatEnd::PeerClosed) {
-                        return Ok(Some(ChatEnd::PeerClosed));
+                // The connection first: a close or a message out of turn is news before our next line.
+                let fds = [self.stream.as_raw_fd(), input.reader.get_ref().as_raw_fd()];
+                match wait_any(&fds, self.stop, Some(deadline))
+                    .map_err(|e| Error::io("cannot wait for input", e))?
+                {
+                    Wake::Ready(0) => {
+                        if let Some(end) = self.relay_message(output)? {
+                            return Ok(Some(end));
+                        }
+                        continue;
                     }
-                    continue;
+                    Wake::Ready(_) => {}
+                    Wake::Stopped => return Ok(Some(ChatEnd::Stopped)),
+                    Wake::TimedOut => {
+                        return Err(Error::io(
+                            "no input for ten years",
+                            io::Error::from(io::ErrorKind::TimedOut),
+                        ))
+                    }
                 }
             }
             let buf = input
@@ -320,6 +449,12 @@ impl Conversation {
         if self.peer_has_closed()? {
             return Ok(Some(ChatEnd::PeerClosed));
         }
+        if let Some(messages) = &mut self.transcript {
+            messages.push(Message {
+                from: Speaker::Local,
+                text: self.line.clone(),
+            });
+        }
         self.line.push(b'\n');
         self.stream
             .write_all(&self.line)
@@ -342,41 +477,5 @@ impl Conversation {
             Err(e) if wire::is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
             Err(e) => Err(err(e)),
         }
-    }
-}
-
-fn strip_line_ending(line: &mut Vec<u8>) {
-    if line.last() == Some(&b'\n') {
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-    }
-}
-
-/// `sockspec serve chat`: prints `listening on ADDR`, then the client's messages; answers from stdin.
-pub fn cli_serve(args: &ListenArgs) -> Result<u8> {
-    let server = ChatServer::bind(args.addr()?)?;
-    cli::announce(server.local_addr())?;
-    let end = server.serve(BufReader::new(io::stdin()), io::stdout().lock())?;
-    note_end(end);
-    Ok(exit::OK)
-}
-
-/// `sockspec chat HOST PORT`: sends stdin lines, prints the server's answers.
-pub fn cli_connect(args: &ClientArgs) -> Result<u8> {
-    let end = run_client(
-        args.addr()?,
-        BufReader::new(io::stdin()),
-        io::stdout().lock(),
-    )?;
-    note_end(end);
-    Ok(exit::OK)
-}
-
-/// Tells a person at the terminal why the program stopped; stdout carries only the messages.
-fn note_end(end: ChatEnd) {
-    if end == ChatEnd::PeerClosed {
-        eprintln!("sockspec: the other side closed the chat");
     }
 }

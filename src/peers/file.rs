@@ -7,16 +7,16 @@
 
 use std::fs::Permissions;
 use std::io::{self, Read, Seek, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use crate::cli::{self, SendFileArgs, ServeFileArgs};
+use super::{Handle, Stop, Watched};
 use crate::error::{Error, Result};
-use crate::exit;
 use crate::wire::{self, Deadline};
 
 /// How long the sender waits for the connection to open.
@@ -29,12 +29,19 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes moved per read on the receiving side: memory stays bounded whatever the file size.
 const CHUNK: usize = 256 * 1024;
 
-/// What a receiver got.
+/// What a receiver got: the file is complete at `path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Received {
+    /// The size of the file.
     pub bytes: u64,
+    /// Who sent it.
     pub peer: SocketAddr,
+    /// Where it is (the receiver's output).
     pub path: PathBuf,
+    /// Lowercase hex sha256 of the bytes received, computed as they arrived; `None` when the config
+    /// turned hashing off.
+    pub sha256: Option<String>,
 }
 
 /// What a receiver does about an output that already exists.
@@ -47,27 +54,85 @@ pub enum Existing {
     Replace,
 }
 
+/// Settings of the file receiver: [`ReceiverConfig::new`] with the output path, and the setters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReceiverConfig {
+    /// Where the received bytes go, once the whole file arrived.
+    pub out: PathBuf,
+    /// Whether an existing `out` may be replaced (default: refused).
+    pub existing: Existing,
+    /// Give up when nobody connects within this, or when a connected sender then sends nothing for this
+    /// long. `None`, the default, waits for ever, as a server started by hand should.
+    pub wait: Option<Duration>,
+    /// Compute the sha256 of the bytes as they arrive (default: yes). Hashing costs about as much CPU as
+    /// the transfer itself on loopback: `sockspec serve file`, which does not show it, turns it off.
+    pub sha256: bool,
+}
+
+impl ReceiverConfig {
+    /// Receives into `out`, refusing an existing file, waiting as long as it takes.
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        ReceiverConfig {
+            out: out.into(),
+            existing: Existing::Refuse,
+            wait: None,
+            sha256: true,
+        }
+    }
+
+    /// Sets what to do about an existing output.
+    pub fn existing(mut self, existing: Existing) -> Self {
+        self.existing = existing;
+        self
+    }
+
+    /// Waits at most `wait` for the sender to connect, and then for each of its bytes.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+
+    /// Sets whether the sha256 of the bytes is computed.
+    pub fn sha256(mut self, sha256: bool) -> Self {
+        self.sha256 = sha256;
+        self
+    }
+}
+
+/// The handle of a spawned file receiver: [`Handle::wait`] returns what was [`Received`] once the
+/// transfer ended; a stop before its end leaves no file and returns an error.
+pub type FileHandle = Handle<Received>;
+
 /// A bound file receiver: its address is known and its output is known to be writable before any
 /// sender comes.
+///
+/// ```
+/// use std::time::Duration;
+/// use sockspec::peers::file::{self, FileReceiver, ReceiverConfig};
+///
+/// let dir = tempfile::tempdir()?;
+/// let config = ReceiverConfig::new(dir.path().join("got.bin")).wait(Duration::from_secs(10));
+/// let receiver = FileReceiver::bind("127.0.0.1:0".parse()?, config)?.spawn()?;
+/// file::send_bytes(receiver.local_addr(), b"\x89PNG\r\n\x1a\n")?;
+/// let got = receiver.wait(Duration::from_secs(10))?;
+/// assert_eq!(got.bytes, 8);
+/// assert_eq!(std::fs::read(&got.path)?, b"\x89PNG\r\n\x1a\n");
+/// assert_eq!(got.sha256, Some(sockspec::wire::sha256_hex(b"\x89PNG\r\n\x1a\n")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct FileReceiver {
     listener: TcpListener,
     addr: SocketAddr,
-    out: PathBuf,
     temp: NamedTempFile,
-    existing: Existing,
-    wait: Option<Duration>,
+    config: ReceiverConfig,
 }
 
 impl FileReceiver {
-    /// Refuses an existing output, creates the temporary file beside `out` (so an unwritable output
-    /// fails now, with [`Error::WriteFile`]), then listens on `addr`.
-    pub fn bind(addr: SocketAddr, out: &Path) -> Result<Self> {
-        Self::bind_with(addr, out, Existing::Refuse)
-    }
-
-    /// As [`FileReceiver::bind`], with `existing` saying whether an existing output may be replaced.
-    pub fn bind_with(addr: SocketAddr, out: &Path, existing: Existing) -> Result<Self> {
-        let temp = create_temp_beside(out, existing)?;
+    /// Refuses an existing output (unless the config allows replacing it), creates the temporary file
+    /// beside it (so an unwritable output fails now, with [`Error::WriteFile`]), then listens on `addr`.
+    pub fn bind(addr: SocketAddr, config: ReceiverConfig) -> Result<Self> {
+        let temp = create_temp_beside(&config.out, config.existing)?;
         let listener = wire::listen_tcp(addr, wire::LISTEN_BACKLOG)?;
         let addr = listener
             .local_addr()
@@ -75,13 +140,12 @@ impl FileReceiver {
         Ok(FileReceiver {
             listener,
             addr,
-            out: out.to_path_buf(),
             temp,
-            existing,
-            wait: None,
+            config,
         })
     }
 
+    /// The address the receiver listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -92,43 +156,61 @@ impl FileReceiver {
         self.temp.path()
     }
 
-    /// Gives up when nobody connects within `wait`, or when a connected sender then sends nothing for
-    /// `wait`. `None`, the default, waits for ever, as a server started by hand should.
-    pub fn set_wait(&mut self, wait: Option<Duration>) {
-        self.wait = wait;
-    }
-
     /// Accepts one connection and writes every byte until EOF to the output. On a broken transfer the
     /// temporary file is removed and [`Error::Broken`] says how many bytes arrived from whom.
     pub fn receive(self) -> Result<Received> {
+        self.receive_until(&Stop::never())
+    }
+
+    /// Receives on a thread of its own; see [`FileHandle`].
+    pub fn spawn(self) -> Result<FileHandle> {
+        Handle::spawn("file receiver", self.addr, move |stop| {
+            self.receive_until(&stop)
+        })
+    }
+
+    fn receive_until(self, stop: &Stop) -> Result<Received> {
         let FileReceiver {
             listener,
-            out,
+            addr,
             mut temp,
+            config,
+        } = self;
+        let ReceiverConfig {
+            out,
             existing,
             wait,
-            ..
-        } = self;
-        let (mut stream, peer) = super::accept_one(&listener, wait).map_err(|e| {
-            Error::io(
-                format!("no sender connected to {}", listener_addr(&listener)),
-                e,
-            )
-        })?;
+            sha256,
+        } = config;
+        let accepted = super::accept_one(&listener, wait, stop)
+            .map_err(|e| Error::io(format!("no sender connected to {addr}"), e))?;
+        let Some((stream, peer)) = accepted else {
+            return Err(Error::io(
+                format!("stopped before a sender connected to {addr}"),
+                io::Error::from(io::ErrorKind::Interrupted),
+            ));
+        };
         // One transfer per receiver: later clients are refused instead of queued for nothing.
         drop(listener);
         stream
             .set_read_timeout(wait)
             .map_err(|e| Error::io("cannot configure the connection", e))?;
+        // A stop shuts the reading side down, so a read blocked on it ends at once, without the FIN
+        // that a sender waiting for our close would take for "delivered"; it gets a reset instead.
+        let mut stream = stop.watch(stream, Shutdown::Read);
 
         let mut buf = vec![0u8; CHUNK];
         let mut bytes = 0u64;
+        let mut hasher = sha256.then(Sha256::new);
         loop {
             let n = match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A shut-down connection reads as EOF too: only the sender's EOF completes the file.
+                Ok(0) if !stop.requested() => break,
+                Ok(n) if !stop.requested() => n,
                 // `temp` is dropped on return, which removes the partial file.
+                Ok(_) => return Err(stopped(stream, peer, bytes)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) if stop.requested() => return Err(stopped(stream, peer, bytes)),
                 Err(e) => {
                     let source = match wait {
                         Some(wait) if wire::is_timeout(&e) => io::Error::new(
@@ -146,8 +228,11 @@ impl FileReceiver {
             };
             if let Err(source) = temp.as_file_mut().write_all(&buf[..n]) {
                 // A reset tells the sender that its bytes were not kept.
-                let _ = wire::reset(stream);
+                let _ = wire::reset(stream.into_inner());
                 return Err(Error::WriteFile { path: out, source });
+            }
+            if let Some(hasher) = &mut hasher {
+                hasher.update(&buf[..n]);
             }
             bytes += n as u64;
         }
@@ -156,7 +241,7 @@ impl FileReceiver {
             Existing::Replace => temp.persist(&out),
         };
         if let Err(e) = persisted {
-            let _ = wire::reset(stream);
+            let _ = wire::reset(stream.into_inner());
             if e.error.kind() == io::ErrorKind::AlreadyExists {
                 return Err(Error::OutputExists { path: out });
             }
@@ -171,14 +256,19 @@ impl FileReceiver {
             bytes,
             peer,
             path: out,
+            sha256: hasher.map(|h| wire::hex(&h.finalize())),
         })
     }
 }
 
-fn listener_addr(listener: &TcpListener) -> String {
-    listener
-        .local_addr()
-        .map_or_else(|_| "the listener".to_string(), |a| a.to_string())
+/// Ends a transfer that a stop cut short: a reset tells the sender its bytes were not kept.
+fn stopped(stream: Watched, peer: SocketAddr, bytes: u64) -> Error {
+    let _ = wire::reset(stream.into_inner());
+    Error::Broken {
+        peer,
+        bytes,
+        source: io::Error::new(io::ErrorKind::Interrupted, "the receiver was stopped"),
+    }
 }
 
 /// A hidden temporary file in the directory of `out`, so that the final rename stays on one file system.
@@ -248,28 +338,46 @@ pub fn send_file(addr: SocketAddr, path: &Path) -> Result<u64> {
         .open(path)
         .map_err(read_err)?;
     check_regular(&file.metadata().map_err(read_err)?).map_err(read_err)?;
+    // `io::copy` from a File to a TcpStream uses sendfile(2) on Linux: no copy through user space.
+    deliver(addr, |stream| match io::copy(&mut file, stream) {
+        Ok(sent) => Ok(sent),
+        Err(source) if is_connection_lost(&source) => Err(Error::Broken {
+            peer: addr,
+            // sendfile moves the file offset, so it says how far the transfer got.
+            bytes: file.stream_position().unwrap_or(0),
+            source,
+        }),
+        Err(e) => Err(Error::io(
+            format!("cannot send {} to {addr}", path.display()),
+            e,
+        )),
+    })
+}
+
+/// As [`send_file`], with the file's content given as bytes: sends them, half-closes, and waits for
+/// the receiver to close. Returns the number of bytes sent.
+pub fn send_bytes(addr: SocketAddr, bytes: &[u8]) -> Result<u64> {
+    deliver(addr, |stream| {
+        let mut sent = 0u64;
+        for piece in bytes.chunks(CHUNK) {
+            stream.write_all(piece).map_err(|source| Error::Broken {
+                peer: addr,
+                bytes: sent,
+                source,
+            })?;
+            sent += piece.len() as u64;
+        }
+        Ok(sent)
+    })
+}
+
+/// Connects to `addr`, lets `copy` send the content, half-closes, and waits for the receiver's close.
+fn deliver(addr: SocketAddr, copy: impl FnOnce(&mut TcpStream) -> Result<u64>) -> Result<u64> {
     let mut stream = wire::connect(addr, Deadline::after(CONNECT_TIMEOUT))?;
     // Until the last byte is out, any end of this process (an error, a kill) closes with a reset, so the
     // receiver cannot mistake a cut-short file for a whole one.
     set_linger(&stream, Some(Duration::ZERO))?;
-    // `io::copy` from a File to a TcpStream uses sendfile(2) on Linux: no copy through user space.
-    let sent = match io::copy(&mut file, &mut stream) {
-        Ok(sent) => sent,
-        Err(source) if is_connection_lost(&source) => {
-            return Err(Error::Broken {
-                peer: addr,
-                // sendfile moves the file offset, so it says how far the transfer got.
-                bytes: file.stream_position().unwrap_or(0),
-                source,
-            });
-        }
-        Err(e) => {
-            return Err(Error::io(
-                format!("cannot send {} to {addr}", path.display()),
-                e,
-            ))
-        }
-    };
+    let sent = copy(&mut stream)?;
     // Everything is sent: the normal end is the orderly FIN.
     set_linger(&stream, None)?;
     wire::finish_sending(&stream)
@@ -336,94 +444,6 @@ fn is_connection_lost(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
     )
-}
-
-/// `sockspec serve file OUT`: prints `listening on ADDR`, receives one file, prints what arrived.
-/// SIGINT, SIGTERM or SIGHUP remove the temporary file and exit with 128 + the signal number.
-pub fn cli_serve(args: &ServeFileArgs) -> Result<u8> {
-    // Blocked before any thread starts, so that every thread inherits the mask and only the waiter
-    // below takes these signals.
-    let signals = block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
-    let existing = if args.force {
-        Existing::Replace
-    } else {
-        Existing::Refuse
-    };
-    let receiver = FileReceiver::bind_with(args.listen.addr()?, &args.out, existing)?;
-    remove_on_signal(
-        signals,
-        receiver.temp_path().to_path_buf(),
-        args.out.clone(),
-    )?;
-    cli::announce(receiver.local_addr())?;
-    let got = receiver.receive()?;
-    let mut out = io::stdout().lock();
-    writeln!(
-        out,
-        "received {} bytes from {} into {}",
-        got.bytes,
-        got.peer,
-        got.path.display()
-    )
-    .and_then(|_| out.flush())
-    .map_err(|e| Error::io("cannot write standard output", e))?;
-    Ok(exit::OK)
-}
-
-/// Blocks `signals` in the calling thread (and the threads it starts later); returns them as a set.
-fn block_signals(signals: &[libc::c_int]) -> Result<libc::sigset_t> {
-    // SAFETY: sigemptyset initialises the set before sigaddset and pthread_sigmask read it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &signal in signals {
-            libc::sigaddset(&mut set, signal);
-        }
-        match libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) {
-            0 => Ok(set),
-            rc => Err(Error::io(
-                "cannot block the stop signals",
-                io::Error::from_raw_os_error(rc),
-            )),
-        }
-    }
-}
-
-/// Starts a thread that waits for one of the blocked `signals`, then removes `temp`, says so on one line
-/// and exits with 128 + the signal number (as a shell reports a process killed by it).
-fn remove_on_signal(signals: libc::sigset_t, temp: PathBuf, out: PathBuf) -> Result<()> {
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let mut signal = 0;
-            // SAFETY: `signals` is an initialised set and `signal` a valid out-parameter.
-            if unsafe { libc::sigwait(&signals, &mut signal) } != 0 {
-                return;
-            }
-            // Held until the exit, so that an error the main thread is about to print cannot follow ours.
-            let mut stderr = io::stderr().lock();
-            let said = match std::fs::remove_file(&temp) {
-                // Renamed already: the transfer ended just before the signal.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && out.exists() => {
-                    format!("interrupted after {} was written", out.display())
-                }
-                _ => format!("interrupted; nothing written to {}", out.display()),
-            };
-            let _ = writeln!(stderr, "sockspec: {said}");
-            std::process::exit(128 + signal);
-        })
-        .map(drop)
-        .map_err(|e| Error::io("cannot start the signal thread", e))
-}
-
-/// `sockspec send-file HOST PORT FILE`: sends the file, prints `sent N bytes`.
-pub fn cli_send(args: &SendFileArgs) -> Result<u8> {
-    let sent = send_file(args.server.addr()?, &args.file)?;
-    let mut out = io::stdout().lock();
-    writeln!(out, "sent {sent} bytes")
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::io("cannot write standard output", e))?;
-    Ok(exit::OK)
 }
 
 #[cfg(test)]

@@ -6,32 +6,102 @@
 
 use std::io::{self, BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 
-use crate::cli::{self, ClientArgs, ServeUdpArgs};
+use super::{strip_line_ending, wait_any, Handle, Stop, Wake};
 use crate::error::{Error, Result};
-use crate::exit;
 use crate::wire::{self, Deadline};
 
 /// A receive buffer that holds the largest datagram whole (65,535 minus the headers, rounded up).
 pub const RECV_BUFFER: usize = 65_536;
 
+/// The most datagrams taken after a stop: more than a full receive buffer holds (4 MiB of empty
+/// datagrams is some 11,000), so a sender that keeps sending cannot hold a stop up.
+const MAX_DRAIN: u64 = 65_536;
+
+/// Settings of the UDP receiver: [`UdpConfig::default`] and the setters.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct UdpConfig {
+    /// Stop after this many datagrams; `None`, the default, receives until stopped.
+    pub count: Option<u64>,
+}
+
+impl UdpConfig {
+    /// Stops after `count` datagrams.
+    pub fn count(mut self, count: u64) -> Self {
+        self.count = Some(count);
+        self
+    }
+}
+
+/// One datagram as it arrived: whole, with the address of its sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Datagram {
+    /// The sender's address.
+    pub from: SocketAddr,
+    /// The payload, whole.
+    pub payload: Vec<u8>,
+}
+
+impl Datagram {
+    /// Writes the receiver's line for this datagram, `SENDER_ADDR: TEXT`. TEXT is the payload as it came
+    /// (Chinese stays intact), or with `escape`, with control characters and invalid UTF-8 as escapes, so
+    /// a payload holding newlines stays one line.
+    pub fn write_line(&self, out: &mut impl Write, escape: bool) -> io::Result<()> {
+        write!(out, "{}: ", self.from)?;
+        if escape {
+            out.write_all(wire::escape_bytes(&self.payload).as_bytes())?;
+        } else {
+            out.write_all(&self.payload)?;
+        }
+        out.write_all(b"\n")
+    }
+}
+
+/// The handle of a spawned UDP receiver: [`Handle::stop`] (or [`Handle::wait`] with a count) returns
+/// every [`Datagram`] received, in order.
+pub type UdpHandle = Handle<Vec<Datagram>>;
+
 /// A bound UDP receiver.
+///
+/// ```
+/// use sockspec::peers::udp::{UdpConfig, UdpReceiver, UdpSender};
+///
+/// let receiver = UdpReceiver::bind("127.0.0.1:0".parse()?, UdpConfig::default())?.spawn()?;
+/// let sender = UdpSender::new(receiver.local_addr())?;
+/// sender.send("你好，UDP".as_bytes())?;
+/// sender.send(b"")?;
+/// // On loopback a datagram is queued at the receiver before send returns: stop takes what is queued.
+/// let got = receiver.stop()?;
+/// assert_eq!(got.len(), 2);
+/// assert_eq!(got[0].payload, "你好，UDP".as_bytes());
+/// assert_eq!(got[1].from, sender.local_addr());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct UdpReceiver {
     socket: UdpSocket,
     addr: SocketAddr,
+    config: UdpConfig,
 }
 
 impl UdpReceiver {
     /// Binds `addr`, asking the kernel for a receive buffer of [`wire::UDP_RECV_BUFFER`] so that bursts
     /// are queued instead of dropped.
-    pub fn bind(addr: SocketAddr) -> Result<Self> {
+    pub fn bind(addr: SocketAddr, config: UdpConfig) -> Result<Self> {
         let socket = wire::bind_udp(addr, Some(wire::UDP_RECV_BUFFER))?;
         let addr = socket
             .local_addr()
             .map_err(|e| Error::io("cannot read the bound address", e))?;
-        Ok(UdpReceiver { socket, addr })
+        Ok(UdpReceiver {
+            socket,
+            addr,
+            config,
+        })
     }
 
+    /// The address the receiver is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -61,53 +131,71 @@ impl UdpReceiver {
         }
     }
 
-    /// Receives one datagram, waiting for as long as it takes.
-    fn recv_blocking(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr)> {
+    /// Receives in this thread until the configured count (for ever without one), calling
+    /// `on_datagram` for each as it arrives; an error from it ends the run. Returns the count.
+    pub fn run(self, mut on_datagram: impl FnMut(&Datagram) -> Result<()>) -> Result<u64> {
+        self.receive_until(&Stop::never(), |d| on_datagram(&d))
+    }
+
+    /// Receives on a thread of its own until the count or a stop; see [`UdpHandle`].
+    pub fn spawn(self) -> Result<UdpHandle> {
+        Handle::spawn("UDP receiver", self.addr, move |stop| {
+            let mut got = Vec::new();
+            self.receive_until(&stop, |d| {
+                got.push(d);
+                Ok(())
+            })?;
+            Ok(got)
+        })
+    }
+
+    fn receive_until(
+        &self,
+        stop: &Stop,
+        mut on_datagram: impl FnMut(Datagram) -> Result<()>,
+    ) -> Result<u64> {
         self.socket
-            .set_read_timeout(None)
+            .set_nonblocking(true)
             .map_err(|e| Error::io("cannot configure the socket", e))?;
-        loop {
-            match self.socket.recv_from(buf) {
-                Ok(got) => return Ok(got),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut received = 0u64;
+        // Once a stop came: how many more datagrams may still be taken.
+        let mut draining: Option<u64> = None;
+        while self.config.count.is_none_or(|count| received < count) {
+            match &mut draining {
+                None => match wait_any(&[self.socket.as_raw_fd()], stop, None)
+                    .map_err(|e| self.recv_err(e))?
+                {
+                    // What is queued already was sent before the stop: it is still taken.
+                    Wake::Stopped => draining = Some(MAX_DRAIN),
+                    Wake::Ready(_) | Wake::TimedOut => {}
+                },
+                Some(0) => break,
+                Some(left) => *left -= 1,
+            }
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    received += 1;
+                    on_datagram(Datagram {
+                        from,
+                        payload: buf[..n].to_vec(),
+                    })?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && draining.is_some() => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => return Err(self.recv_err(e)),
             }
         }
+        Ok(received)
     }
 
     fn recv_err(&self, e: io::Error) -> Error {
         Error::io(format!("cannot receive on {}", self.addr), e)
     }
-}
-
-/// Prints one line per datagram, `SENDER_ADDR: TEXT`, until `count` datagrams arrived (for ever when
-/// `None`). TEXT is the payload as it came (Chinese stays intact), or with `escape`, control characters
-/// and invalid UTF-8 as escapes, so a payload holding newlines stays one line. Returns the count.
-pub fn run_receiver(
-    receiver: &UdpReceiver,
-    count: Option<u64>,
-    escape: bool,
-    mut out: impl Write,
-) -> Result<u64> {
-    let mut buf = vec![0u8; RECV_BUFFER];
-    let mut received = 0u64;
-    while count.is_none_or(|count| received < count) {
-        let (n, from) = receiver.recv_blocking(&mut buf)?;
-        let payload = &buf[..n];
-        write!(out, "{from}: ")
-            .and_then(|_| {
-                if escape {
-                    out.write_all(wire::escape_bytes(payload).as_bytes())
-                } else {
-                    out.write_all(payload)
-                }
-            })
-            .and_then(|_| out.write_all(b"\n"))
-            .and_then(|_| out.flush())
-            .map_err(|e| Error::io("cannot write standard output", e))?;
-        received += 1;
-    }
-    Ok(received)
 }
 
 /// A UDP socket connected to one receiver.
@@ -142,6 +230,7 @@ impl UdpSender {
         })
     }
 
+    /// The address the datagrams come from (what the receiver reports as their sender).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
@@ -200,30 +289,4 @@ pub fn run_sender(addr: SocketAddr, mut input: impl BufRead) -> Result<u64> {
         sender.send(&line)?;
         sent += 1;
     }
-}
-
-fn strip_line_ending(line: &mut Vec<u8>) {
-    if line.last() == Some(&b'\n') {
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-    }
-}
-
-/// `sockspec serve udp`: prints `listening on ADDR`, then one line per datagram.
-pub fn cli_serve(args: &ServeUdpArgs) -> Result<u8> {
-    let receiver = UdpReceiver::bind(args.listen.addr()?)?;
-    cli::announce(receiver.local_addr())?;
-    run_receiver(&receiver, args.count, args.escape, io::stdout().lock())?;
-    Ok(exit::OK)
-}
-
-/// `sockspec send-udp HOST PORT`: one datagram per stdin line; the count goes to stderr.
-pub fn cli_send(args: &ClientArgs) -> Result<u8> {
-    let addr = args.addr()?;
-    let sent = run_sender(addr, io::stdin().lock())?;
-    let plural = if sent == 1 { "" } else { "s" };
-    eprintln!("sent {sent} datagram{plural} to {addr}");
-    Ok(exit::OK)
 }

@@ -52,7 +52,7 @@ pub fn junit(report: &GradeReport) -> String {
         ));
         match check.outcome {
             Outcome::Pass => out.push_str("/>\n"),
-            Outcome::Fail | Outcome::Timeout => {
+            Outcome::Fail | Outcome::Timeout | Outcome::Limit => {
                 let _ = writeln!(out, ">\n      <failure message=\"{message}\" type=\"{}\">{body}</failure>\n    </testcase>", check.outcome.as_str());
             }
             Outcome::Crash => {

@@ -13,7 +13,8 @@ pub use gradescope::gradescope;
 pub use human::human;
 pub use junit::junit;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// Per check ✓/✗, the evidence of each failure, a summary; colour only on a terminal.
     Human,
@@ -56,6 +57,7 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
         Outcome::Timeout => "TIMEOUT",
         Outcome::Crash => "CRASH",
         Outcome::NotRun => "NOT RUN",
+        Outcome::Limit => "LIMIT",
     }
 }
 
@@ -273,6 +275,7 @@ pub fn summary_line(report: &GradeReport) -> String {
         (s.timeout, "timed out"),
         (s.crash, "crashed"),
         (s.not_run, "not run"),
+        (s.limit, "over a limit"),
     ] {
         if n > 0 {
             problems.push(format!("{n} {word}"));

@@ -27,7 +27,7 @@ fn a_tcp_port_in_use_is_named(#[case] command: &[&str]) -> TestResult {
         })
         .collect();
     args.extend(["--port", &port]);
-    run(&args, b"").assert_error(exit::ADDR_IN_USE, &[&port, "another program holds it"]);
+    run(&args, b"").assert_error(exit::ADDR_IN_USE, &[&port, "already in use"]);
     Ok(())
 }
 
@@ -36,7 +36,7 @@ fn a_udp_port_in_use_is_named() -> TestResult {
     let holder = UdpSocket::bind("127.0.0.1:0")?;
     let port = holder.local_addr()?.port().to_string();
     run(&["serve", "udp", "--port", &port], b"")
-        .assert_error(exit::ADDR_IN_USE, &[&port, "another program holds it"]);
+        .assert_error(exit::ADDR_IN_USE, &[&port, "already in use"]);
     Ok(())
 }
 
@@ -130,6 +130,7 @@ fn every_kind_of_failure_has_its_own_exit_code() {
         exit::ADDR_IN_USE,
         exit::FILE,
         exit::CONNECT,
+        exit::NOT_RESOLVED,
     ];
     let mut distinct = codes.to_vec();
     distinct.sort_unstable();

@@ -9,6 +9,10 @@ mod echo;
 mod errors;
 /// `serve file` and `send-file`, checked by sha256.
 mod file;
+/// `lookup`: names from a hosts file the test controls, localhost and numeric addresses, offline.
+mod lookup;
+/// `sockets`: a program's sockets as they change, running pids, forked children, port holders.
+mod sockets;
 /// `serve udp` and `send-udp`.
 mod udp;
 /// Running the binary: one-shot runs, spawned servers that are always ended, addresses to test against.

@@ -325,9 +325,10 @@ fn a_server_that_ignores_its_port_passes_with_a_note() {
 
     let json = with("misbehaving/ignores_port.py", "json").json();
     assert_eq!(json["notes"].as_array().map(Vec::len), Some(1), "{json}");
-    let ignored = &json["checks"][0]["port_ignored"];
-    let given = ignored["given"].as_u64().expect("the given port");
-    let listened: std::net::SocketAddr = ignored["listened_on"].as_str().unwrap().parse().unwrap();
+    let ignored = &json["checks"][0]["address_ignored"];
+    assert_eq!(ignored["action"], "listened", "{ignored}");
+    let given = ignored["given_port"].as_u64().expect("the given port");
+    let listened: std::net::SocketAddr = ignored["used"].as_str().unwrap().parse().unwrap();
     assert_ne!(u64::from(listened.port()), given, "{ignored}");
 
     let correct = with("echo/threaded.py", "human");
@@ -335,7 +336,7 @@ fn a_server_that_ignores_its_port_passes_with_a_note() {
     assert!(!correct.stdout.contains("note:"), "{}", correct.stdout);
     let json = with("echo/threaded.py", "json").json();
     assert_eq!(json["notes"], serde_json::json!([]));
-    assert!(json["checks"][0].get("port_ignored").is_none(), "{json}");
+    assert!(json["checks"][0].get("address_ignored").is_none(), "{json}");
 }
 
 #[test]

@@ -133,4 +133,11 @@ fixture_tests! {
     misbehaving_ignores_port => "misbehaving/ignores_port",
     misbehaving_crashes_at_start => "misbehaving/crashes_at_start",
     misbehaving_never_listens => "misbehaving/never_listens",
+    isolation_fixed_port_server => "isolation/fixed_port_server",
+    isolation_closes_first => "isolation/closes_first",
+    isolation_binds_lesson_host => "isolation/binds_lesson_host",
+    isolation_client_fixed_8888 => "isolation/client_fixed_8888",
+    isolation_client_lesson_host => "isolation/client_lesson_host",
+    isolation_udp_sender_fixed => "isolation/udp_sender_fixed",
+    isolation_fork_bomb => "isolation/fork_bomb",
 }

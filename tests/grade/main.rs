@@ -6,6 +6,7 @@ mod compiled;
 mod evidence;
 mod explanations;
 mod fixtures;
+mod isolation;
 mod leftovers;
 mod peers;
 mod util;

@@ -64,8 +64,21 @@ impl Graded {
 /// Runs `sockspec ARGS` in `dir` with a deadline, then asserts that no process it launched is left.
 #[track_caller]
 pub fn sockspec_in(dir: &Path, args: &[String], limit: Duration) -> Graded {
+    sockspec_with(dir, args, limit, |_| {})
+}
+
+/// [`sockspec_in`], with the command adjusted by `setup` first (as another user, under a seccomp filter).
+#[track_caller]
+pub fn sockspec_with(
+    dir: &Path,
+    args: &[String],
+    limit: Duration,
+    setup: impl FnOnce(&mut std::process::Command),
+) -> Graded {
     let token = fresh_token();
-    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_sockspec"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sockspec"));
+    setup(&mut command);
+    let output = assert_cmd::Command::from_std(command)
         .args(args)
         .current_dir(dir)
         .env(TOKEN_VAR, &token)

@@ -1,6 +1,8 @@
 //! The grader's launcher against small programs written into a temp dir: readiness, output, stopping.
 //! Every test stops its program through `finish`, which also checks that no process of the run is left.
 
+mod isolation; // a private network namespace per program: reached there, gone after
+mod limits; // resource limits in the child, breaches from evidence
 mod output; // what the program printed: pseudo-terminal, bounded capture, stdin
 mod readiness; // finding the program's server socket in /proc, or why there is none
 mod stopping; // SIGTERM, SIGKILL, daemons that left the process group

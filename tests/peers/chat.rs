@@ -5,9 +5,8 @@ use std::io::{BufReader, Cursor, ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 
-use sockspec::peers::chat::{self, ChatConfig, ChatEnd, ChatServer};
+use sockspec::peers::chat::{self, ChatConfig, ChatEnd, ChatHandle, ChatServer, Speaker};
 use sockspec::wire::{self, Deadline};
 use sockspec::Error;
 
@@ -15,31 +14,21 @@ use crate::util::{any_local_addr, connect, recv_reply, TestResult, WAIT};
 
 /// Tests never wait for ever: a peer that goes missing fails the test at the deadline.
 fn bounded() -> ChatConfig {
-    ChatConfig {
-        wait: Some(WAIT),
-        ..ChatConfig::default()
-    }
+    ChatConfig::default().wait(WAIT)
 }
 
-type Served = JoinHandle<(sockspec::error::Result<ChatEnd>, Vec<u8>)>;
-
-/// Binds a chat server whose typed input is `script`, serving on a thread; returns its address and the
-/// thread, which yields how the chat ended and what the server printed.
+/// Starts a chat server whose typed input is `script`, on a thread of its own.
 #[track_caller]
-fn start_server(script: &'static str) -> (SocketAddr, Served) {
-    let server = ChatServer::bind_with(any_local_addr(), bounded()).expect("bind the chat server");
-    let addr = server.local_addr();
-    let thread = std::thread::spawn(move || {
-        let mut printed = Vec::new();
-        let end = server.serve(Cursor::new(script), &mut printed);
-        (end, printed)
-    });
-    (addr, thread)
+fn start_server(script: &'static str) -> ChatHandle {
+    ChatServer::bind(any_local_addr(), bounded())
+        .and_then(|server| server.spawn(script.as_bytes()))
+        .expect("start the chat server")
 }
 
+/// Runs the streaming client with `script` as its input; returns how it ended and what it printed.
 fn run_client(addr: SocketAddr, script: &str) -> (sockspec::error::Result<ChatEnd>, String) {
     let mut printed = Vec::new();
-    let end = chat::run_client_with(
+    let end = chat::run_client(
         addr,
         &bounded(),
         Cursor::new(script.to_owned()),
@@ -50,25 +39,29 @@ fn run_client(addr: SocketAddr, script: &str) -> (sockspec::error::Result<ChatEn
 
 #[test]
 fn client_input_ending_ends_the_server_too() -> TestResult {
-    let (addr, server) = start_server("你好，客户端\nsecond answer\nnever sent\n");
-    let (client_end, client_printed) = run_client(addr, "hello server\n第二句\n");
-    let (server_end, server_printed) = server.join().expect("server thread");
+    let server = start_server("你好，客户端\nsecond answer\nnever sent\n");
+    let (client_end, client_printed) = run_client(server.local_addr(), "hello server\n第二句\n");
+    let heard = server.wait(WAIT)?;
 
     assert_eq!(client_end?, ChatEnd::InputEnded);
     assert_eq!(client_printed, "你好，客户端\nsecond answer\n");
-    assert_eq!(server_end?, ChatEnd::PeerClosed);
-    assert_eq!(String::from_utf8(server_printed)?, "hello server\n第二句\n");
+    assert_eq!(heard.end, ChatEnd::PeerClosed);
+    assert_eq!(heard.received(), ["hello server", "第二句"]);
+    assert_eq!(heard.sent(), ["你好，客户端", "second answer"]);
+    let turns: Vec<Speaker> = heard.messages.iter().map(|m| m.from).collect();
+    use Speaker::{Local, Remote};
+    assert_eq!(turns, [Remote, Local, Remote, Local]);
     Ok(())
 }
 
 #[test]
 fn server_input_ending_ends_the_client_too() -> TestResult {
-    let (addr, server) = start_server("only answer\n");
-    let (client_end, client_printed) = run_client(addr, "one\ntwo\nthree\n");
-    let (server_end, server_printed) = server.join().expect("server thread");
+    let server = start_server("only answer\n");
+    let (client_end, client_printed) = run_client(server.local_addr(), "one\ntwo\nthree\n");
+    let heard = server.wait(WAIT)?;
 
-    assert_eq!(server_end?, ChatEnd::InputEnded);
-    assert_eq!(String::from_utf8(server_printed)?, "one\ntwo\n");
+    assert_eq!(heard.end, ChatEnd::InputEnded);
+    assert_eq!(heard.received(), ["one", "two"]);
     assert_eq!(client_end?, ChatEnd::PeerClosed);
     assert_eq!(client_printed, "only answer\n");
     Ok(())
@@ -76,57 +69,70 @@ fn server_input_ending_ends_the_client_too() -> TestResult {
 
 #[test]
 fn an_empty_line_ends_the_chat_like_the_end_of_input() -> TestResult {
-    let (addr, server) = start_server("answer\n\nnever sent\n");
-    let (client_end, client_printed) = run_client(addr, "one\ntwo\n");
-    let (server_end, server_printed) = server.join().expect("server thread");
+    let server = start_server("answer\n\nnever sent\n");
+    let (client_end, client_printed) = run_client(server.local_addr(), "one\ntwo\n");
+    let heard = server.wait(WAIT)?;
 
-    assert_eq!(server_end?, ChatEnd::InputEnded);
-    assert_eq!(String::from_utf8(server_printed)?, "one\ntwo\n");
+    assert_eq!(heard.end, ChatEnd::InputEnded);
+    assert_eq!(heard.received(), ["one", "two"]);
     assert_eq!(client_end?, ChatEnd::PeerClosed);
     assert_eq!(client_printed, "answer\n");
     Ok(())
 }
 
 #[test]
+fn converse_returns_the_chat_as_the_client_saw_it() -> TestResult {
+    let server = start_server("一\n二\n");
+    let said = chat::converse(server.local_addr(), &bounded(), "a\nb\nc\n".as_bytes())?;
+    assert_eq!(said.peer, Some(server.local_addr()));
+    assert_eq!(said.sent(), ["a", "b", "c"]);
+    assert_eq!(said.received(), ["一", "二"]);
+    // The server had no answer to "c": its input ended, so it closed, and the client heard that.
+    assert_eq!(said.end, ChatEnd::PeerClosed);
+    let heard = server.wait(WAIT)?;
+    assert_eq!(heard.end, ChatEnd::InputEnded);
+    assert_eq!(heard.received(), ["a", "b", "c"]);
+    Ok(())
+}
+
+#[test]
 fn crlf_input_lines_are_sent_with_a_bare_newline() -> TestResult {
-    let (addr, server) = start_server("answer\r\n");
-    let mut client = connect(addr);
+    let server = start_server("answer\r\n");
+    let mut client = connect(server.local_addr());
     client.write_all(b"hi\r\n")?;
     let reply = recv_reply(&mut client, &mut Vec::new(), WAIT).expect("an answer");
     assert_eq!(reply, b"answer\n");
     drop(client);
-    let (server_end, server_printed) = server.join().expect("server thread");
-    assert_eq!(server_end?, ChatEnd::PeerClosed);
-    assert_eq!(server_printed, b"hi\n");
+    let heard = server.wait(WAIT)?;
+    assert_eq!(heard.end, ChatEnd::PeerClosed);
+    assert_eq!(heard.received(), ["hi"]);
     Ok(())
 }
 
 #[test]
 fn a_message_without_newline_is_taken_after_a_quiet_gap() -> TestResult {
-    let (addr, server) = start_server("got it\n");
-    let mut client = connect(addr);
+    let server = start_server("got it\n");
+    let mut client = connect(server.local_addr());
     // What a Python client does with `send(input().encode())`: no newline at all.
     client.write_all("不带换行".as_bytes())?;
     let reply = recv_reply(&mut client, &mut Vec::new(), WAIT).expect("an answer");
     assert_eq!(reply, b"got it\n");
     drop(client);
-    let (server_end, server_printed) = server.join().expect("server thread");
-    assert_eq!(server_end?, ChatEnd::PeerClosed);
-    assert_eq!(String::from_utf8(server_printed)?, "不带换行\n");
+    let heard = server.wait(WAIT)?;
+    assert_eq!(heard.end, ChatEnd::PeerClosed);
+    assert_eq!(heard.received(), ["不带换行"]);
     Ok(())
 }
 
 #[test]
 fn a_reset_is_reported_as_an_error() -> TestResult {
-    let (addr, server) = start_server("answer\nanother\n");
-    let mut client = connect(addr);
+    let server = start_server("answer\nanother\n");
+    let mut client = connect(server.local_addr());
     client.write_all(b"hi\n")?;
     let reply = recv_reply(&mut client, &mut Vec::new(), WAIT).expect("an answer");
     assert_eq!(reply, b"answer\n");
     wire::reset(client)?;
-    let (server_end, server_printed) = server.join().expect("server thread");
-    assert_eq!(server_printed, b"hi\n");
-    match server_end {
+    match server.wait(WAIT) {
         Err(Error::Io { source, .. }) => assert_eq!(source.kind(), ErrorKind::ConnectionReset),
         other => panic!("want a reset error, got {other:?}"),
     }
@@ -154,7 +160,7 @@ fn open_input() -> (BufReader<UnixStream>, UnixStream) {
 
 #[test]
 fn the_client_closing_ends_the_server_waiting_for_its_input() -> TestResult {
-    let server = ChatServer::bind_with(any_local_addr(), bounded())?;
+    let server = ChatServer::bind(any_local_addr(), bounded())?;
     let addr = server.local_addr();
     let (input, _held) = open_input();
     let (done_tx, done) = mpsc::channel();
@@ -183,7 +189,7 @@ fn the_server_closing_ends_the_client_waiting_for_its_input() -> TestResult {
     let (done_tx, done) = mpsc::channel();
     std::thread::spawn(move || {
         let mut printed = Vec::new();
-        let end = chat::run_client_with(addr, &bounded(), input, &mut printed);
+        let end = chat::run_client(addr, &bounded(), input, &mut printed);
         let _ = done_tx.send((end, printed));
     });
 

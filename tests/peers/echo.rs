@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use sockspec::peers::echo::{
-    run_client, ClientConfig, EchoConfig, EchoServer, Mode, ServerHandle, DEFAULT_PREFIX,
+    run_client, ClientConfig, EchoConfig, EchoHandle, EchoServer, Mode, DEFAULT_PREFIX,
 };
 use sockspec::wire::{self, Deadline, ReadEnd};
 
@@ -22,12 +22,8 @@ const CASES: u32 = 24;
 const MAX_LINE: usize = 1 << 20;
 
 #[track_caller]
-fn start_server(mode: Mode) -> ServerHandle {
-    let config = EchoConfig {
-        mode,
-        ..EchoConfig::default()
-    };
-    EchoServer::bind(any_local_addr(), config)
+fn start_server(mode: Mode) -> EchoHandle {
+    EchoServer::bind(any_local_addr(), EchoConfig::default().mode(mode))
         .and_then(EchoServer::spawn)
         .expect("start the echo server")
 }
@@ -89,7 +85,7 @@ proptest! {
     fn every_line_gets_exactly_prefix_and_line(lines in lines()) {
         let server = start_server(Mode::Concurrent);
         let pieces = lines.iter().map(|l| with_newline(l)).collect();
-        let got = exchange(server.addr(), pieces, Vec::new())?;
+        let got = exchange(server.local_addr(), pieces, Vec::new())?;
         assert_replies(&got, &expected_replies(&lines))?;
     }
 
@@ -100,7 +96,7 @@ proptest! {
     ) {
         let server = start_server(Mode::Concurrent);
         let pieces = lines.iter().map(|l| with_newline(l)).collect();
-        let got = exchange(server.addr(), pieces, slices)?;
+        let got = exchange(server.local_addr(), pieces, slices)?;
         assert_replies(&got, &expected_replies(&lines))?;
     }
 
@@ -108,7 +104,7 @@ proptest! {
     fn lines_coalesced_into_one_write_get_the_same_replies(lines in lines()) {
         let server = start_server(Mode::Concurrent);
         let all: Vec<u8> = lines.iter().flat_map(|l| with_newline(l)).collect();
-        let got = exchange(server.addr(), vec![all], Vec::new())?;
+        let got = exchange(server.local_addr(), vec![all], Vec::new())?;
         assert_replies(&got, &expected_replies(&lines))?;
     }
 }
@@ -121,7 +117,7 @@ const MESSAGES: usize = 20;
 #[test]
 fn concurrent_clients_each_get_exactly_their_own_replies() -> TestResult {
     let server = start_server(Mode::Concurrent);
-    let addr = server.addr();
+    let addr = server.local_addr();
     // Everyone connects before anyone speaks, so the conversations interleave on the server.
     let ready = Arc::new(Barrier::new(CLIENTS));
     let clients: Vec<_> = (0..CLIENTS)
@@ -181,11 +177,11 @@ fn assert_echoed(stream: &mut TcpStream, line: &str) {
 #[test]
 fn sequential_server_takes_the_next_client_only_after_the_first_closes() {
     let server = start_server(Mode::Sequential);
-    let mut first = connect(server.addr());
+    let mut first = connect(server.local_addr());
     assert_echoed(&mut first, "first\n");
 
     // The second connection is queued in the backlog: it opens, but nobody reads it yet.
-    let mut second = connect(server.addr());
+    let mut second = connect(server.local_addr());
     send_line(&mut second, b"second\n");
     let mut pending = Vec::new();
     let early = recv_reply(&mut second, &mut pending, SILENCE);
@@ -205,9 +201,9 @@ fn sequential_server_takes_the_next_client_only_after_the_first_closes() {
 #[test]
 fn concurrent_server_serves_a_second_client_while_the_first_stays_idle() {
     let server = start_server(Mode::Concurrent);
-    let mut first = connect(server.addr());
+    let mut first = connect(server.local_addr());
     assert_echoed(&mut first, "first\n");
-    let mut second = connect(server.addr());
+    let mut second = connect(server.local_addr());
     assert_echoed(&mut second, "second\n");
     // The first is still served after its idle spell.
     assert_echoed(&mut first, "first again\n");
@@ -216,13 +212,13 @@ fn concurrent_server_serves_a_second_client_while_the_first_stays_idle() {
 #[test]
 fn single_server_stops_after_its_client() -> TestResult {
     let server = start_server(Mode::Single);
-    let mut only = connect(server.addr());
+    let mut only = connect(server.local_addr());
     assert_echoed(&mut only, "only\n");
     drop(only);
 
     // Either the listener is already gone (refused), or this client sits in a backlog that is dropped
     // with the listener (reset or EOF): never an answer.
-    match wire::connect(server.addr(), Deadline::after(WAIT)) {
+    match wire::connect(server.local_addr(), Deadline::after(WAIT)) {
         Err(sockspec::Error::Refused { .. }) => {}
         Err(other) => return Err(other.into()),
         Ok(mut late) => {
@@ -236,8 +232,9 @@ fn single_server_stops_after_its_client() -> TestResult {
             assert!(got.is_empty(), "the late client was answered: {got:?}");
         }
     }
-    // Its work done, the server thread ends by itself; stop() only joins it.
-    server.stop()?;
+    // Its work done, the server thread ended by itself, with its counts.
+    let served = server.wait(WAIT)?;
+    assert_eq!((served.clients, served.lines), (1, 1));
     Ok(())
 }
 
@@ -265,10 +262,7 @@ fn start_stripping_server() -> std::io::Result<(std::net::SocketAddr, std::threa
 #[test]
 fn echo_client_ends_a_reply_without_newline_after_the_quiet_gap() -> TestResult {
     let (addr, server) = start_stripping_server()?;
-    let config = ClientConfig {
-        reply_timeout: WAIT,
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default().reply_timeout(WAIT);
     let mut printed = Vec::new();
     let replies = run_client(
         addr,
@@ -279,5 +273,63 @@ fn echo_client_ends_a_reply_without_newline_after_the_quiet_gap() -> TestResult 
     server.join().expect("server thread");
     assert_eq!(replies, 2);
     assert_eq!(String::from_utf8(printed)?, "got: one\r\ngot: 二\n");
+    Ok(())
+}
+
+#[test]
+fn send_lines_returns_each_reply_without_its_newline() -> TestResult {
+    let server = start_server(Mode::Concurrent);
+    let config = ClientConfig::default().reply_timeout(WAIT);
+    let replies = sockspec::peers::echo::send_lines(
+        server.local_addr(),
+        &config,
+        ["first", "第二", "", "after the empty line"],
+    )?;
+    // The empty line ends the client, as it ends the lesson's.
+    assert_eq!(
+        replies,
+        [
+            format!("{DEFAULT_PREFIX}first").into_bytes(),
+            format!("{DEFAULT_PREFIX}第二").into_bytes()
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn stop_returns_the_clients_and_lines_served() -> TestResult {
+    let server = start_server(Mode::Concurrent);
+    let mut one = connect(server.local_addr());
+    assert_echoed(&mut one, "a\n");
+    assert_echoed(&mut one, "b\n");
+    let mut two = connect(server.local_addr());
+    assert_echoed(&mut two, "c\n");
+    let served = server.stop()?;
+    assert_eq!((served.clients, served.lines), (2, 3));
+    Ok(())
+}
+
+#[test]
+fn events_tell_of_each_connection_and_its_end() -> TestResult {
+    use sockspec::peers::echo::EchoEvent;
+    use std::sync::mpsc;
+
+    let (tx, events) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = EchoServer::bind(any_local_addr(), EchoConfig::default())?
+        .on_event(move |event| {
+            let said = match event {
+                EchoEvent::Connected { .. } => "connected".to_string(),
+                EchoEvent::Closed { lines, .. } => format!("closed after {lines}"),
+                other => format!("{other:?}"),
+            };
+            let _ = tx.lock().unwrap().send(said);
+        })
+        .spawn()?;
+    let mut client = connect(server.local_addr());
+    assert_echoed(&mut client, "one\n");
+    drop(client);
+    assert_eq!(events.recv_timeout(WAIT)?, "connected");
+    assert_eq!(events.recv_timeout(WAIT)?, "closed after 1");
     Ok(())
 }

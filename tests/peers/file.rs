@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rstest::rstest;
-use sockspec::peers::file::{send_file, Existing, FileReceiver};
+use sockspec::peers::file::{send_file, Existing, FileHandle, FileReceiver, ReceiverConfig};
 use sockspec::{exit, wire, Error};
 
 use crate::util::{any_local_addr, connect, Rng, TestResult, WAIT};
@@ -65,12 +65,13 @@ fn list_dir(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Starts a receiver into `out` on a thread of its own; bounded: if the sender never comes, the test
+/// fails instead of hanging.
 #[track_caller]
-fn bind_receiver(out: &Path) -> FileReceiver {
-    let mut receiver = FileReceiver::bind(any_local_addr(), out).expect("bind the file receiver");
-    // Bounded: if the sender never comes, the test fails instead of hanging.
-    receiver.set_wait(Some(WAIT));
-    receiver
+fn start_receiver(out: &Path) -> FileHandle {
+    FileReceiver::bind(any_local_addr(), ReceiverConfig::new(out).wait(WAIT))
+        .and_then(FileReceiver::spawn)
+        .expect("start the file receiver")
 }
 
 #[rstest]
@@ -93,15 +94,18 @@ fn received_file_is_byte_identical(#[case] content: Content) -> TestResult {
     let out_dir = tempfile::tempdir()?;
     let out = out_dir.path().join("received.bin");
 
-    let receiver = bind_receiver(&out);
-    let addr = receiver.local_addr();
-    let receiving = std::thread::spawn(move || receiver.receive());
-    let sent = send_file(addr, &src)?;
-    let got = receiving.join().expect("receiver thread")?;
+    let receiver = start_receiver(&out);
+    let sent = send_file(receiver.local_addr(), &src)?;
+    let got = receiver.wait(WAIT)?;
 
     assert_eq!(sent, bytes.len() as u64);
     assert_eq!(got.bytes, sent);
     assert_eq!(got.path, out);
+    assert_eq!(
+        got.sha256,
+        Some(wire::sha256_hex(&bytes)),
+        "the receiver's sha256"
+    );
     let (digest, len) = wire::sha256_reader(fs::File::open(&out)?)?;
     assert_eq!(len, sent);
     assert_eq!(
@@ -121,17 +125,14 @@ fn received_file_is_byte_identical(#[case] content: Content) -> TestResult {
 fn a_sender_reset_mid_transfer_leaves_no_file() -> TestResult {
     let out_dir = tempfile::tempdir()?;
     let out = out_dir.path().join("never.bin");
-    let receiver = bind_receiver(&out);
-    let addr = receiver.local_addr();
-    let receiving = std::thread::spawn(move || receiver.receive());
-
-    let mut sender = connect(addr);
+    let receiver = start_receiver(&out);
+    let mut sender = connect(receiver.local_addr());
     let client = sender.local_addr()?;
     let partial = vec![0x5a; 100_000];
     sender.write_all(&partial)?;
     wire::reset(sender)?;
 
-    match receiving.join().expect("receiver thread") {
+    match receiver.wait(WAIT) {
         Err(Error::Broken { peer, bytes, .. }) => {
             assert_eq!(peer, client, "the error names the sender");
             assert!(bytes <= partial.len() as u64, "{bytes} bytes reported");
@@ -150,7 +151,7 @@ fn a_sender_reset_mid_transfer_leaves_no_file() -> TestResult {
 fn an_output_in_a_missing_directory_fails_before_listening() -> TestResult {
     let dir = tempfile::tempdir()?;
     let out: PathBuf = dir.path().join("missing").join("out.bin");
-    match FileReceiver::bind(any_local_addr(), &out) {
+    match FileReceiver::bind(any_local_addr(), ReceiverConfig::new(&out)) {
         Err(err @ Error::WriteFile { .. }) => assert_eq!(err.exit_code(), exit::FILE),
         Err(other) => panic!("want a write error, got {other:?}"),
         Ok(_) => panic!("bound although {} cannot be written", out.display()),
@@ -161,7 +162,7 @@ fn an_output_in_a_missing_directory_fails_before_listening() -> TestResult {
 #[test]
 fn an_output_that_is_a_directory_is_refused() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let err = FileReceiver::bind(any_local_addr(), dir.path())
+    let err = FileReceiver::bind(any_local_addr(), ReceiverConfig::new(dir.path()))
         .err()
         .expect("an error");
     assert!(matches!(err, Error::WriteFile { .. }), "{err:?}");
@@ -193,7 +194,7 @@ fn an_existing_output_is_refused_unless_replacing_is_asked_for() -> TestResult {
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("exists.bin");
     fs::write(&out, b"old")?;
-    match FileReceiver::bind(any_local_addr(), &out) {
+    match FileReceiver::bind(any_local_addr(), ReceiverConfig::new(&out)) {
         Err(err @ Error::OutputExists { .. }) => assert_eq!(err.exit_code(), exit::FILE),
         Err(other) => panic!("want OutputExists, got {other:?}"),
         Ok(_) => panic!("bound although {} exists", out.display()),
@@ -202,13 +203,43 @@ fn an_existing_output_is_refused_unless_replacing_is_asked_for() -> TestResult {
 
     let src = dir.path().join("new.bin");
     fs::write(&src, b"new")?;
-    let mut receiver = FileReceiver::bind_with(any_local_addr(), &out, Existing::Replace)?;
-    receiver.set_wait(Some(WAIT));
-    let addr = receiver.local_addr();
-    let receiving = std::thread::spawn(move || receiver.receive());
-    send_file(addr, &src)?;
-    receiving.join().expect("receiver thread")?;
+    let config = ReceiverConfig::new(&out)
+        .existing(Existing::Replace)
+        .wait(WAIT);
+    let receiver = FileReceiver::bind(any_local_addr(), config)?.spawn()?;
+    send_file(receiver.local_addr(), &src)?;
+    receiver.wait(WAIT)?;
     assert_eq!(fs::read(&out)?, b"new");
     assert_eq!(list_dir(dir.path()), ["exists.bin", "new.bin"]);
+    Ok(())
+}
+
+#[test]
+fn bytes_sent_from_memory_arrive_with_their_digest() -> TestResult {
+    let out_dir = tempfile::tempdir()?;
+    let out = out_dir.path().join("from_memory.bin");
+    let bytes = b"\x00\r\n\xff chunk ".repeat(100_000);
+    let receiver = start_receiver(&out);
+    let sent = sockspec::peers::file::send_bytes(receiver.local_addr(), &bytes)?;
+    let got = receiver.wait(WAIT)?;
+    assert_eq!((sent, got.bytes), (bytes.len() as u64, bytes.len() as u64));
+    assert_eq!(got.sha256, Some(wire::sha256_hex(&bytes)));
+    assert!(
+        fs::read(&out)? == bytes,
+        "the file differs from the bytes sent"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_receiver_without_hashing_reports_no_digest() -> TestResult {
+    let out_dir = tempfile::tempdir()?;
+    let out = out_dir.path().join("plain.bin");
+    let config = ReceiverConfig::new(&out).wait(WAIT).sha256(false);
+    let receiver = FileReceiver::bind(any_local_addr(), config)?.spawn()?;
+    sockspec::peers::file::send_bytes(receiver.local_addr(), b"abc")?;
+    let got = receiver.wait(WAIT)?;
+    assert_eq!((got.bytes, got.sha256), (3, None));
+    assert_eq!(fs::read(&out)?, b"abc");
     Ok(())
 }

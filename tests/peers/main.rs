@@ -7,6 +7,8 @@ mod chat;
 mod echo;
 /// File transfer: byte-exact files of awkward sizes and contents, and nothing left by a broken transfer.
 mod file;
+/// Every peer's handle: stop returns what the peer saw, wait lets it end, a drop never hangs.
+mod handles;
 /// UDP: whole datagrams in order from several paced senders, the size limit, the line formats.
 mod udp;
 /// Helpers: addresses, deadlines, a seeded generator, clients that read while they write.

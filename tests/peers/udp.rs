@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rstest::rstest;
-use sockspec::peers::udp::{self, UdpReceiver, UdpSender, RECV_BUFFER};
+use sockspec::peers::udp::{self, Datagram, UdpConfig, UdpReceiver, UdpSender, RECV_BUFFER};
 use sockspec::wire::{Deadline, MAX_UDP_PAYLOAD};
 use sockspec::Error;
 
@@ -19,7 +19,7 @@ use crate::util::{any_local_addr, Rng, TestResult, SILENCE, WAIT};
 
 #[track_caller]
 fn bind_receiver() -> UdpReceiver {
-    UdpReceiver::bind(any_local_addr()).expect("bind the UDP receiver")
+    UdpReceiver::bind(any_local_addr(), UdpConfig::default()).expect("bind the UDP receiver")
 }
 
 #[track_caller]
@@ -201,25 +201,28 @@ fn several_senders_datagrams_arrive_whole_in_order_from_the_right_address() -> T
 
 #[test]
 fn receiver_prints_one_line_per_datagram_with_its_sender() -> TestResult {
-    let receiver = bind_receiver();
+    let receiver = UdpReceiver::bind(any_local_addr(), UdpConfig::default().count(3))?;
     let sender = sender_to(&receiver);
     // Sent before the receiver runs: they wait in its queue, so the run below cannot block for ever.
     for payload in ["你好，世界".as_bytes(), b"two\nlines", b"\xff\x00bin"] {
         sender.send(payload)?;
     }
-    let mut raw = Vec::new();
-    assert_eq!(udp::run_receiver(&receiver, Some(1), false, &mut raw)?, 1);
-    assert_eq!(
-        raw,
-        format!("{}: 你好，世界\n", sender.local_addr()).as_bytes()
-    );
-
-    let mut escaped = Vec::new();
-    assert_eq!(
-        udp::run_receiver(&receiver, Some(2), true, &mut escaped)?,
-        2
-    );
+    let mut got: Vec<Datagram> = Vec::new();
+    let count = receiver.run(|datagram| {
+        got.push(datagram.clone());
+        Ok(())
+    })?;
+    assert_eq!(count, 3);
     let from = sender.local_addr();
+    assert!(got.iter().all(|d| d.from == from), "{got:?}");
+
+    let mut raw = Vec::new();
+    got[0].write_line(&mut raw, false)?;
+    assert_eq!(raw, format!("{from}: 你好，世界\n").as_bytes());
+    let mut escaped = Vec::new();
+    for datagram in &got[1..] {
+        datagram.write_line(&mut escaped, true)?;
+    }
     assert_eq!(
         String::from_utf8(escaped)?,
         format!("{from}: two\\nlines\n{from}: \\xff\\0bin\n")

@@ -1,6 +1,6 @@
 //! Checks of the UDP receiver and sender: one datagram is one message, whole, boundaries kept.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::client::end_input;
@@ -8,17 +8,13 @@ use super::generate::{messages, typed_lines};
 use super::property;
 use crate::grade::cause;
 use crate::grade::ctx::Ctx;
+use crate::grade::datagram::UdpPeer;
 use crate::grade::printed::{contains, misprinted, printed, printed_part};
 use crate::grade::procfs::Proto;
 use crate::grade::suite::Leave;
 use crate::grade::verdict::{CheckResult, Direction, Failure};
 use crate::grade::watch::Watched;
 use crate::wire;
-
-fn socket() -> CheckResult<UdpSocket> {
-    UdpSocket::bind("127.0.0.1:0")
-        .map_err(|e| Failure::harness(format!("cannot bind a UDP socket on 127.0.0.1: {e}")))
-}
 
 /// How many of `texts` show on successive, distinct lines of `out`, in order.
 fn lines_matched(out: &[u8], texts: &[Vec<u8>], strict: bool) -> usize {
@@ -53,7 +49,7 @@ fn send_and_watch(
     ctx: &mut Ctx,
     addr: SocketAddr,
     messages: &[Vec<u8>],
-    senders: &[UdpSocket],
+    senders: &[UdpPeer],
 ) -> CheckResult {
     let mark = ctx.stdout_mark()?;
     for (i, message) in messages.iter().enumerate() {
@@ -137,28 +133,31 @@ fn lines_before(out: &[u8], texts: &[Vec<u8>], strict: bool) -> usize {
 pub fn datagrams(ctx: &mut Ctx, messages: &[Vec<u8>], senders: usize) -> CheckResult {
     let addr = ctx.launch_server(Proto::Udp)?;
     let sockets = (0..senders.max(1))
-        .map(|_| socket())
+        .map(|_| ctx.udp_socket())
         .collect::<CheckResult<Vec<_>>>()?;
     send_and_watch(ctx, addr, messages, &sockets)
 }
 
-/// Generated datagrams to one receiver; after a failed case the next starts a fresh program.
+/// Generated datagrams to one receiver; after a failed case the next starts a fresh program (and a fresh
+/// socket: a socket lives in the network of the launch it was made for).
 pub fn property_datagrams(ctx: &mut Ctx, cases: u32, max_messages: usize) -> CheckResult {
-    let sockets = vec![socket()?];
-    let mut live: Option<SocketAddr> = None;
+    let mut live: Option<(SocketAddr, Vec<UdpPeer>)> = None;
     property(
         ctx,
         cases,
         messages(max_messages),
         |series| series.join("\n").into_bytes(),
         move |ctx, series| {
-            let addr = match live.take() {
-                Some(addr) => addr,
-                None => ctx.launch_server(Proto::Udp)?,
+            let (addr, sockets) = match live.take() {
+                Some(live) => live,
+                None => {
+                    let addr = ctx.launch_server(Proto::Udp)?;
+                    (addr, vec![ctx.udp_socket()?])
+                }
             };
             let series: Vec<Vec<u8>> = series.iter().map(|m| m.as_bytes().to_vec()).collect();
             send_and_watch(ctx, addr, &series, &sockets)?;
-            live = Some(addr);
+            live = Some((addr, sockets));
             Ok(())
         },
     )
@@ -169,7 +168,7 @@ const EXIT_LOOK: Duration = Duration::from_millis(50);
 
 /// Receives one datagram within `wait`; gives up early once the program has exited, since a datagram it
 /// sent before exiting is already queued on loopback.
-fn receive(ctx: &mut Ctx, socket: &UdpSocket, wait: Duration) -> CheckResult<Option<Vec<u8>>> {
+fn receive(ctx: &mut Ctx, socket: &UdpPeer, wait: Duration) -> CheckResult<Option<Vec<u8>>> {
     let deadline = wire::Deadline::after(wait);
     let mut buf = vec![0u8; 65_536];
     let mut gone = false;
@@ -201,7 +200,7 @@ fn receive(ctx: &mut Ctx, socket: &UdpSocket, wait: Duration) -> CheckResult<Opt
 }
 
 /// Types `line` and expects exactly one datagram holding it (a trailing newline tolerated unless strict).
-fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpSocket, line: &[u8]) -> CheckResult {
+fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpPeer, line: &[u8]) -> CheckResult {
     ctx.type_line(line)?;
     let wait = ctx.deadline().remaining().unwrap_or_default();
     match receive(ctx, socket, wait)? {
@@ -258,31 +257,8 @@ fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpSocket, line: &[u8]) -> Che
     }
 }
 
-/// Drops datagrams left over from an earlier case.
-fn drain(socket: &UdpSocket) {
-    let mut buf = [0u8; 65_536];
-    if socket.set_nonblocking(true).is_ok() {
-        for _ in 0..10_000 {
-            if socket.recv_from(&mut buf).is_err() {
-                break;
-            }
-        }
-        let _ = socket.set_nonblocking(false);
-    }
-}
-
-fn launch_sender(ctx: &mut Ctx, socket: &UdpSocket) -> CheckResult {
-    let port = socket
-        .local_addr()
-        .map_err(|e| Failure::harness(format!("cannot read the UDP port: {e}")))?
-        .port();
-    drain(socket);
-    ctx.launch(port, None)
-}
-
 pub fn sender_lines(ctx: &mut Ctx, lines: &[Vec<u8>]) -> CheckResult {
-    let socket = socket()?;
-    launch_sender(ctx, &socket)?;
+    let socket = ctx.launch_sender()?;
     for line in lines {
         typed_becomes_datagram(ctx, &socket, line)
             .map_err(|f| f.with_input([line.as_slice(), b"\n"].concat()))?;
@@ -290,9 +266,9 @@ pub fn sender_lines(ctx: &mut Ctx, lines: &[Vec<u8>]) -> CheckResult {
     Ok(())
 }
 
+/// Generated lines to one sender; after a failed case the next starts a fresh program with a fresh socket.
 pub fn property_sender_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> CheckResult {
-    let socket = socket()?;
-    let mut live = false;
+    let mut live: Option<UdpPeer> = None;
     property(
         ctx,
         cases,
@@ -304,13 +280,14 @@ pub fn property_sender_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> Che
                 .collect()
         },
         move |ctx, lines| {
-            if !std::mem::take(&mut live) {
-                launch_sender(ctx, &socket)?;
-            }
+            let socket = match live.take() {
+                Some(socket) => socket,
+                None => ctx.launch_sender()?,
+            };
             for line in lines {
                 typed_becomes_datagram(ctx, &socket, line.as_bytes())?;
             }
-            live = true;
+            live = Some(socket);
             Ok(())
         },
     )
@@ -319,8 +296,7 @@ pub fn property_sender_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> Che
 /// After `lines` are typed and sent, stdin ends: the sender must exit 0, and an empty line must not
 /// become an empty datagram.
 pub fn sender_exit(ctx: &mut Ctx, how: Leave, lines: &[Vec<u8>]) -> CheckResult {
-    let socket = socket()?;
-    launch_sender(ctx, &socket)?;
+    let socket = ctx.launch_sender()?;
     for line in lines {
         typed_becomes_datagram(ctx, &socket, line).map_err(|f| {
             Failure::not_run(format!(

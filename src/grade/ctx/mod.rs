@@ -1,24 +1,40 @@
 //! One check's world: its deadlines and time budget, its transcript, and the program under test,
 //! launched fresh for it.
+//!
+//! Every launch gets its own network ([`Plan::network`]: a private namespace where the system allows
+//! it), and every socket of the grader's side is made in the network of the launch it talks to, through
+//! the methods here, which are the only way checks get one:
+//!
+//! - [`Ctx::launch_server`], then [`Ctx::connect`] (TCP) or [`Ctx::udp_socket`] (to send datagrams);
+//! - [`Ctx::launch_client`] (a listener, the program started with its port, its first connection), then
+//!   [`Ctx::accept`] for more;
+//! - [`Ctx::launch_sender`] (a UDP socket, the program started with its port).
+//!
+//! A socket keeps the network it was made in: after a relaunch, make new ones. Those methods live in
+//! `ctx/launch.rs`; waiting for what the program prints in `ctx/output.rs`; the time budgets in
+//! `ctx/budget.rs`; the rest of a check's world here.
 
 mod budget;
+mod launch;
 mod output;
 
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use super::conn::{Compare, Conn, Limits, Parking};
-use super::launch::{Isolation, LaunchSpec, NotReady, Program};
-use super::procfs::Proto;
+use super::conn::{Compare, Limits, Parking};
+use super::datagram::Misaddressed;
+use super::launch::Program;
+use super::netns::{Isolate, Network, Plan};
 use super::suite::{Check, Suite};
 use super::template::{Template, Values};
-use super::verdict::{CheckResult, Direction, Failure, Transcript};
+use super::verdict::{AddressIgnored, CheckResult, Direction, Failure, Serving, Transcript};
 use super::watch::Tap;
-use crate::wire::{self, Deadline};
+use crate::wire::Deadline;
 
 pub use budget::{budget_answers, GradeBudget, BUDGET_ANSWERS, PROPERTY_BUDGET_ANSWERS};
+pub use launch::free_port;
 
 /// Settings that hold for every check of a run.
 #[derive(Debug, Clone)]
@@ -34,6 +50,8 @@ pub struct Options {
     pub output_cap: usize,
     /// How long a stopped program gets between SIGTERM and SIGKILL.
     pub grace: Duration,
+    /// Private network namespaces per launch: where possible, required, or never.
+    pub isolate: Isolate,
 }
 
 impl Default for Options {
@@ -45,6 +63,7 @@ impl Default for Options {
             quiet: Duration::from_millis(200),
             output_cap: 1024 * 1024,
             grace: Duration::from_millis(500),
+            isolate: Isolate::Auto,
         }
     }
 }
@@ -53,12 +72,18 @@ impl Default for Options {
 const INPUT_FILE: &str = "input.bin";
 const OUTPUT_FILE: &str = "output.bin";
 
+/// The current launch. Fields drop in order: the program is stopped first, then the grader's listener
+/// goes, then the network (a namespace is freed once nothing refers to it), then the directory.
 struct Launched {
-    program: Program,
-    workdir: tempfile::TempDir,
-    values: Values,
-    /// Copies the program's stdout into the transcript.
+    /// Copies the program's stdout into the transcript; finished before the program is stopped.
     tap: Tap,
+    program: Program,
+    /// For a client launch: the listener its connections arrive at.
+    listener: Option<TcpListener>,
+    network: Network,
+    /// Removed when dropped, after the program is stopped.
+    _workdir: tempfile::TempDir,
+    values: Values,
 }
 
 /// What is left of a check's program once it is stopped, for the report.
@@ -67,6 +92,9 @@ pub struct Leftovers {
     pub exit: Option<String>,
     pub stdout_tail: Vec<u8>,
     pub stderr_tail: Vec<u8>,
+    /// The resource limit the program ran into, shown by evidence ("exceeded the process limit of 128
+    /// (...)").
+    pub breach: Option<String>,
 }
 
 /// How long a program whose output or connection just ended may take to be reaped: long enough that a
@@ -78,6 +106,8 @@ pub struct Ctx<'a> {
     pub check: &'a Check,
     pub opts: &'a Options,
     template: &'a Template,
+    /// The run's decision about networks: a fresh namespace per launch, or the shared loopback.
+    plan: &'a Plan,
     pub log: Transcript,
     /// Connections the check dropped; closed once the verdict is settled.
     pub parking: Parking,
@@ -93,17 +123,17 @@ pub struct Ctx<'a> {
     /// The leftovers of the program that showed the reported failure (a property run goes on to other
     /// programs while it shrinks, and the report must show the exit and stderr of the failing one).
     pinned: Option<Leftovers>,
-    /// The `{port}` a server was given and the address it listened on instead, the first time they differed.
-    pub port_ignored: Option<(u16, SocketAddr)>,
+    /// The first time the program used another address than the one it was given (a server listening
+    /// elsewhere, a client connecting elsewhere).
+    pub address_ignored: Option<AddressIgnored>,
+    /// The first datagram a sender addressed elsewhere than it was told, noted by its [`UdpPeer`].
+    misaddressed: Misaddressed,
     /// When the check's time budget ends.
     end: Instant,
     /// Limits over the whole grade.
     pub budget: &'a GradeBudget,
-    /// The grader's listener for a client program, kept while it runs: a program that opens a second
-    /// connection is seen doing so instead of being refused.
-    client_listener: Option<TcpListener>,
     /// What the check learnt about how the server serves its clients, when it passed.
-    pub serving: Option<super::verdict::Serving>,
+    pub serving: Option<Serving>,
 }
 
 impl<'a> Ctx<'a> {
@@ -112,6 +142,7 @@ impl<'a> Ctx<'a> {
         check: &'a Check,
         opts: &'a Options,
         template: &'a Template,
+        plan: &'a Plan,
         seed: u64,
         budget: &'a GradeBudget,
     ) -> Self {
@@ -121,12 +152,12 @@ impl<'a> Ctx<'a> {
         Ctx {
             end: Instant::now() + check_budget,
             budget,
-            client_listener: None,
             serving: None,
             suite,
             check,
             opts,
             template,
+            plan,
             log: Transcript::new(),
             parking: Parking::default(),
             seed,
@@ -135,7 +166,8 @@ impl<'a> Ctx<'a> {
             last: None,
             pin: false,
             pinned: None,
-            port_ignored: None,
+            address_ignored: None,
+            misaddressed: Misaddressed::default(),
         }
     }
 
@@ -197,141 +229,6 @@ impl<'a> Ctx<'a> {
         [self.opts.prefix.as_slice(), message].concat()
     }
 
-    /// Stops the current program, if any, and launches a fresh copy in a fresh directory. `port` fills
-    /// `{port}`; `input` is written to the file `{file}` names.
-    pub fn launch(&mut self, port: u16, input: Option<&[u8]>) -> CheckResult {
-        self.stop();
-        let workdir = tempfile::Builder::new()
-            .prefix("sockspec-run-")
-            .tempdir()
-            .map_err(|e| Failure::harness(format!("cannot create a working directory: {e}")))?;
-        let mut values = Values {
-            host: "127.0.0.1".into(),
-            port,
-            file: None,
-            out: Some(workdir.path().join(OUTPUT_FILE).display().to_string()),
-        };
-        if let Some(bytes) = input {
-            let path = workdir.path().join(INPUT_FILE);
-            std::fs::write(&path, bytes)
-                .map_err(|e| Failure::harness(format!("cannot write {}: {e}", path.display())))?;
-            values.file = Some(path.display().to_string());
-        }
-        let argv = self.template.expand(&values);
-        let spec = LaunchSpec {
-            argv,
-            workdir: workdir.path().to_path_buf(),
-            env: Vec::new(),
-            output_cap: self.opts.output_cap,
-            isolation: Isolation::None,
-        };
-        let program = Program::spawn(&spec).map_err(|e| {
-            self.launch_error = Some(e.to_string());
-            Failure::not_run(format!("cannot launch the program: {e}"))
-        })?;
-        self.log
-            .event("program", &format!("started (pid {})", program.pid()));
-        let tap = Tap::start(std::sync::Arc::clone(program.stdout()), self.log.clone());
-        self.current = Some(Launched {
-            program,
-            workdir,
-            values,
-            tap,
-        });
-        Ok(())
-    }
-
-    /// Launches a server on a free port and waits, through /proc, until it listens (or has bound its UDP
-    /// socket): no probe connection is made, so a one-client server still has its one client.
-    pub fn launch_server(&mut self, proto: Proto) -> CheckResult<SocketAddr> {
-        let port = free_port(proto)
-            .map_err(|e| Failure::harness(format!("cannot find a free port: {e}")))?;
-        self.launch(port, None)?;
-        let wait = self.start_wait();
-        let deadline = self.start_deadline();
-        let program = self.program()?;
-        match program.wait_listening(proto, deadline) {
-            Ok(addr) => {
-                self.log.event("program", &format!("listening on {addr}"));
-                if addr.port() != port {
-                    self.port_ignored.get_or_insert((port, addr));
-                }
-                Ok(addr)
-            }
-            Err(NotReady::Exited { status }) => {
-                let how = format!("exited ({}) before it listened", describe_status(status));
-                Err(Failure::crash(format!("the program {how}")).not_ready(how))
-            }
-            Err(_) => {
-                let how = format!("did not start listening within {:.1} s", wait.as_secs_f64());
-                Err(
-                    Failure::timeout(format!("the program {how} (the start deadline)"))
-                        .not_ready(how),
-                )
-            }
-        }
-    }
-
-    /// For programs that connect to the grader: a listener on a free port, then the program launched
-    /// with that port (and `input` as its `{file}`), then its connection accepted.
-    pub fn launch_client(&mut self, input: Option<&[u8]>) -> CheckResult<Conn> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| Failure::harness(format!("cannot listen on 127.0.0.1: {e}")))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| Failure::harness(format!("cannot read the listening port: {e}")))?
-            .port();
-        self.launch(port, input)?;
-        let stream = self.accept(&listener)?;
-        self.client_listener = Some(listener);
-        let mut conn = Conn::accepted(stream, "program", &self.log, &self.parking, self.limits());
-        if let Some(launched) = &self.current {
-            conn.watch_program(launched.program.pid(), launched.program.stderr());
-        }
-        Ok(conn)
-    }
-
-    fn accept(&mut self, listener: &TcpListener) -> CheckResult<TcpStream> {
-        let wait = self.start_wait();
-        let deadline = self.start_deadline();
-        loop {
-            let slice = Deadline::after(Duration::from_millis(50));
-            match wire::accept(listener, slice) {
-                Ok(Some((stream, _))) => return Ok(stream),
-                Ok(None) => {}
-                Err(e) => return Err(Failure::harness(format!("accept failed: {e}"))),
-            }
-            // A program that dies before connecting will never connect: say so at once.
-            if let Some(status) = self.program()?.try_status() {
-                let how = format!("exited ({}) without connecting", describe_status(status));
-                return Err(Failure::crash(format!("the program {how}")).not_ready(how));
-            }
-            if deadline.passed() {
-                let how = format!("did not connect within {:.1} s", wait.as_secs_f64());
-                return Err(
-                    Failure::timeout(format!("the program {how} (the start deadline)"))
-                        .not_ready(how),
-                );
-            }
-        }
-    }
-
-    /// True when a client program that was accepted has connected again (a second connection waits):
-    /// looked at once the first connection closed, to say what the program did.
-    pub fn reconnected(&self) -> bool {
-        let Some(listener) = &self.client_listener else {
-            return false;
-        };
-        let mut fds = libc::pollfd {
-            fd: std::os::fd::AsRawFd::as_raw_fd(listener),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // A connect made before the close is queued already: a short look is enough.
-        // SAFETY: one valid pollfd that outlives the call.
-        unsafe { libc::poll(&mut fds, 1, 100) > 0 }
-    }
-
     pub fn program(&mut self) -> CheckResult<&mut Program> {
         self.current
             .as_mut()
@@ -345,15 +242,6 @@ impl<'a> Ctx<'a> {
             .as_ref()
             .and_then(|l| l.values.out.as_ref())
             .map(PathBuf::from)
-    }
-
-    /// Connects to the server under test as a client named `name`.
-    pub fn connect(&self, addr: SocketAddr, name: &str) -> CheckResult<Conn> {
-        let mut conn = Conn::connect(addr, name, &self.log, &self.parking, self.limits())?;
-        if let Some(launched) = &self.current {
-            conn.watch_program(launched.program.pid(), launched.program.stderr());
-        }
-        Ok(conn)
     }
 
     /// Types a line on the program's stdin (`text` and a newline).
@@ -520,32 +408,17 @@ impl<'a> Ctx<'a> {
     /// needs: of the program [`Ctx::pin_evidence`] marked if any, else of the last one stopped.
     pub fn stop(&mut self) -> Leftovers {
         self.parking.release();
-        self.client_listener = None;
-        if let Some(Launched {
-            mut program,
-            workdir,
-            tap,
-            ..
-        }) = self.current.take()
-        {
+        if let Some(mut launched) = self.current.take() {
             // What a program that was still running prints while it is being stopped (a traceback
             // when its stdin ends, a message on SIGTERM) is the grader's doing, not part of the check:
             // its output is taken before. A program that ended by itself has all of its output read.
-            drop(tap);
+            launched.tap.finish();
+            let program = &mut launched.program;
             let running = program.try_status().is_none();
-            let before = running.then(|| {
-                (
-                    program.stdout().tail(TAIL_BYTES),
-                    program.stderr().tail(TAIL_BYTES),
-                )
-            });
+            let tails = |p: &Program| (p.stdout().tail(TAIL_BYTES), p.stderr().tail(TAIL_BYTES));
+            let before = running.then(|| tails(program));
             let report = program.stop(self.opts.grace);
-            let (stdout_tail, stderr_tail) = before.unwrap_or_else(|| {
-                (
-                    program.stdout().tail(TAIL_BYTES),
-                    program.stderr().tail(TAIL_BYTES),
-                )
-            });
+            let (stdout_tail, stderr_tail) = before.unwrap_or_else(|| tails(program));
             let leftovers = Leftovers {
                 exit: report
                     .exited_by_itself
@@ -554,9 +427,9 @@ impl<'a> Ctx<'a> {
                     .map(describe_status),
                 stdout_tail,
                 stderr_tail,
+                breach: program.breach().map(|b| b.to_string()),
             };
-            drop(program);
-            drop(workdir);
+            drop(launched);
             if std::mem::take(&mut self.pin) {
                 self.pinned = Some(leftovers.clone());
             }
@@ -602,14 +475,5 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGBUS => "SIGBUS",
         libc::SIGFPE => "SIGFPE",
         _ => "signal",
-    }
-}
-
-/// A port that was free a moment ago: the program binds it. (A program that ignores it is still found
-/// through /proc.)
-pub fn free_port(proto: Proto) -> std::io::Result<u16> {
-    match proto {
-        Proto::Tcp => Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()),
-        Proto::Udp => Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port()),
     }
 }
