@@ -76,6 +76,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A grade stopped by [`crate::grade::runs::interrupt`] (a signal): whoever interrupted it reports.
+    #[error("the grade was interrupted")]
+    Interrupted,
+
     #[error("{context}")]
     Io {
         context: String,
@@ -104,7 +108,7 @@ impl Error {
             Error::ReadFile { .. } | Error::WriteFile { .. } | Error::OutputExists { .. } => {
                 exit::FILE
             }
-            Error::Broken { .. } | Error::Io { .. } => exit::FAILED,
+            Error::Broken { .. } | Error::Io { .. } | Error::Interrupted => exit::FAILED,
         }
     }
 

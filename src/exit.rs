@@ -4,7 +4,7 @@
 pub const OK: u8 = 0;
 /// The work ran but did not succeed: a transfer broke, or (for `grade`) a required check failed.
 pub const FAILED: u8 = 1;
-/// The command line, a suite file or the program to launch is wrong (clap uses 2 as well).
+/// The command line, a suite file or the command to launch is wrong (clap uses 2 as well).
 pub const USAGE: u8 = 2;
 /// A server cannot listen: the port is in use, or the address cannot be bound.
 pub const ADDR_IN_USE: u8 = 3;
@@ -21,10 +21,11 @@ pub const SIGNALLED: u8 = 128;
 pub const HELP: &str = "\
 Exit codes:
   0  success (grade: every required check passed)
-  1  the work failed (a transfer broke; grade: a required check failed)
-  2  usage error: bad flag or value (port, host), bad suite file, program could not be launched
+  1  the work failed (a transfer broke; grade: a required check failed, or the program cannot be launched)
+  2  usage error: bad flag or value (port, host), bad suite file or command (grade)
   3  cannot listen: the port is already in use, or the address cannot be bound
   4  file error: a file cannot be read or written
   5  cannot connect: nobody is listening, the host is unreachable, or the connection timed out
   6  a name does not resolve (lookup): no such name, no answer from DNS, not a valid address
-  128+N  stopped by signal N: 130 for Ctrl-C (sockets, serve file)";
+  128+N  stopped by signal N: 130 for Ctrl-C, 143 for SIGTERM (sockets, serve file; grade after
+         cleaning up and writing the report of the checks finished)";

@@ -1,18 +1,24 @@
-//! `sockspec grade`: flags to a checked [`GradeConfig`], the run, and the report written safely.
+//! `sockspec grade`: flags to a checked [`GradeConfig`], the run, and the report written safely, also when
+//! the grade is interrupted.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{parse_scale, write_stdout};
+use super::output::Output;
+use super::{parse_scale, signals, write_stdout};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::grade::ctx::Options;
+use crate::grade::launch;
 use crate::grade::netns::{self, Isolate};
 use crate::grade::suite::{Level, Suite};
 use crate::grade::template::Template;
-use crate::grade::{self, GradeConfig};
+use crate::grade::verdict::CheckReport;
+use crate::grade::{self, runs, sweep, GradeConfig};
 use crate::report::{self, Format};
 
 /// Whether the human report uses colour.
@@ -55,8 +61,11 @@ pub struct GradeArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Write the report to this file instead of stdout (checked before any check runs; replaced only once
-    /// the report is complete).
+    /// Write the report to FILE instead of stdout (`-`: stdout). Checked before any check runs. A regular
+    /// file (or a new one) is replaced only by a complete report (written beside it, then renamed; its
+    /// permissions kept); a symlink is followed and its target replaced, the link kept; a FIFO or a
+    /// character device (/dev/null, /dev/stdout, a terminal) is written in place, never replaced; a
+    /// directory, block device, socket or unknown name in /dev is refused.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Multiply every deadline by this factor (slow machines, slow programs).
@@ -93,17 +102,35 @@ address is local and (as root, with BPF) every connection or datagram reaches th
 ports and hosts (8888, 192.168.1.100) work and grades can run side by side. The report says when the
 system did not allow it (--isolate=on then refuses to run).
 
+A program that cannot be launched at all (its file is missing, not executable) is the submission's
+fault: the report says why, with every check not run (score 0), and the exit code is 1. A command that
+cannot work for anyone (an interpreter that is not installed) is a usage error: exit 2, no report.
+
+Interruption: SIGINT (Ctrl-C), SIGTERM (a CI job's timeout) or SIGHUP stop every program the grade
+started (its whole process tree and cgroup), remove the temporary directories, write the report of the
+checks finished so far (to -o FILE, else to stdout), marked incomplete (JSON: \"incomplete\": true and
+\"interrupted_by\"; the others: an INCOMPLETE line), and exit with 128 + the signal. If the grader is
+killed outright (SIGKILL), a watchdog process kills what it started and removes its temporary files;
+whatever a killed grader still left is removed at the start of the next grade.
+
 Exit codes:
-  0  every required check passed
-  1  a required check did not pass
-  2  usage, suite or launch error, a report file (-o) that cannot be written (found before any check
-     runs), or a fault of the grader itself
-  4  the report could not be saved at the end (-o FILE; an older report there is left whole)";
+  0    every required check passed
+  1    a required check did not pass (also: the program cannot be launched)
+  2    usage, suite or command error, a report file (-o) that cannot be written (found before any
+       check runs), or a fault of the grader itself
+  4    the report could not be saved at the end (-o FILE; an older report there is left whole)
+  129  interrupted by SIGHUP, 130 by SIGINT, 143 by SIGTERM (128 + the signal)";
 
 impl GradeArgs {
     /// The checked configuration of a grading run.
     pub fn config(&self, suite: Suite) -> Result<GradeConfig> {
         let template = Template::new(&self.command, &suite)?;
+        // A program named without a path (`python3`) that is not installed fails for every submission:
+        // the command's fault, a usage error now. A path (`./a.out`) names the submission itself, whose
+        // absence is reported as the program's (see `grade::grade`).
+        if let Some(name) = template.argv().first().filter(|n| !n.contains(['/', '{'])) {
+            launch::resolve_program(name, &[]).map_err(|e| Error::Usage(e.to_string()))?;
+        }
         let mut options = Options {
             strict: self.strict,
             timeout_scale: self.timeout_scale,
@@ -133,40 +160,67 @@ pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     let config = args.config(suite)?;
+    config.selected()?;
     if args.isolate != Isolate::Off {
         // An ordinary user may make network namespaces inside a user namespace of its own, which can
-        // only be entered while this process has a single thread: now, before anything starts one.
-        // If it fails, the run finds out when it probes for isolation, and says so.
+        // only be entered while this process has a single thread: now, before anything starts one
+        // (the signal thread and the watchdog below included). If it fails, the run finds out when it
+        // probes for isolation, and says so.
         let _ = netns::enter_user_namespace();
     }
+    // Before any thread starts: blocked now, the stop signals reach only the signal thread started
+    // below, and the watchdog is forked while forking is safe.
+    let blocked = signals::block()?;
     // Before any check runs: a report that cannot be written is a usage error now, not after the run.
-    let output = args
-        .output
-        .as_deref()
-        .map(|path| Ok((path, report_file(path)?)))
-        .transpose()?;
-    let progress = std::io::IsTerminal::is_terminal(&io::stderr());
-    let mut done = 0;
-    let report = grade::grade(&config, |check| {
-        done += 1;
-        if progress {
-            eprintln!(
-                "[{done}] {} {}",
-                check.id,
-                report::outcome_word(check.outcome)
-            );
-        }
-    })?;
-    let to_terminal = args.output.is_none() && std::io::IsTerminal::is_terminal(&io::stdout());
+    let output = Output::open(args.output.as_deref())?;
+    signals::start_watchdog()?;
+    // Programs are launched from this thread, which lives as long as the process.
+    runs::set_parent_death_signal(true);
+    // Silent, as a temporary-file cleaner is: what it removes belonged to graders that are gone.
+    sweep::sweep();
+    let to_terminal = output.is_stdout() && std::io::IsTerminal::is_terminal(&io::stdout());
     let colour = match args.color {
         Colour::Always => true,
         Colour::Never => false,
         Colour::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
     };
-    let text = report::render(&report, args.format, colour);
-    match output {
-        Some((path, file)) => save_report(path, file, &text)?,
-        None => write_stdout(&text)?,
+    let shared = Arc::new(Shared {
+        config,
+        format: args.format,
+        colour,
+        started: Instant::now(),
+        finished: Mutex::new(Vec::new()),
+        output: Mutex::new(Some(output)),
+    });
+    let on_signal = Arc::clone(&shared);
+    signals::on_signal(blocked, move |signal| on_signal.interrupted(signal))?;
+
+    let progress = std::io::IsTerminal::is_terminal(&io::stderr());
+    let result = grade::grade(&shared.config, |check| {
+        let mut finished = lock(&shared.finished);
+        finished.push(check.clone());
+        if progress {
+            eprintln!(
+                "[{}] {} {}",
+                finished.len(),
+                check.id,
+                report::outcome_word(check.outcome)
+            );
+        }
+    });
+    let output = {
+        let mut slot = lock(&shared.output);
+        if runs::interrupted() {
+            // The signal thread writes the report of the checks finished and ends the process.
+            drop(slot);
+            return wait_for_the_signal_thread();
+        }
+        slot.take()
+    };
+    let report = result?;
+    let text = report::render(&report, shared.format, shared.colour);
+    if let Some(output) = output {
+        output.write(&text)?;
     }
     Ok(if report.summary.harness_fault {
         exit::USAGE
@@ -177,46 +231,68 @@ pub(super) fn grade(args: &GradeArgs) -> Result<u8> {
     })
 }
 
-/// A new file beside `path` that the report is written to and then renamed over `path`: a run that fails
-/// leaves an existing report whole. Made before the run, so a place that cannot be written is found at once.
-fn report_file(path: &Path) -> Result<tempfile::NamedTempFile> {
-    use std::os::unix::fs::PermissionsExt;
-    let cannot = |why: String| {
-        Error::Usage(format!(
-            "cannot write the report to {}: {why}",
-            path.display()
-        ))
-    };
-    if path.is_dir() {
-        return Err(cannot("it is a directory".into()));
-    }
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    tempfile::Builder::new()
-        .prefix(".sockspec-report-")
-        // As a file written in place would be: readable by others unless the umask says otherwise.
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
-        .map_err(|e| match std::fs::metadata(dir) {
-            // Say what is wrong with the directory rather than with the temporary file's name.
-            Err(why) => cannot(format!("{}: {why}", dir.display())),
-            Ok(_) => cannot(e.to_string()),
-        })
+/// What the grading thread and the signal thread share.
+struct Shared {
+    config: GradeConfig,
+    format: Format,
+    colour: bool,
+    started: Instant,
+    /// The reports of the checks finished so far, for the report of an interrupted grade.
+    finished: Mutex<Vec<CheckReport>>,
+    /// Where the report goes; taken by whichever thread writes a report, so only one ever does.
+    output: Mutex<Option<Output>>,
 }
 
-/// Writes the report into its temporary file and renames it to `path`.
-fn save_report(path: &Path, mut file: tempfile::NamedTempFile, text: &str) -> Result<()> {
-    let failed = |source| Error::WriteFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    file.write_all(text.as_bytes())
-        .and_then(|_| file.as_file().sync_all())
-        .map_err(failed)?;
-    file.persist(path).map_err(|e| failed(e.error))?;
-    Ok(())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// On SIGINT, SIGTERM or SIGHUP: stops every program at once (the check running may be in a long
+    /// wait), writes the report of the checks finished, marked incomplete, and exits with 128 + the
+    /// signal. A grade that already finished and is writing its report is left to end as it would.
+    fn interrupted(&self, signal: libc::c_int) {
+        let name = signals::name(signal);
+        let cleanup = runs::interrupt();
+        let Some(output) = lock(&self.output).take() else {
+            return;
+        };
+        let finished = lock(&self.finished).clone();
+        let report = grade::interrupted_report(&self.config, &finished, self.started, name);
+        let text = report::render(&report, self.format, self.colour);
+        let place = output.describe();
+        let saved = output.write(&text);
+        let stopped = match cleanup.programs {
+            0 => String::new(),
+            1 => "the program stopped, ".into(),
+            n => format!("{n} programs stopped, "),
+        };
+        match saved {
+            Ok(()) => eprintln!(
+                "sockspec: interrupted by {name}: {stopped}temporary files removed; the report of \
+                 the {} check(s) finished is in {place}, marked incomplete",
+                finished.len()
+            ),
+            Err(e) => eprintln!(
+                "sockspec: interrupted by {name}: {stopped}temporary files removed; {:#}",
+                anyhow::Error::from(e)
+            ),
+        }
+        std::process::exit(i32::from(exit::SIGNALLED) + signal);
+    }
+}
+
+/// How long the grading thread waits for the signal thread to write its report and end the process
+/// (stopping programs takes seconds at most, a FIFO may wait for its reader).
+const SIGNAL_THREAD_WAIT: Duration = Duration::from_secs(120);
+
+/// Waits for the signal thread to end the process; if it never does, an error.
+fn wait_for_the_signal_thread() -> Result<u8> {
+    let deadline = crate::wire::Deadline::after(SIGNAL_THREAD_WAIT);
+    while let Some(left) = deadline.remaining() {
+        std::thread::park_timeout(left);
+    }
+    Err(Error::Interrupted)
 }
 
 fn list_checks(suite: &Suite) -> String {

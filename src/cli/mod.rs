@@ -1,12 +1,15 @@
 //! The `sockspec` command line: clap definitions, turned into checked configuration before anything runs.
 //!
 //! - [`peers`]: `serve ...`, `echo`, `chat`, `send-file`, `send-udp`: the reference peers from the shell.
-//! - [`grade`]: `grade`: a suite run against a program, and its report.
+//! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
+//!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
 //! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
 
 mod grade;
 mod lookup;
+mod output;
 mod peers;
+mod signals;
 mod sockets;
 
 pub use grade::*;

@@ -53,7 +53,7 @@ impl RunGroup {
     /// Like [`RunGroup::create`], and with `max_tasks`, also a `pids` group capped at that many tasks
     /// when one can be made ([`RunGroup::limits_tasks`] says whether it was).
     pub fn create_limited(token: &str, max_tasks: Option<u64>) -> Option<RunGroup> {
-        let name = format!("sockspec-{token}");
+        let name = format!("{NAME_PREFIX}{token}");
         let (dir, root) = ROOTS.iter().find_map(|root| {
             let root = Path::new(root);
             if !root.join("cgroup.procs").is_file() {
@@ -99,13 +99,19 @@ impl RunGroup {
 
     /// The pids in the group now.
     pub fn members(&self) -> HashSet<i32> {
-        fs::read_to_string(self.dir.join("cgroup.procs"))
-            .map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect())
-            .unwrap_or_default()
+        members_of(&self.dir)
     }
 
     pub fn path(&self) -> &Path {
         &self.dir
+    }
+
+    /// Every group the run's processes are in: the one that finds them, and the `pids` group that caps
+    /// them when that is another one (a hybrid system). An interruption kills and removes them all.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.dir.clone()];
+        dirs.extend(self.pids.iter().filter(|p| **p != self.dir).cloned());
+        dirs
     }
 
     /// True when the group caps the run's tasks (`pids.max`).
@@ -167,4 +173,44 @@ impl Drop for RunGroup {
         }
         let _ = fs::remove_dir(&self.dir);
     }
+}
+
+/// What every run's cgroup is named: this, then the run's token.
+pub const NAME_PREFIX: &str = "sockspec-";
+
+/// The pids in the cgroup at `dir` now.
+pub fn members_of(dir: &Path) -> HashSet<i32> {
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Sends SIGKILL to every process in the cgroup at `dir`: all at once through `cgroup.kill` where the
+/// kernel has it (cgroup v2, Linux 5.14; it also takes children forked meanwhile), else one by one.
+pub fn kill_members(dir: &Path) {
+    if fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+        return;
+    }
+    for pid in members_of(dir) {
+        // SAFETY: kill(2) on a pid the kernel lists in the run's cgroup.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Every run cgroup that exists now, in each tree sockspec makes them in, with the run's token.
+pub fn existing() -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    for root in ROOTS {
+        let Ok(dir) = fs::read_dir(root) else {
+            continue;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let token = name.to_str().and_then(|n| n.strip_prefix(NAME_PREFIX));
+            if let Some(token) = token.filter(|_| entry.path().join("cgroup.procs").is_file()) {
+                found.push((entry.path(), token.to_string()));
+            }
+        }
+    }
+    found
 }

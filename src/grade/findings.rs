@@ -59,10 +59,10 @@ pub struct Summary {
 }
 
 /// Gives each distinct cause an id (in the order the checks met them) and the checks their cause's id.
-pub fn group_causes(reports: &mut [CheckReport], found: Vec<Option<Cause>>) -> Vec<CauseReport> {
+pub fn group_causes(reports: &mut [CheckReport]) -> Vec<CauseReport> {
     let mut causes: Vec<(Cause, CauseReport)> = Vec::new();
-    for (report, cause) in reports.iter_mut().zip(found) {
-        let Some(cause) = cause else {
+    for report in reports.iter_mut() {
+        let Some(cause) = report.diagnosis.clone() else {
             continue;
         };
         let n = match causes.iter().position(|(c, _)| c.key == cause.key) {
@@ -209,7 +209,7 @@ mod tests {
     fn report(id: &str, outcome: Outcome, serving: Option<Serving>) -> CheckReport {
         let config = crate::grade::tests::config(&["python3", "server"]);
         let check = config.suite.check(id).expect("a check of the suite");
-        let mut report = crate::grade::skipped(&config, check, "");
+        let mut report = crate::grade::not_run::not_run(&config, check, String::new());
         report.outcome = outcome;
         report.serving = serving;
         report

@@ -9,6 +9,8 @@
 //! - [`watch`], [`printed`]: what the program prints, and how it is judged.
 //! - [`verdict`], [`evidence`]: outcomes and the evidence shown; [`cause`]: one explanation for many
 //!   failures; [`findings`]: what a whole grade found (causes, server mode, notes, summary).
+//! - [`runs`], [`sweep`]: every live run in one registry, stopped at once on an interruption or by a
+//!   watchdog; what a killed grader left, removed by the next one.
 //! - [`Grade`]: grading from a test, a builder over [`GradeConfig`] and [`grade()`].
 
 mod builder;
@@ -24,9 +26,13 @@ pub mod findings;
 pub mod launch;
 pub mod limits;
 pub mod netns;
+mod not_run;
 pub mod printed;
 pub mod procfs;
+mod readiness;
+pub mod runs;
 pub mod suite;
+pub mod sweep;
 pub mod template;
 pub mod verdict;
 pub mod watch;
@@ -37,13 +43,16 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 pub use builder::Grade;
-use cause::{Carried, Cause};
+use cause::Carried;
 use ctx::{Ctx, GradeBudget, Options};
 use findings::{group_causes, notes, server_mode, summarize};
 pub use findings::{CauseReport, ServerMode, Summary};
 use limits::{Limits, ProcessCap};
 use netns::{IsolationReport, Plan};
-use suite::{Level, Program, Suite};
+pub use not_run::interrupted_report;
+use not_run::{not_run, program_cannot_launch, Halt};
+use readiness::Readiness;
+use suite::{Level, Suite};
 use template::Template;
 use verdict::{CheckReport, Evidence, Outcome};
 
@@ -107,12 +116,70 @@ pub struct GradeReport {
     pub causes: Vec<CauseReport>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
+    /// True when the grade was interrupted: the checks that had not finished are not run.
+    pub incomplete: bool,
+    /// The signal that interrupted the grade (`SIGTERM`), when one did.
+    pub interrupted_by: Option<String>,
+    /// Why the program could not be launched at all (every check is then not run), when it could not.
+    pub cannot_launch: Option<String>,
     pub duration_secs: f64,
 }
 
 /// Runs the selected checks in suite order; `on_check` sees each report as it is made (for progress).
+///
+/// A program that cannot be launched at all (its file is missing: the submission's fault) still gets a
+/// report, with every check not run and the reason; a command that cannot work for anyone (an
+/// interpreter that is not installed) is a usage error. Once the grade is interrupted
+/// ([`runs::interrupt`]) the check that was running is dropped and [`Error::Interrupted`] returned: the
+/// checks finished before it were all given to `on_check`, for [`interrupted_report`].
 pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Result<GradeReport> {
     let started = Instant::now();
+    let selected = selected(config)?;
+    let setup = Setup::resolve(config)?;
+    let budget = GradeBudget::new(config.options.timeout_scale);
+    let mut cannot_launch = config.template.missing_file();
+    let mut readiness = Readiness::default();
+    let mut reports = Vec::with_capacity(selected.len());
+    for check in selected {
+        let report = match (&cannot_launch, readiness.never()) {
+            (Some(why), _) => not_run(
+                config,
+                check,
+                format!("the program cannot be launched: {why}"),
+            ),
+            (None, Some(how)) if readiness::needs_ready(&config.suite) => {
+                readiness::not_run_never_ready(config, check, how)
+            }
+            (None, _) => {
+                let result = run_check(config, &setup.plan, check, &budget);
+                // The interruption killed the program under test: what the check saw proves nothing.
+                if runs::interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                match result {
+                    Ok(report) => report,
+                    Err(Halt::CannotLaunch(why)) => {
+                        let report = not_run(
+                            config,
+                            check,
+                            format!("the program cannot be launched: {why}"),
+                        );
+                        cannot_launch = Some(why);
+                        report
+                    }
+                    Err(Halt::Error(error)) => return Err(error),
+                }
+            }
+        };
+        readiness.saw(&report);
+        on_check(&report);
+        reports.push(report);
+    }
+    readiness.explain(&mut reports);
+    Ok(assemble(config, setup, reports, started, cannot_launch))
+}
+
+fn selected(config: &GradeConfig) -> Result<Vec<&suite::Check>> {
     let selected: Vec<&suite::Check> = config
         .suite
         .checks
@@ -126,58 +193,43 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
             config.suite.name, config.suite.name
         )));
     }
-    let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
-    let processes_enforced_by = process_cap(&config.suite.limits);
-    let budget = GradeBudget::new(config.options.timeout_scale);
-    let mut reports = Vec::with_capacity(selected.len());
-    let mut found: Vec<Option<Cause>> = Vec::with_capacity(selected.len());
-    // How the program failed to become ready in the checks just run, in a row.
-    let mut not_ready: Vec<String> = Vec::new();
-    let mut never_ready: Option<String> = None;
-    for check in selected {
-        let (report, cause) = match &never_ready {
-            Some(how) if needs_ready(&config.suite) => (skipped(config, check, how), None),
-            _ => run_check(config, &plan, check, &budget)?,
-        };
-        match &report.not_ready {
-            Some(how) => not_ready.push(how.clone()),
-            None if report.outcome != Outcome::NotRun => not_ready.clear(),
-            None => {}
-        }
-        // Twice the same way in a row: the program will not start in the next checks either.
-        if let [.., a, b] = not_ready.as_slice() {
-            if a == b && never_ready.is_none() {
-                never_ready = Some(b.clone());
-            }
-        }
-        on_check(&report);
-        reports.push(report);
-        found.push(cause);
+    Ok(selected)
+}
+
+/// What a run decides once, before its first check: the network of its launches and how the process
+/// limit is enforced (both found by making, and dropping, one namespace and one cgroup as a launch would).
+struct Setup {
+    plan: Plan,
+    isolation: IsolationReport,
+    processes_enforced_by: ProcessCap,
+}
+
+impl Setup {
+    fn resolve(config: &GradeConfig) -> Result<Setup> {
+        let (plan, isolation) = Plan::resolve(config.options.isolate).map_err(Error::Usage)?;
+        Ok(Setup {
+            plan,
+            isolation,
+            processes_enforced_by: process_cap(&config.suite.limits),
+        })
     }
-    if let Some(how) = &never_ready {
-        // The checks that failed to start and those not run share one cause; a traceback is its detail.
-        let detail = found.iter().flatten().find_map(|c| c.detail.clone());
-        let count = reports
-            .iter()
-            .filter(|r| r.not_ready.as_deref() == Some(how))
-            .count();
-        let mut cause = cause::never_ready(how, count);
-        cause.detail = detail;
-        for (report, slot) in reports.iter().zip(found.iter_mut()) {
-            if report.not_ready.as_deref() == Some(how.as_str())
-                || report.outcome == Outcome::NotRun
-                    && slot.is_none()
-                    && report.message.starts_with(NEVER_READY)
-            {
-                *slot = Some(cause.clone());
-            }
-        }
-    }
-    let causes = group_causes(&mut reports, found);
+}
+
+fn assemble(
+    config: &GradeConfig,
+    setup: Setup,
+    mut reports: Vec<CheckReport>,
+    started: Instant,
+    cannot_launch: Option<String>,
+) -> GradeReport {
+    let causes = group_causes(&mut reports);
     let mode = server_mode(&config.suite, &reports);
     let mut notes = notes(&reports);
-    notes.extend(isolation.note());
-    if processes_enforced_by == ProcessCap::None {
+    if let Some(why) = &cannot_launch {
+        notes.insert(0, format!("the program cannot be launched: {why}"));
+    }
+    notes.extend(setup.isolation.note());
+    if setup.processes_enforced_by == ProcessCap::None {
         notes.push(format!(
             "the process limit of {} was not enforced: no pids cgroup could be made, and \
              RLIMIT_NPROC does not bind root",
@@ -185,7 +237,7 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         ));
     }
     let summary = summarize(&reports);
-    Ok(GradeReport {
+    GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION"),
         suite: config.suite.name.clone(),
         suite_description: config.suite.description.clone(),
@@ -201,15 +253,18 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
         mode,
         notes,
         causes,
-        isolation,
+        isolation: setup.isolation,
         limits: LimitsReport {
             limits: config.suite.limits,
-            processes_enforced_by,
+            processes_enforced_by: setup.processes_enforced_by,
         },
         checks: reports,
         summary,
+        incomplete: false,
+        interrupted_by: None,
+        cannot_launch,
         duration_secs: started.elapsed().as_secs_f64(),
-    })
+    }
 }
 
 /// How the process limit will be enforced in this run: found by making (and removing) a cgroup as a
@@ -222,55 +277,12 @@ fn process_cap(limits: &Limits) -> ProcessCap {
     }
 }
 
-/// The start of the message of a check not run because the program never became ready.
-const NEVER_READY: &str = "not run: the program never became ready";
-
-/// True when the suite's checks need a program that listens or connects first (all but the UDP
-/// sender's, which only sends).
-fn needs_ready(suite: &Suite) -> bool {
-    suite.program != Program::UdpSender
-}
-
-/// The report of a check not run because the program never became ready in the checks before it.
-fn skipped(config: &GradeConfig, check: &suite::Check, how: &str) -> CheckReport {
-    CheckReport {
-        id: check.id.clone(),
-        level: check.level,
-        required: check.level <= config.required_level,
-        requirement: check.requirement.clone(),
-        concept: check.concept.clone(),
-        points: check.points,
-        points_earned: 0.0,
-        outcome: Outcome::NotRun,
-        message: format!("{NEVER_READY} in the checks before it ({how})"),
-        deadline_secs: 0.0,
-        duration_secs: 0.0,
-        input: None,
-        expected: None,
-        actual: None,
-        differs_at: None,
-        seed: None,
-        replay: Some(config.replay(Some(&check.id))),
-        transcript: Vec::new(),
-        transcript_dropped: 0,
-        exit: None,
-        stdout_tail: String::new(),
-        stderr_tail: String::new(),
-        harness_fault: false,
-        address_ignored: None,
-        cause: None,
-        serving: None,
-        shrinking: None,
-        not_ready: None,
-    }
-}
-
 fn run_check(
     config: &GradeConfig,
     plan: &Plan,
     check: &suite::Check,
     budget: &GradeBudget,
-) -> Result<(CheckReport, Option<Cause>)> {
+) -> Result<CheckReport, Halt> {
     let started = Instant::now();
     let seed = check_seed(config.seed, &check.id);
     let mut ctx = Ctx::new(
@@ -284,10 +296,13 @@ fn run_check(
     );
     let result = checks::run(&mut ctx).map_err(|f| ctx.classify(f));
     if let Some(error) = ctx.launch_error.take() {
-        return Err(Error::Usage(format!(
-            "cannot launch `{}`: {error}",
-            config.template.display()
-        )));
+        return Err(match program_cannot_launch(&error) {
+            Some(why) => Halt::CannotLaunch(why),
+            None => Halt::Error(Error::Usage(format!(
+                "cannot launch `{}`: {error}",
+                config.template.display()
+            ))),
+        });
     }
     let deadline_secs = ctx.wait().as_secs_f64();
     ctx.sync_output();
@@ -378,11 +393,17 @@ fn run_check(
             .map_or(passed_serving, |f| f.about().serving),
         shrinking: failure.as_ref().and_then(|f| f.about().shrinking.clone()),
         not_ready: failure.as_ref().and_then(|f| f.about().not_ready.clone()),
+        diagnosis: cause,
     };
-    Ok((report, cause))
+    Ok(report)
 }
 
 impl GradeConfig {
+    /// The checks `--only` and `--skip` select, in suite order; none is a usage error.
+    pub fn selected(&self) -> Result<Vec<&suite::Check>> {
+        selected(self)
+    }
+
     /// The `sockspec grade` command line that grades again with the same inputs: the suite, the seed and
     /// every setting that can change a verdict and differs from its default. `check` replaces the
     /// selection with that one check (whose inputs do not depend on which other checks run).

@@ -41,14 +41,6 @@ impl Template {
                 )));
             }
         }
-        if let Some(missing) = command.iter().find(|a| is_missing_source(a)) {
-            let here = std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_else(|_| "the current directory".into());
-            return Err(Error::Usage(format!(
-                "no file {missing} (relative paths in the command are taken from {here})"
-            )));
-        }
         let given: Vec<&str> = suite.args.iter().map(String::as_str).collect();
         for placeholder in PLACEHOLDERS {
             let used = command.iter().any(|a| a.contains(placeholder));
@@ -70,6 +62,20 @@ impl Template {
         }
         let resolved = argv.iter().map(|a| absolute_if_path(a)).collect();
         Ok(Template { argv, resolved })
+    }
+
+    /// Why the program cannot be launched at all, when the command names a program file (`echo.py`) that
+    /// does not exist: the submission's fault, found before any check would launch the interpreter only
+    /// to see it fail and report that as the program's crash.
+    pub fn missing_file(&self) -> Option<String> {
+        let missing = self.argv.iter().find(|a| is_missing_source(a))?;
+        let here = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "the current directory".into());
+        Some(format!(
+            "the program file {missing} does not exist (relative paths in the command are taken from \
+             {here})"
+        ))
     }
 
     /// The template as the user would type it, for reports.
@@ -206,16 +212,16 @@ mod tests {
     }
 
     #[test]
-    fn a_program_file_that_does_not_exist_is_a_usage_error() {
-        let err = Template::new(
+    fn a_program_file_that_does_not_exist_is_named() {
+        let t = Template::new(
             &strings(&["python3", "no_such_student.py", "{port}"]),
             &suite("echo-server"),
         )
-        .unwrap_err();
-        assert!(matches!(err, Error::Usage(_)), "{err}");
+        .unwrap();
+        let why = t.missing_file().expect("the file is missing");
         assert!(
-            err.to_string().contains("no file no_such_student.py"),
-            "{err}"
+            why.starts_with("the program file no_such_student.py does not exist"),
+            "{why}"
         );
         // Words that are not program files, and files that exist, are fine.
         let dir = tempfile::tempdir().unwrap();
@@ -225,7 +231,8 @@ mod tests {
         assert!(is_missing_source(
             &dir.path().join("gone.py").display().to_string()
         ));
-        assert!(Template::new(&strings(&["./a.out", "{port}"]), &suite("echo-server")).is_ok());
+        let t = Template::new(&strings(&["./a.out", "{port}"]), &suite("echo-server")).unwrap();
+        assert_eq!(t.missing_file(), None);
         assert!(!is_missing_source("--config=x.py"));
         assert!(!is_missing_source("{file}.py"));
     }

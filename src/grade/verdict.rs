@@ -421,6 +421,10 @@ pub struct CheckReport {
     /// How the program failed to become ready, when it did (not serialized: the message says it).
     #[serde(skip)]
     pub not_ready: Option<String>,
+    /// What explains this check's failure, before the grade groups the causes (not serialized: the
+    /// report's `causes` and `cause` say it).
+    #[serde(skip)]
+    pub diagnosis: Option<Cause>,
 }
 
 /// What a program did at an address of its own choosing.

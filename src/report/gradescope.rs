@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{details, outcome_word, summary_line, Shown};
+use super::{details, incomplete_line, outcome_word, summary_line, Shown};
 use crate::grade::verdict::Outcome;
 use crate::grade::GradeReport;
 
@@ -60,8 +60,11 @@ pub fn gradescope(report: &GradeReport) -> String {
         score: report.summary.points,
         execution_time: report.duration_secs,
         output: format!(
-            "{}\nseed {} · {}{}",
+            "{}{}\nseed {} · {}{}",
             summary_line(report),
+            incomplete_line(report)
+                .map(|line| format!("\n{line}"))
+                .unwrap_or_default(),
             report.seed,
             report.command,
             report

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{cause_of, details, outcome_word, summary_line, trim_points, Shown};
+use super::{cause_of, details, incomplete_line, outcome_word, summary_line, trim_points, Shown};
 use crate::grade::suite::Level;
 use crate::grade::verdict::Outcome;
 use crate::grade::{GradeReport, ServerMode};
@@ -50,6 +50,10 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
         report.required_level,
         if report.strict { "strict" } else { "lenient" }
     );
+    let incomplete = incomplete_line(report);
+    if let Some(line) = &incomplete {
+        let _ = writeln!(out, "  {}", paint.red(line));
+    }
     // A cause that explains several checks is said once, here; each of them refers to it.
     let shared: Vec<&crate::grade::CauseReport> = report
         .causes
@@ -151,8 +155,11 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
     for note in &report.notes {
         let _ = writeln!(out, "{} {note}", paint.yellow("note:"));
     }
+    if let Some(line) = &incomplete {
+        let _ = writeln!(out, "{}", paint.red(line));
+    }
     let line = summary_line(report);
-    let line = if report.summary.success && !report.summary.harness_fault {
+    let line = if report.summary.success && !report.summary.harness_fault && !report.incomplete {
         paint.green(&line)
     } else {
         paint.red(&line)

@@ -8,14 +8,22 @@ use crate::grade::GradeReport;
 
 pub fn junit(report: &GradeReport) -> String {
     let s = &report.summary;
+    // A program that cannot be launched is the submission's error, not a check skipped: a CI that shows
+    // skipped tests as harmless must not show such a submission as clean.
+    let unlaunchable = report.cannot_launch.is_some();
+    let (errors, skipped) = if unlaunchable {
+        (s.crash + s.not_run, 0)
+    } else {
+        (s.crash, s.not_run)
+    };
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
         "<testsuites name=\"sockspec\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
         report.checks.len(),
         s.failed + s.timeout,
-        s.crash,
-        s.not_run,
+        errors,
+        skipped,
         report.duration_secs
     );
     let _ = writeln!(
@@ -24,13 +32,22 @@ pub fn junit(report: &GradeReport) -> String {
         xml(&report.suite),
         report.checks.len(),
         s.failed + s.timeout,
-        s.crash,
-        s.not_run,
+        errors,
+        skipped,
         report.duration_secs
     );
+    let incomplete = report
+        .interrupted_by
+        .as_ref()
+        .map_or(String::new(), |signal| {
+            format!(
+                "<property name=\"incomplete\" value=\"interrupted by {}\"/>",
+                xml(signal)
+            )
+        });
     let _ = writeln!(
         out,
-        "    <properties><property name=\"command\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/><property name=\"replay\" value=\"{}\"/></properties>",
+        "    <properties><property name=\"command\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/><property name=\"replay\" value=\"{}\"/>{incomplete}</properties>",
         xml(&report.command),
         report.seed,
         xml(&report.replay)
@@ -54,6 +71,9 @@ pub fn junit(report: &GradeReport) -> String {
             Outcome::Pass => out.push_str("/>\n"),
             Outcome::Fail | Outcome::Timeout | Outcome::Limit => {
                 let _ = writeln!(out, ">\n      <failure message=\"{message}\" type=\"{}\">{body}</failure>\n    </testcase>", check.outcome.as_str());
+            }
+            Outcome::NotRun if unlaunchable => {
+                let _ = writeln!(out, ">\n      <error message=\"{message}\" type=\"cannot-launch\">{body}</error>\n    </testcase>");
             }
             Outcome::Crash => {
                 let _ = writeln!(out, ">\n      <error message=\"{message}\" type=\"crash\">{body}</error>\n    </testcase>");

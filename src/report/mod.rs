@@ -262,12 +262,14 @@ fn wire_lines(out: &mut String, i: &str, check: &CheckReport) {
 /// One line that sums up a run.
 pub fn summary_line(report: &GradeReport) -> String {
     let s = &report.summary;
-    let verdict = if s.harness_fault {
-        "GRADER ERROR"
+    let verdict = if let Some(signal) = &report.interrupted_by {
+        format!("INCOMPLETE (interrupted by {signal})")
+    } else if s.harness_fault {
+        "GRADER ERROR".into()
     } else if s.success {
-        "PASS"
+        "PASS".into()
     } else {
-        "FAIL"
+        "FAIL".into()
     };
     let mut problems = Vec::new();
     for (n, word) in [
@@ -294,6 +296,16 @@ pub fn summary_line(report: &GradeReport) -> String {
         trim_points(s.max_points),
         report.duration_secs
     )
+}
+
+/// For an interrupted grade, the line that says so.
+pub fn incomplete_line(report: &GradeReport) -> Option<String> {
+    report.interrupted_by.as_ref().map(|signal| {
+        format!(
+            "INCOMPLETE: the grade was interrupted by {signal}; the checks it had not finished are \
+             marked not run"
+        )
+    })
 }
 
 pub fn trim_points(p: f64) -> String {

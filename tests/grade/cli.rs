@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use super::util::{sockspec_in, strings, submissions_dir};
 
-const LIMIT: Duration = Duration::from_secs(120);
+/// Generous: the property checks shrink, and the machine may be loaded (the fixtures allow 300 s too).
+const LIMIT: Duration = Duration::from_secs(300);
 
 fn run(args: &[&str]) -> super::util::Graded {
     sockspec_in(&submissions_dir(), &strings(args), LIMIT)
@@ -61,15 +62,16 @@ fn usage_errors_are_one_line_with_exit_code_2() {
         &["grade", "echo-server", "--only", "nothing/*", "--", "true"],
         "no check",
     );
+    // An interpreter that is not installed fails for every submission: the command's fault.
     assert_usage_error(
         &[
             "grade",
             "echo-server",
             "--",
-            "/nonexistent/program",
+            "no-such-interpreter-3",
             "{port}",
         ],
-        "cannot launch",
+        "cannot launch `no-such-interpreter-3`: no such program on PATH",
     );
 }
 
@@ -374,7 +376,7 @@ fn a_report_file_is_replaced_only_by_a_complete_report() {
         "-o",
         out,
         "--",
-        "/nonexistent/program",
+        "no-such-interpreter-3",
     ]);
     assert_eq!(failed.code, 2, "{}", failed.stderr);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "the last report\n");
@@ -399,4 +401,87 @@ fn a_report_file_is_replaced_only_by_a_complete_report() {
     assert_eq!(report["summary"]["success"], true);
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1, "no temporary file is left: {names:?}");
+}
+
+#[test]
+fn a_missing_submission_gets_a_valid_gradescope_report_with_score_0() {
+    let graded = run(&[
+        "grade",
+        "echo-server",
+        "--format",
+        "gradescope",
+        "--",
+        "python3",
+        "no_such_submission.py",
+        "{port}",
+    ]);
+    assert_eq!(graded.code, 1, "{}", graded.stderr);
+    let results: serde_json::Value = serde_json::from_str(&graded.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", graded.stdout, graded.stderr));
+    assert_eq!(results["score"], 0.0);
+    let tests = results["tests"].as_array().unwrap();
+    assert!(tests.len() > 5, "every check is listed: {results}");
+    for test in tests {
+        assert_eq!(test["status"], "failed", "{test}");
+        assert_eq!(test["score"], 0.0);
+        assert!(test["max_score"].as_f64().unwrap() > 0.0);
+        let output = test["output"].as_str().unwrap();
+        assert!(
+            output.contains("the program file no_such_submission.py does not exist"),
+            "{output}"
+        );
+    }
+    assert!(
+        results["output"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be launched"),
+        "{results}"
+    );
+}
+
+#[test]
+fn a_missing_program_file_is_reported_in_every_format_with_exit_1() {
+    let args = |format: &'static str| {
+        [
+            "grade",
+            "echo-server",
+            "--only",
+            "echo-server/basic/*",
+            "--format",
+            format,
+            "--",
+            "./build/a.out",
+        ]
+    };
+    let json = run(&args("json"));
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let report = json.json();
+    assert_eq!(
+        report["cannot_launch"],
+        "the program file build/a.out does not exist"
+    );
+    for check in report["checks"].as_array().unwrap() {
+        assert_eq!(check["outcome"], "not-run", "{check}");
+    }
+    let junit = run(&args("junit"));
+    assert_eq!(junit.code, 1, "{}", junit.stderr);
+    assert_eq!(
+        junit.stdout.matches("<testcase ").count(),
+        junit
+            .stdout
+            .matches("<error message=\"NOT RUN: the program cannot be launched")
+            .count(),
+        "{}",
+        junit.stdout
+    );
+    let human = run(&args("human"));
+    assert_eq!(human.code, 1, "{}", human.stderr);
+    assert!(
+        human.stdout.contains(
+            "note: the program cannot be launched: the program file build/a.out does not exist"
+        ),
+        "{}",
+        human.stdout
+    );
 }

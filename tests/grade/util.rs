@@ -17,10 +17,10 @@ pub fn submissions_dir() -> PathBuf {
 }
 
 /// Environment variable every program launched by one test inherits, so the test can find leftovers.
-const TOKEN_VAR: &str = "SOCKSPEC_TEST_TOKEN";
+pub const TOKEN_VAR: &str = "SOCKSPEC_TEST_TOKEN";
 
 /// A token unique to one call in this test process.
-fn fresh_token() -> String {
+pub fn fresh_token() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
         "grade-test-{}-{}",

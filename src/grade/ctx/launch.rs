@@ -37,9 +37,7 @@ impl Ctx<'_> {
         port: u16,
         input: Option<&[u8]>,
     ) -> CheckResult {
-        let workdir = tempfile::Builder::new()
-            .prefix("sockspec-run-")
-            .tempdir()
+        let workdir = crate::grade::runs::workdir()
             .map_err(|e| Failure::harness(format!("cannot create a working directory: {e}")))?;
         let mut values = Values {
             host: GIVEN_HOST.to_string(),
@@ -63,8 +61,9 @@ impl Ctx<'_> {
             limits: Some(self.suite.limits),
         };
         let program = Program::spawn(&spec).map_err(|e| {
-            self.launch_error = Some(e.to_string());
-            Failure::not_run(format!("cannot launch the program: {e}"))
+            let failure = Failure::not_run(format!("cannot launch the program: {e}"));
+            self.launch_error = Some(e);
+            failure
         })?;
         self.log
             .event("program", &format!("started (pid {})", program.pid()));

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::{Compare, Limits, Parking};
 use super::datagram::Misaddressed;
-use super::launch::Program;
+use super::launch::{LaunchError, Program};
 use super::netns::{Isolate, Network, Plan};
 use super::suite::{Check, Suite};
 use super::template::{Template, Values};
@@ -82,7 +82,7 @@ struct Launched {
     listener: Option<TcpListener>,
     network: Network,
     /// Removed when dropped, after the program is stopped.
-    _workdir: tempfile::TempDir,
+    _workdir: super::runs::Workdir,
     values: Values,
 }
 
@@ -114,8 +114,8 @@ pub struct Ctx<'a> {
     /// This check's seed, derived from the run's seed and the check id.
     pub seed: u64,
     current: Option<Launched>,
-    /// Set when the command itself cannot be started: the whole run stops with a usage error.
-    pub launch_error: Option<String>,
+    /// Set when the command itself cannot be started: the run stops (see `grade::run_check`).
+    pub launch_error: Option<LaunchError>,
     /// What was left of the last program stopped (by a relaunch or at the end).
     last: Option<Leftovers>,
     /// The current program showed the failure the report will give: keep its leftovers when it stops.

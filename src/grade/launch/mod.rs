@@ -56,6 +56,7 @@ use super::cgroup::RunGroup;
 use super::limits::{self, Limits, ProcessCap};
 use super::netns::Network;
 use super::procfs::{self, Proto};
+use super::runs;
 use crate::exit;
 use crate::wire::Deadline;
 
@@ -193,6 +194,8 @@ pub struct Program {
     known: Mutex<HashMap<i32, u64>>,
     /// The run's cgroup, where one could be made: it holds every descendant, whatever they do.
     group: Option<RunGroup>,
+    /// The run's entry in the process-wide registry, by which an interruption or the watchdog stops it.
+    _registration: runs::Registration,
     network: Network,
     limits: Option<Limits>,
     /// How the process limit is enforced for this run.
@@ -240,6 +243,8 @@ impl Program {
             program: name.clone(),
             source,
         };
+        // Held until the run is registered: an interruption either sees the run or refuses to start it.
+        let launching = runs::launching().map_err(spawn_err)?;
 
         let mut cmd = Command::new(&path);
         cmd.arg0(&name)
@@ -256,8 +261,10 @@ impl Program {
             .flatten();
         let rlimits = spec.limits.map(|l| l.rlimits(nproc)).unwrap_or_default();
         let netns = spec.network.namespace().map(|ns| ns.raw_fd());
+        let parent_death = runs::parent_death();
         // SAFETY: the closure runs in the child between fork and exec and only makes system calls (open,
-        // write, close, setrlimit, setns) on values prepared before the fork; it allocates nothing.
+        // write, close, setrlimit, setns, prctl, getppid) on values prepared before the fork; it
+        // allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
                 if let Some(join) = &join {
@@ -276,7 +283,7 @@ impl Program {
                         libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
                     }
                 }
-                Ok(())
+                parent_death.arm()
             });
         }
         // stdin a terminal too, as at a keyboard: C stdio flushes a line-buffered stdout before it reads
@@ -321,11 +328,14 @@ impl Program {
         let stdout_pipe = child.stdout.take();
         let stderr_pipe = child.stderr.take();
         let pid = child.id() as i32;
+        let marker = format!("{RUN_MARKER_VAR}={token}");
+        let cgroups = group.as_ref().map(RunGroup::dirs).unwrap_or_default();
+        let registration = launching.register(pid, &marker, cgroups);
         let program = Program {
             name: name.clone(),
             pid,
             leader: Mutex::new((child, None)),
-            marker: format!("{RUN_MARKER_VAR}={token}"),
+            marker,
             stdin,
             stdout: Arc::new(Capture::new(spec.output_cap)),
             stderr: Arc::new(Capture::new(spec.output_cap)),
@@ -336,6 +346,7 @@ impl Program {
             limits: spec.limits,
             process_cap,
             killed_by: Mutex::new(Vec::new()),
+            _registration: registration,
             stopped: None,
         };
         // From here on a failure drops `program`, which stops the process.
@@ -512,7 +523,7 @@ impl Program {
 
 /// Finds the file `name` stands for: a path if it holds a `/`, else the first executable on `PATH`
 /// (the `PATH` of `env` if it sets one).
-fn resolve_program(name: &str, env: &[(String, String)]) -> Result<PathBuf, LaunchError> {
+pub fn resolve_program(name: &str, env: &[(String, String)]) -> Result<PathBuf, LaunchError> {
     if name.is_empty() {
         return Err(LaunchError::Empty);
     }
