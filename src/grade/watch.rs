@@ -84,14 +84,17 @@ impl Tap {
         Tap { shared }
     }
 
-    /// Records everything printed so far: call before the transcript is read.
+    /// Records everything printed so far, what is still in the pipe included: call before the
+    /// transcript is read.
     pub fn sync(&self) {
+        self.shared.capture.catch_up();
         self.shared.sync();
     }
 
     /// Records everything printed so far, and nothing after: what a program prints while it is being
     /// stopped is not part of its check.
     pub fn finish(&self) {
+        self.shared.capture.catch_up();
         self.shared.sync();
         self.shared.stop.store(true, Ordering::Relaxed);
     }
