@@ -291,6 +291,21 @@ fn a_server_that_never_listens_is_given_up_after_two_checks() {
 }
 
 #[test]
+fn mojibake_printed_at_once_is_a_fail_showing_what_was_printed_not_a_timeout() {
+    let report = graded_submission("chat/client_gbk").json();
+    let check = check(&report, "chat-client/basic/chinese");
+    assert_eq!(check["outcome"], "fail", "{check}");
+    let message = check["message"].as_str().unwrap_or_default();
+    assert!(message.contains("printed something else"), "{message}");
+    let actual = check["actual"]["text"].as_str().unwrap_or_default();
+    // "你好" in UTF-8, decoded as GBK.
+    assert!(
+        actual.contains("浣犲ソ"),
+        "the printed text is shown: {check}"
+    );
+}
+
+#[test]
 fn a_client_that_connects_again_is_told_so_not_that_no_reply_came() {
     assert_explained(
         "echo_client/reconnects",

@@ -109,6 +109,7 @@ fixture_tests! {
     chat_client_ascii_only => "chat/client_ascii_only",
     chat_server_prints_bytes => "chat/server_prints_bytes",
     chat_server_accept_loop => "chat/server_accept_loop",
+    chat_client_gbk => "chat/client_gbk",
     file_receiver => "file/receiver",
     file_sender => "file/sender",
     file_receiver_text_mode => "file/receiver_text_mode",
