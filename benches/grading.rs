@@ -4,6 +4,8 @@
 //! Prints per suite the median and the maximum grade time, the time of the correct course-style ECHO
 //! server, and as an anchor measured in the same run the time Python takes to start (`-c pass`):
 //! every check launches a fresh copy of the program, so a grade cannot be faster than its launches.
+//! The median and the maximum are also given as that ratio ("x starts": the grade's time over one start
+//! per check), which compares across machines where seconds do not.
 //! `python3` is run by its interpreter's path, not through a version manager's shim. Targets: no grade
 //! over 30 s; a correct echo server, all levels, under 3 s.
 //!
@@ -69,7 +71,7 @@ fn main() {
         "{:<42} {:<14} {:>7} {:>6} {:>9}",
         "submission", "suite", "checks", "secs", "per check"
     );
-    let mut by_suite: BTreeMap<String, Vec<(f64, String)>> = BTreeMap::new();
+    let mut by_suite: BTreeMap<String, Vec<(f64, String, usize)>> = BTreeMap::new();
     let mut correct_echo = None;
     for sub in &manifest.submission {
         if quick && sub.suite != "echo-server" {
@@ -92,21 +94,25 @@ fn main() {
         by_suite
             .entry(sub.suite.clone())
             .or_default()
-            .push((secs, sub.name.clone()));
+            .push((secs, sub.name.clone(), checks));
     }
+    // The ratio: a grade's time over the time its launches alone take (one python3 start per check).
     println!(
-        "\n{:<14} {:>11} {:>9} {:>11}  slowest",
-        "suite", "submissions", "median s", "max s"
+        "\n{:<14} {:>11} {:>9} {:>9} {:>9} {:>9}  slowest",
+        "suite", "submissions", "median s", "x starts", "max s", "x starts"
     );
+    let over_starts = |secs: f64, checks: usize| secs / (start.as_secs_f64() * checks.max(1) as f64);
     let mut worst: f64 = 0.0;
     for (suite, times) in &mut by_suite {
         times.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let median = times[times.len() / 2].0;
-        let (max, slowest) = times.last().cloned().unwrap_or_default();
+        let (median, _, median_checks) = times[times.len() / 2].clone();
+        let (max, slowest, max_checks) = times.last().cloned().unwrap_or_default();
         worst = worst.max(max);
         println!(
-            "{suite:<14} {:>11} {median:>9.1} {max:>11.1}  {slowest}",
-            times.len()
+            "{suite:<14} {:>11} {median:>9.1} {:>9.1} {max:>9.1} {:>9.1}  {slowest}",
+            times.len(),
+            over_starts(median, median_checks),
+            over_starts(max, max_checks),
         );
     }
     if let Some((secs, checks)) = correct_echo {
