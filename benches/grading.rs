@@ -101,7 +101,8 @@ fn main() {
         "\n{:<14} {:>11} {:>9} {:>9} {:>9} {:>9}  slowest",
         "suite", "submissions", "median s", "x starts", "max s", "x starts"
     );
-    let over_starts = |secs: f64, checks: usize| secs / (start.as_secs_f64() * checks.max(1) as f64);
+    let over_starts =
+        |secs: f64, checks: usize| secs / (start.as_secs_f64() * checks.max(1) as f64);
     let mut worst: f64 = 0.0;
     for (suite, times) in &mut by_suite {
         times.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -7,7 +7,10 @@
 //! - [`grade`]: running a program under test, seeing its output, finding its sockets, stopping it;
 //!   [`grade::Grade`] grades a program from a test.
 //! - [`inspect`]: the sockets a program holds (`netstat -ano` for one program) and what a name resolves to.
-//! - [`report`]: a grading report as human text, JSON, JUnit XML or Gradescope results.
+//! - [`results`]: a batch's results on disk (one grade report per student and assignment), and the class
+//!   they make.
+//! - [`report`]: a grading report, or a class, as human text, CSV, HTML, JSON, JUnit XML, Gradescope,
+//!   PrairieLearn or TAP.
 //! - `cli` (with the default `cli` feature): the `sockspec` command line, turned into checked
 //!   configuration before anything runs. Nothing else in the library uses it; build with
 //!   `default-features = false` to leave it, clap and anyhow out.
@@ -20,6 +23,7 @@ pub mod grade;
 pub mod inspect;
 pub mod peers;
 pub mod report;
+pub mod results;
 pub mod wire;
 
 pub use error::Error;

@@ -387,6 +387,40 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes that [`escape_bytes`] shows as `text` (a stored report gives back what it was made from). A `\`
+/// that starts no escape of that form stays as it is.
+pub fn unescape_bytes(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match (bytes[i], bytes.get(i + 1)) {
+            (b'\\', Some(b'n')) => Some((b'\n', 2)),
+            (b'\\', Some(b'r')) => Some((b'\r', 2)),
+            (b'\\', Some(b't')) => Some((b'\t', 2)),
+            (b'\\', Some(b'0')) => Some((0, 2)),
+            (b'\\', Some(b'\\')) => Some((b'\\', 2)),
+            (b'\\', Some(b'x')) => text
+                .get(i + 2..i + 4)
+                .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .map(|b| (b, 4)),
+            _ => None,
+        };
+        match escaped {
+            Some((b, len)) => {
+                out.push(b);
+                i += len;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Hex dump lines (`offset  hex bytes  |ascii|`) of at most `max` bytes, for binary data in reports.
 pub fn hex_dump(bytes: &[u8], max: usize) -> String {
     hex_dump_at(bytes, 0, max)
@@ -427,6 +461,22 @@ pub fn hex_dump_at(bytes: &[u8], from: usize, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unescape_gives_back_the_escaped_bytes() {
+        let samples: [&[u8]; 5] = [
+            "ECHO：你好\n".as_bytes(),
+            b"a\xff\x00\\x41\\\\",
+            b"\x1b[0m\r\n\t",
+            &"你好".as_bytes()[..4],
+            b"\\n is not a newline",
+        ];
+        for bytes in samples {
+            assert_eq!(unescape_bytes(&escape_bytes(bytes)), bytes, "{bytes:?}");
+        }
+        let every_byte: Vec<u8> = (0..=255).collect();
+        assert_eq!(unescape_bytes(&escape_bytes(&every_byte)), every_byte);
+    }
 
     #[test]
     fn escape_keeps_chinese_and_escapes_controls() {

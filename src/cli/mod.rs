@@ -4,17 +4,20 @@
 //! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
 //!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
 //! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
+//! - [`report`]: `report`: a class summary rendered from a batch's stored results.
 
 mod grade;
 mod lookup;
 mod output;
 mod peers;
+mod report;
 mod signals;
 mod sockets;
 
 pub use grade::*;
 pub use lookup::LookupArgs;
 pub use peers::*;
+pub use report::*;
 pub use sockets::SocketsArgs;
 
 use std::io::{self, Write};
@@ -59,6 +62,8 @@ pub enum Command {
     Sockets(SocketsArgs),
     /// Resolve names to addresses with the system resolver, and say where each answer came from.
     Lookup(LookupArgs),
+    /// Summarise a batch's stored results (CSV, HTML, JUnit, Gradescope, PrairieLearn, TAP, JSON).
+    Report(ReportArgs),
 }
 
 /// Parses a positive, finite scale factor.
@@ -129,6 +134,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Grade(args) => grade::grade(&args),
         Command::Sockets(args) => sockets::sockets(&args),
         Command::Lookup(args) => lookup::lookup(&args),
+        Command::Report(args) => report::report(&args),
     }
 }
 

@@ -1,10 +1,10 @@
 //! Evidence shown in reports: bytes as text (or hex when they are not), cut to a readable window.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Bytes shown two ways: escaped text, and hex when they are not valid UTF-8. Large values are shown in
 /// part: their first bytes, or the bytes around the first difference from the value they are compared to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Evidence {
     /// The shown bytes, escaped ([`crate::wire::escape_bytes`]).
     pub text: String,

@@ -1,14 +1,14 @@
 //! What a whole grade found beyond each check's verdict: the root causes said once, the mode a server
 //! achieves, notes, and the summary.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::cause::Cause;
 use super::suite::{Run, Suite};
 use super::verdict::{AddressAction, AddressIgnored, CheckReport, Outcome, Serving};
 
 /// The server mode a program achieves, judged from the sequential and concurrent checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ServerMode {
@@ -25,7 +25,7 @@ pub enum ServerMode {
 }
 
 /// One root cause of failed checks, said once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CauseReport {
     /// `C1`, `C2`, ...: checks refer to it by this id.
     pub id: String,
@@ -38,7 +38,7 @@ pub struct CauseReport {
     pub checks: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Summary {
     pub passed: usize,
@@ -194,8 +194,13 @@ pub fn summarize(reports: &[CheckReport]) -> Summary {
         limit: count(Outcome::Limit),
         required_passed,
         required_total: required.len(),
-        points: reports.iter().map(|r| r.points_earned).sum(),
-        max_points: reports.iter().map(|r| r.points).sum(),
+        // A check the suite says does not count shows its points but adds none.
+        points: reports
+            .iter()
+            .filter(|r| r.counts)
+            .map(|r| r.points_earned)
+            .sum(),
+        max_points: reports.iter().filter(|r| r.counts).map(|r| r.points).sum(),
         success: required_passed == required.len(),
         harness_fault: reports.iter().any(|r| r.harness_fault),
     }

@@ -194,7 +194,7 @@ fn initial_root() -> bool {
 }
 
 /// How the process limit of a program is enforced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProcessCap {
     /// `pids.max` of the program's own cgroup: exact, and `pids.events` shows a breach.
@@ -202,7 +202,9 @@ pub enum ProcessCap {
     /// `RLIMIT_NPROC`: counts every process of the user, so it is set to what the user runs already plus
     /// the limit (approximate).
     Rlimit,
-    /// Not enforced: root without a `pids` cgroup (root is exempt from `RLIMIT_NPROC`).
+    /// Not enforced: root without a `pids` cgroup (root is exempt from `RLIMIT_NPROC`); also what a
+    /// report written before limits existed reads as.
+    #[default]
     None,
 }
 

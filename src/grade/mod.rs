@@ -39,7 +39,7 @@ pub mod watch;
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use builder::Grade;
@@ -76,7 +76,7 @@ pub struct GradeConfig {
 }
 
 /// The limits of a run, as the report states them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LimitsReport {
     #[serde(flatten)]
     pub limits: Limits,
@@ -84,10 +84,12 @@ pub struct LimitsReport {
     pub processes_enforced_by: ProcessCap,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A grading run's report: what `sockspec grade --format json` writes, and what a batch stores per student
+/// and assignment (fields added later have defaults, so older reports still read).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GradeReport {
-    pub sockspec_version: &'static str,
+    pub sockspec_version: String,
     pub suite: String,
     pub suite_description: String,
     pub command: String,
@@ -109,20 +111,42 @@ pub struct GradeReport {
     /// `{port}` it was given, a run that could not isolate its programs).
     pub notes: Vec<String>,
     /// The network isolation the run actually used.
+    #[serde(default)]
     pub isolation: IsolationReport,
     /// The resource limits each program ran under.
+    #[serde(default)]
     pub limits: LimitsReport,
     /// Root causes of the checks that did not pass, each said once; checks name theirs by id.
+    #[serde(default)]
     pub causes: Vec<CauseReport>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
     /// True when the grade was interrupted: the checks that had not finished are not run.
+    #[serde(default)]
     pub incomplete: bool,
     /// The signal that interrupted the grade (`SIGTERM`), when one did.
+    #[serde(default)]
     pub interrupted_by: Option<String>,
     /// Why the program could not be launched at all (every check is then not run), when it could not.
+    #[serde(default)]
     pub cannot_launch: Option<String>,
     pub duration_secs: f64,
+    /// When the run started, UTC, RFC 3339 (`2025-03-01T09:30:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// The machine that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+impl GradeReport {
+    /// Why the grade did not finish (`interrupted by SIGTERM`), when it did not.
+    pub fn incomplete_reason(&self) -> Option<String> {
+        self.incomplete.then(|| match &self.interrupted_by {
+            Some(signal) => format!("interrupted by {signal}"),
+            None => "interrupted".to_string(),
+        })
+    }
 }
 
 /// Runs the selected checks in suite order; `on_check` sees each report as it is made (for progress).
@@ -177,6 +201,30 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
     }
     readiness.explain(&mut reports);
     Ok(assemble(config, setup, reports, started, cannot_launch))
+}
+
+/// The report of a program that could not be launched at all, for a reason the caller found (a batch
+/// whose student has no file matching the assignment's pattern): every selected check not run with
+/// `reason`, score 0, so a class summary has a row for it.
+pub fn not_launched(config: &GradeConfig, reason: &str) -> Result<GradeReport> {
+    let reports = selected(config)?
+        .into_iter()
+        .map(|check| {
+            not_run(
+                config,
+                check,
+                format!("the program cannot be launched: {reason}"),
+            )
+        })
+        .collect();
+    let setup = Setup::resolve(config)?;
+    Ok(assemble(
+        config,
+        setup,
+        reports,
+        Instant::now(),
+        Some(reason.to_string()),
+    ))
 }
 
 fn selected(config: &GradeConfig) -> Result<Vec<&suite::Check>> {
@@ -238,7 +286,7 @@ fn assemble(
     }
     let summary = summarize(&reports);
     GradeReport {
-        sockspec_version: env!("CARGO_PKG_VERSION"),
+        sockspec_version: env!("CARGO_PKG_VERSION").to_string(),
         suite: config.suite.name.clone(),
         suite_description: config.suite.description.clone(),
         command: config.template.display(),
@@ -264,7 +312,48 @@ fn assemble(
         interrupted_by: None,
         cannot_launch,
         duration_secs: started.elapsed().as_secs_f64(),
+        started_at: Some(utc_timestamp(
+            std::time::SystemTime::now() - started.elapsed(),
+        )),
+        hostname: hostname(),
     }
+}
+
+/// `time` as UTC RFC 3339 to the second (`2025-03-01T09:30:00Z`).
+pub fn utc_timestamp(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// This machine's name, for reports that carry it (JUnit's `hostname`).
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 /// How the process limit will be enforced in this run: found by making (and removing) a cgroup as a
@@ -364,6 +453,8 @@ fn run_check(
         } else {
             0.0
         },
+        counts: check.counts(&config.suite),
+        visibility: check.visibility(&config.suite),
         outcome,
         message: failure
             .as_ref()
@@ -560,6 +651,35 @@ pub(crate) mod tests {
              --timeout-scale 2.5 --isolate=on --only echo-server/basic/property -- python3 'my server' \
              {port}"
         );
+    }
+
+    #[test]
+    fn timestamps_are_utc_rfc3339() {
+        use std::time::{Duration, UNIX_EPOCH};
+        assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400 + 3_723);
+        assert_eq!(utc_timestamp(leap_day), "2000-02-29T01:02:03Z");
+        let later = UNIX_EPOCH + Duration::from_secs(1_735_689_599);
+        assert_eq!(utc_timestamp(later), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn a_program_not_launched_gets_every_check_not_run_and_no_points() {
+        // The template itself must be valid (it names a file that exists): the reason is the caller's.
+        let command = ["python3", "fixtures/submissions/echo/threaded.py"];
+        let report = not_launched(&config(&command), "server.py is missing").unwrap();
+        assert_eq!(
+            report.cannot_launch.as_deref(),
+            Some("server.py is missing")
+        );
+        assert!(report.checks.iter().all(|c| c.outcome == Outcome::NotRun
+            && c.message == "the program cannot be launched: server.py is missing"));
+        assert_eq!(report.summary.not_run, report.checks.len());
+        assert_eq!(report.summary.points, 0.0);
+        assert!(!report.summary.success);
+        let text = serde_json::to_string(&report).unwrap();
+        let back: GradeReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.cannot_launch, report.cannot_launch);
     }
 
     #[test]

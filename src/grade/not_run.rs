@@ -58,6 +58,8 @@ pub(super) fn not_run(config: &GradeConfig, check: &suite::Check, message: Strin
         concept: check.concept.clone(),
         points: check.points,
         points_earned: 0.0,
+        counts: check.counts(&config.suite),
+        visibility: check.visibility(&config.suite),
         outcome: Outcome::NotRun,
         message,
         deadline_secs: 0.0,

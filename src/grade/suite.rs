@@ -87,6 +87,56 @@ impl fmt::Display for Level {
     }
 }
 
+/// Who may see a check in an autograder's results (Gradescope's four settings; other formats ignore it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Always shown.
+    #[default]
+    Visible,
+    /// Never shown to students (use it for checks that do not count).
+    Hidden,
+    /// Shown once the due date (the late due date, if any) has passed.
+    AfterDueDate,
+    /// Shown once the grades are published.
+    AfterPublished,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Visible => "visible",
+            Visibility::Hidden => "hidden",
+            Visibility::AfterDueDate => "after_due_date",
+            Visibility::AfterPublished => "after_published",
+        }
+    }
+}
+
+/// Settings every check of a suite has unless it says otherwise (`[defaults]` in a suite file).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDefaults {
+    /// Whether a check's points count toward the score.
+    #[serde(default = "yes")]
+    pub counts: bool,
+    #[serde(default)]
+    pub visibility: Visibility,
+}
+
+impl Default for CheckDefaults {
+    fn default() -> Self {
+        CheckDefaults {
+            counts: true,
+            visibility: Visibility::Visible,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suite {
@@ -103,6 +153,9 @@ pub struct Suite {
     /// Resource limits of each program launched (the `[limits]` table; every field optional).
     #[serde(default)]
     pub limits: Limits,
+    /// What each check has unless it says otherwise: whether it counts, its visibility.
+    #[serde(default)]
+    pub defaults: CheckDefaults,
     #[serde(rename = "check")]
     pub checks: Vec<Check>,
 }
@@ -130,10 +183,24 @@ pub struct Check {
     /// This check's own answer deadline, overriding the suite's `reply_ms`.
     #[serde(default)]
     pub deadline_ms: Option<u64>,
+    /// Whether its points count toward the score (default: the suite's `[defaults]`, true).
+    #[serde(default)]
+    pub counts: Option<bool>,
+    /// Who may see it in an autograder's results (default: the suite's `[defaults]`, visible).
+    #[serde(default)]
+    pub visibility: Option<Visibility>,
     pub run: Run,
 }
 
 impl Check {
+    pub fn counts(&self, suite: &Suite) -> bool {
+        self.counts.unwrap_or(suite.defaults.counts)
+    }
+
+    pub fn visibility(&self, suite: &Suite) -> Visibility {
+        self.visibility.unwrap_or(suite.defaults.visibility)
+    }
+
     pub fn deadline(&self, suite: &Suite) -> Duration {
         Duration::from_millis(self.deadline_ms.unwrap_or(suite.deadlines.reply_ms))
     }
@@ -469,6 +536,33 @@ mod tests {
         assert!(typo.contains("unknown field `process`"), "{typo}");
         let negative = with("[limits]\ncpu_seconds = -1").unwrap_err().to_string();
         assert!(negative.starts_with("x.toml at line "), "{negative}");
+    }
+
+    #[test]
+    fn counts_and_visibility_come_from_the_check_then_the_suite() {
+        let text = BUILTIN[0].1.replacen(
+            "[deadlines]",
+            "[defaults]\nvisibility = \"after_due_date\"\n\n[deadlines]",
+            1,
+        );
+        let text = text.replacen(
+            "run = { kind = \"exchange\", messages = [\"hello\"] }",
+            "counts = false\nvisibility = \"hidden\"\nrun = { kind = \"exchange\", messages = [\"hello\"] }",
+            1,
+        );
+        let suite = Suite::parse(&text, "x.toml").unwrap();
+        let (first, second) = (&suite.checks[0], &suite.checks[1]);
+        assert_eq!(
+            (first.counts(&suite), first.visibility(&suite)),
+            (false, Visibility::Hidden)
+        );
+        assert_eq!(
+            (second.counts(&suite), second.visibility(&suite)),
+            (true, Visibility::AfterDueDate)
+        );
+        let bad = text.replacen("\"hidden\"", "\"secret\"", 1);
+        let err = Suite::parse(&bad, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("secret"), "{err}");
     }
 
     #[test]

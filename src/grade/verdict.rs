@@ -3,13 +3,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::cause::Cause;
-use super::suite::Level;
+use super::suite::{Level, Visibility};
 
 /// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Pass,
@@ -81,7 +81,7 @@ pub struct About {
 
 /// What a check learnt about how a server serves several clients; [`crate::grade::ServerMode`] is
 /// judged from these, never from a check that failed for another reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Serving {
     /// Clients were served while another stayed connected.
@@ -97,7 +97,7 @@ pub enum Serving {
 }
 
 /// How the shrinking of a property check's failing input went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shrinking {
     /// Runs of the program made to find a smaller failing input.
     pub runs: u32,
@@ -217,7 +217,7 @@ impl Failure {
 pub type CheckResult<T = ()> = std::result::Result<T, Failure>;
 
 /// Which way bytes went, seen from the program under test's peer (the grader).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     /// Grader to program (over a socket, or typed on its stdin).
@@ -228,7 +228,7 @@ pub enum Direction {
     Event,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireEvent {
     /// Seconds since the check started.
     pub at: f64,
@@ -236,7 +236,10 @@ pub struct WireEvent {
     pub channel: String,
     pub direction: Direction,
     /// The bytes (cut to [`Transcript::BYTES_PER_EVENT`]) or the event's description.
-    #[serde(serialize_with = "serialize_bytes_as_text")]
+    #[serde(
+        serialize_with = "serialize_bytes_as_text",
+        deserialize_with = "deserialize_bytes_from_text"
+    )]
     pub bytes: Vec<u8>,
     /// How many bytes there really were.
     pub len: usize,
@@ -244,6 +247,14 @@ pub struct WireEvent {
 
 fn serialize_bytes_as_text<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::wire::escape_bytes(bytes))
+}
+
+/// The inverse of [`serialize_bytes_as_text`], so a stored report gives back the bytes it was made from.
+fn deserialize_bytes_from_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<u8>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok(crate::wire::unescape_bytes(&text))
 }
 
 /// A bounded record of what crossed the wire during one check, shared by every connection of the check.
@@ -365,7 +376,7 @@ impl Default for Transcript {
 }
 
 /// Everything known about one check after it ran: what the reports print.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckReport {
     pub id: String,
     pub level: Level,
@@ -374,6 +385,12 @@ pub struct CheckReport {
     pub concept: String,
     pub points: f64,
     pub points_earned: f64,
+    /// False for a check the suite says does not count toward the score (its points are shown, not summed).
+    #[serde(default = "counts_by_default")]
+    pub counts: bool,
+    /// Who may see the check in an autograder's results (Gradescope's visibility), from the suite.
+    #[serde(default)]
+    pub visibility: Visibility,
     pub outcome: Outcome,
     pub message: String,
     /// The deadline that applied to each answer, in seconds (timeouts name it).
@@ -428,7 +445,7 @@ pub struct CheckReport {
 }
 
 /// What a program did at an address of its own choosing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AddressAction {
     /// A server listened (or bound its UDP socket) there.
@@ -440,7 +457,7 @@ pub enum AddressAction {
 }
 
 /// A program that listened, connected or sent elsewhere than at the address it was given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressIgnored {
     pub action: AddressAction,
     /// The `{host}` it was given (clients and senders; a server is given only a port).
@@ -450,6 +467,10 @@ pub struct AddressIgnored {
     pub given_port: u16,
     /// Where it listened, connected or sent instead (`192.168.1.100:54321`).
     pub used: String,
+}
+
+fn counts_by_default() -> bool {
+    true
 }
 
 pub use super::evidence::{first_difference, Evidence};

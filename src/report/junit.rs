@@ -1,127 +1,269 @@
-//! JUnit XML: one testsuite for the run, one testcase per check; failures carry the plain details.
+//! JUnit XML, in the shape Jenkins, GitLab and GitHub reporters read (Surefire's; validated against the
+//! Jenkins xunit plugin's `junit-10.xsd` in tests): one `<testsuite>` per student and assignment (for one
+//! grade: per suite), one `<testcase>` per check.
+//!
+//! A required check that did not pass is a `<failure>` (its message in the attribute and the body, with the
+//! evidence); a fault of the grader itself is an `<error>`. A check above the required level is information:
+//! passed, or `<skipped>` with its outcome and evidence in `<system-out>`, never a failure, so a program that
+//! meets its required level is green. A stored result that is missing or unreadable is an `<error>`.
 
 use std::fmt::Write as _;
 
-use super::{details, outcome_word, summary_line, Shown};
-use crate::grade::verdict::Outcome;
+use super::markup::xml;
+use super::{details, entry_name, mode_word, outcome_word, report_warnings, summary_line, Shown};
+use crate::grade::verdict::{CheckReport, Outcome};
 use crate::grade::GradeReport;
+use crate::results::class::Class;
+use crate::results::Stored;
 
-pub fn junit(report: &GradeReport) -> String {
-    let s = &report.summary;
-    // A program that cannot be launched is the submission's error, not a check skipped: a CI that shows
-    // skipped tests as harmless must not show such a submission as clean.
-    let unlaunchable = report.cannot_launch.is_some();
-    let (errors, skipped) = if unlaunchable {
-        (s.crash + s.not_run, 0)
-    } else {
-        (s.crash, s.not_run)
+/// One `<testcase>`, with what it counts as.
+struct Case {
+    xml: String,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+struct Suite {
+    name: String,
+    attributes: String,
+    properties: Vec<(String, String)>,
+    cases: Vec<Case>,
+    system_out: String,
+    time: f64,
+}
+
+pub fn junit(class: &Class) -> String {
+    let mut suites = Vec::new();
+    for student in &class.students {
+        for (a, result) in student.results.iter().enumerate() {
+            let name = entry_name(&student.id, &class.assignments[a].name);
+            let classname = if student.id.is_empty() {
+                None
+            } else {
+                Some(format!("{}.{}", student.id, class.assignments[a].name))
+            };
+            suites.push(match result {
+                Stored::Graded(report) => graded_suite(name, classname.as_deref(), report),
+                Stored::Missing => {
+                    absent_suite(name, "not-graded", "no stored result: not graded yet")
+                }
+                Stored::Unreadable(why) => absent_suite(name, "unreadable", why),
+            });
+        }
+    }
+    let count = |k: Kind| {
+        suites
+            .iter()
+            .flat_map(|s| &s.cases)
+            .filter(|c| c.kind == k)
+            .count()
     };
+    let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let time: f64 = suites.iter().map(|s| s.time).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"sockspec\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        report.checks.len(),
-        s.failed + s.timeout,
-        errors,
-        skipped,
-        report.duration_secs
+        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{}\" errors=\"{}\" time=\"{time:.3}\">",
+        xml(&format!("sockspec {}", class.name)),
+        count(Kind::Failed),
+        count(Kind::Error),
     );
+    for suite in &suites {
+        write_suite(&mut out, suite);
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn write_suite(out: &mut String, suite: &Suite) {
+    let count = |k: Kind| suite.cases.iter().filter(|c| c.kind == k).count();
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        xml(&report.suite),
-        report.checks.len(),
-        s.failed + s.timeout,
-        errors,
-        skipped,
-        report.duration_secs
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\"{}>",
+        xml(&suite.name),
+        suite.cases.len(),
+        count(Kind::Failed),
+        count(Kind::Error),
+        count(Kind::Skipped),
+        suite.time,
+        suite.attributes
     );
-    let incomplete = report
-        .interrupted_by
-        .as_ref()
-        .map_or(String::new(), |signal| {
-            format!(
-                "<property name=\"incomplete\" value=\"interrupted by {}\"/>",
-                xml(signal)
-            )
-        });
-    let _ = writeln!(
-        out,
-        "    <properties><property name=\"command\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/><property name=\"replay\" value=\"{}\"/>{incomplete}</properties>",
-        xml(&report.command),
-        report.seed,
-        xml(&report.replay)
-    );
-    for check in &report.checks {
-        let classname = format!("{}.{}", report.suite, check.level);
-        let _ = write!(
-            out,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(&classname),
-            xml(&check.id),
-            check.duration_secs
-        );
-        let body = xml(&details(check, Shown::all(report, check)));
-        let message = xml(&format!(
-            "{}: {}",
-            outcome_word(check.outcome),
-            check.message
-        ));
-        match check.outcome {
-            Outcome::Pass => out.push_str("/>\n"),
-            Outcome::Fail | Outcome::Timeout | Outcome::Limit => {
-                let _ = writeln!(out, ">\n      <failure message=\"{message}\" type=\"{}\">{body}</failure>\n    </testcase>", check.outcome.as_str());
-            }
-            Outcome::NotRun if unlaunchable => {
-                let _ = writeln!(out, ">\n      <error message=\"{message}\" type=\"cannot-launch\">{body}</error>\n    </testcase>");
-            }
-            Outcome::Crash => {
-                let _ = writeln!(out, ">\n      <error message=\"{message}\" type=\"crash\">{body}</error>\n    </testcase>");
-            }
-            Outcome::NotRun => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <skipped message=\"{message}\"/>\n    </testcase>"
-                );
-            }
+    if !suite.properties.is_empty() {
+        out.push_str("    <properties>\n");
+        for (name, value) in &suite.properties {
+            let _ = writeln!(
+                out,
+                "      <property name=\"{}\" value=\"{}\"/>",
+                xml(name),
+                xml(value)
+            );
         }
+        out.push_str("    </properties>\n");
+    }
+    for case in &suite.cases {
+        out.push_str(&case.xml);
     }
     let _ = writeln!(
         out,
         "    <system-out>{}</system-out>",
-        xml(&summary_line(report))
+        xml(&suite.system_out)
     );
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    out.push_str("  </testsuite>\n");
 }
 
-/// Escapes text for XML attributes and content; drops the control characters XML 1.0 cannot hold.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn xml_escapes_markup_and_control_characters() {
-        assert_eq!(
-            super::xml("a<b & \"c\"\u{1}"),
-            "a&lt;b &amp; &quot;c&quot;\\x01"
+fn graded_suite(name: String, classname: Option<&str>, report: &GradeReport) -> Suite {
+    let mut attributes = String::new();
+    if let Some(at) = &report.started_at {
+        // Surefire's timestamps have no zone (ISO 8601 local form); ours are UTC.
+        let _ = write!(
+            attributes,
+            " timestamp=\"{}\"",
+            xml(at.trim_end_matches('Z'))
         );
+    }
+    if let Some(host) = &report.hostname {
+        let _ = write!(attributes, " hostname=\"{}\"", xml(host));
+    }
+    let mut properties = vec![
+        ("suite".to_string(), report.suite.clone()),
+        ("command".to_string(), report.command.clone()),
+        ("seed".to_string(), report.seed.to_string()),
+        (
+            "required-level".to_string(),
+            report.required_level.to_string(),
+        ),
+        ("replay".to_string(), report.replay.clone()),
+    ];
+    if let Some(mode) = report.mode {
+        properties.push(("server-mode".to_string(), mode_word(mode).to_string()));
+    }
+    let mut cases: Vec<Case> = report
+        .checks
+        .iter()
+        .map(|check| {
+            let classname = match classname {
+                Some(c) => c.to_string(),
+                None => format!("{}.{}", report.suite, check.level),
+            };
+            case(&classname, check, report)
+        })
+        .collect();
+    if let Some(why) = report.incomplete_reason() {
+        cases.push(Case {
+            xml: format!(
+                "    <testcase classname=\"sockspec\" name=\"grading finished\">\n      <error message=\"{m}\" type=\"incomplete\">{m}</error>\n    </testcase>\n",
+                m = xml(&format!("grading did not finish: {why}"))
+            ),
+            kind: Kind::Error,
+        });
+    }
+    let mut system_out = report_warnings(report).join("\n");
+    for line in report
+        .notes
+        .iter()
+        .map(|n| format!("note: {n}"))
+        .chain([summary_line(report)])
+    {
+        if !system_out.is_empty() {
+            system_out.push('\n');
+        }
+        system_out.push_str(&line);
+    }
+    Suite {
+        name,
+        attributes,
+        properties,
+        cases,
+        system_out,
+        time: report.duration_secs,
+    }
+}
+
+fn case(classname: &str, check: &CheckReport, report: &GradeReport) -> Case {
+    let open = format!(
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+        xml(classname),
+        xml(&check.id),
+        check.duration_secs
+    );
+    let message = xml(&format!(
+        "{}: {}",
+        outcome_word(check.outcome),
+        check.message
+    ));
+    let body = xml(&details(check, Shown::all(report, check)));
+    let (kind, inner) = match check.outcome {
+        Outcome::Pass => (Kind::Passed, String::new()),
+        _ if check.harness_fault => (
+            Kind::Error,
+            format!("      <error message=\"{message}\" type=\"grader-fault\">{message}\n{body}</error>\n"),
+        ),
+        // Not run because the grade was interrupted: nothing was judged, and the grade's own
+        // `<error type="incomplete">` keeps the suite from being green.
+        Outcome::NotRun if report.incomplete => (
+            Kind::Skipped,
+            format!("      <skipped message=\"{message}\"/>\n"),
+        ),
+        // A program that never started has nothing to be green about, at any level.
+        _ if report.cannot_launch.is_some() => (
+            Kind::Error,
+            format!("      <error message=\"{message}\" type=\"cannot-launch\">{message}\n{body}</error>\n"),
+        ),
+        _ if !check.required => (
+            Kind::Skipped,
+            format!(
+                "      <skipped message=\"{}\"/>\n      <system-out>{}</system-out>\n",
+                xml(&format!(
+                    "information only ({} is above the required level {}): {}",
+                    check.level,
+                    report.required_level,
+                    outcome_word(check.outcome)
+                )),
+                xml(&format!(
+                    "{}: {}\n{}",
+                    outcome_word(check.outcome),
+                    check.message,
+                    details(check, Shown::all(report, check))
+                ))
+            ),
+        ),
+        outcome => (
+            Kind::Failed,
+            format!(
+                "      <failure message=\"{message}\" type=\"{}\">{message}\n{body}</failure>\n",
+                outcome.as_str()
+            ),
+        ),
+    };
+    let xml = if inner.is_empty() {
+        format!("{open}/>\n")
+    } else {
+        format!("{open}>\n{inner}    </testcase>\n")
+    };
+    Case { xml, kind }
+}
+
+/// A student and assignment with no readable result: one `<error>`, so the summary is not green.
+fn absent_suite(name: String, kind: &str, why: &str) -> Suite {
+    Suite {
+        cases: vec![Case {
+            xml: format!(
+                "    <testcase classname=\"sockspec\" name=\"result\">\n      <error message=\"{m}\" type=\"{kind}\">{m}</error>\n    </testcase>\n",
+                m = xml(why)
+            ),
+            kind: Kind::Error,
+        }],
+        system_out: why.to_string(),
+        name,
+        attributes: String::new(),
+        properties: Vec::new(),
+        time: 0.0,
     }
 }

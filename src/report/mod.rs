@@ -1,18 +1,28 @@
-//! Reports of a grading run: human text (default), JSON, JUnit XML and Gradescope results.
+//! Reports: of one grading run (human text, JSON, JUnit XML, Gradescope, PrairieLearn, TAP), and of a
+//! class from its stored results (CSV, HTML, and the same machine formats, one entry per student and
+//! assignment). A single run is rendered as a class of one ([`Class::lone`]), so both share one renderer
+//! per format.
 
+mod class_json;
+mod csv;
 mod gradescope;
+mod html;
 mod human;
 mod junit;
+mod markup;
+mod prairielearn;
+mod tap;
 
 use std::fmt::Write as _;
 
 use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
-use crate::grade::{CauseReport, GradeReport};
+use crate::grade::{CauseReport, GradeReport, ServerMode};
+use crate::results::class::Class;
+use crate::results::Stored;
 
-pub use gradescope::gradescope;
 pub use human::human;
-pub use junit::junit;
 
+/// Formats of `sockspec grade`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
@@ -24,16 +34,130 @@ pub enum Format {
     Junit,
     /// Gradescope autograder results.json.
     Gradescope,
+    /// PrairieLearn external grader results.json.
+    Prairielearn,
+    /// TAP version 14.
+    Tap,
+}
+
+/// Formats of `sockspec report`, rendered from a class's stored results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum ClassFormat {
+    /// One row per student: points per assignment, totals, server modes, one column per check.
+    Csv,
+    /// One self-contained page: a students × checks matrix, pass rates, scores, evidence per cell.
+    Html,
+    /// JUnit XML: one testsuite per student and assignment.
+    Junit,
+    /// Gradescope results.json (one student), or an object of them by student id.
+    Gradescope,
+    /// PrairieLearn results.json (one student), or an object of them by student id.
+    Prairielearn,
+    /// TAP version 14: a subtest per student and assignment.
+    Tap,
+    /// Every stored report, merged: the class, its assignments, each student's results.
+    Json,
+}
+
+/// Choices of a class rendering that are not its format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClassOptions {
+    /// CSV: start with a byte order mark, so Excel reads the file as UTF-8 (names may be Chinese).
+    pub bom: bool,
 }
 
 /// Renders `report` in `format`; `colour` only matters for human text.
 pub fn render(report: &GradeReport, format: Format, colour: bool) -> String {
+    let class = || Class::lone(report.clone());
     match format {
         Format::Human => human(report, colour),
         Format::Json => json(report),
-        Format::Junit => junit(report),
-        Format::Gradescope => gradescope(report),
+        Format::Junit => junit::junit(&class()),
+        Format::Gradescope => gradescope::gradescope(&class()),
+        Format::Prairielearn => prairielearn::prairielearn(&class()),
+        Format::Tap => tap::tap(&class()),
     }
+}
+
+/// Renders a class's results in `format`.
+pub fn render_class(class: &Class, format: ClassFormat, options: ClassOptions) -> String {
+    match format {
+        ClassFormat::Csv => csv::csv(class, options.bom),
+        ClassFormat::Html => html::html(class),
+        ClassFormat::Junit => junit::junit(class),
+        ClassFormat::Gradescope => gradescope::gradescope(class),
+        ClassFormat::Prairielearn => prairielearn::prairielearn(class),
+        ClassFormat::Tap => tap::tap(class),
+        ClassFormat::Json => class_json::class_json(class),
+    }
+}
+
+/// How a student and an assignment are named in formats with one entry per pair: `student/assignment`, or
+/// the assignment alone for a lone grade.
+pub(crate) fn entry_name(student: &str, assignment: &str) -> String {
+    if student.is_empty() {
+        assignment.to_string()
+    } else {
+        format!("{student}/{assignment}")
+    }
+}
+
+/// A student's result for each assignment: its name, and the report or why there is none.
+pub(crate) fn results_of<'a>(
+    class: &'a Class,
+    student: &'a crate::results::class::Student,
+) -> impl Iterator<Item = (&'a str, std::result::Result<&'a GradeReport, &'static str>)> {
+    student
+        .results
+        .iter()
+        .zip(&class.assignments)
+        .map(|(result, assignment)| {
+            let report = match result {
+                Stored::Graded(report) => Ok(report.as_ref()),
+                Stored::Missing => Err("not graded yet: no stored result"),
+                Stored::Unreadable(_) => Err("the stored result could not be read: grade again"),
+            };
+            (assignment.name.as_str(), report)
+        })
+}
+
+/// Lines about a report as a whole that a reader must see before its checks: it could not be launched, it
+/// did not finish, the grader failed.
+pub(crate) fn report_warnings(report: &GradeReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(why) = &report.cannot_launch {
+        lines.push(format!("the program could not be launched: {why}"));
+    }
+    if let Some(why) = report.incomplete_reason() {
+        lines.push(format!(
+            "INCOMPLETE: grading did not finish ({why}); only {} check(s) ran",
+            report.checks.len()
+        ));
+    }
+    if report.summary.harness_fault {
+        lines.push(
+            "a fault of the grader itself: some verdicts cannot be trusted; grade again"
+                .to_string(),
+        );
+    }
+    lines
+}
+
+/// The word for a server mode, as JSON writes it.
+pub(crate) fn mode_word(mode: ServerMode) -> &'static str {
+    match mode {
+        ServerMode::None => "none",
+        ServerMode::Single => "single",
+        ServerMode::Sequential => "sequential",
+        ServerMode::Concurrent => "concurrent",
+        ServerMode::Unknown => "unknown",
+    }
+}
+
+/// True when the whole run can be trusted as the program's grade (it finished, the grader did not fail).
+pub(crate) fn trustworthy(report: &GradeReport) -> bool {
+    !report.incomplete && !report.summary.harness_fault
 }
 
 pub fn json(report: &GradeReport) -> String {
@@ -194,32 +318,40 @@ pub fn details(check: &CheckReport, shown: Shown) -> String {
     if let Some(exit) = &check.exit {
         let _ = writeln!(out, "{i}program:     {exit}");
     }
-    if shown.wire && !check.transcript.is_empty() {
-        wire_lines(&mut out, i, check);
+    if shown.wire {
+        let wire = wire_lines(check);
+        if !wire.is_empty() {
+            let _ = writeln!(out, "{i}wire:");
+            for line in wire {
+                let _ = writeln!(out, "{i}  {line}");
+            }
+        }
     }
-    let stderr: Vec<&str> = check.stderr_tail.lines().collect();
+    // A traceback said with the check's cause is not repeated.
     let traceback_shown = shown.cause.is_some_and(|c| c.detail.is_some());
+    let stderr = stderr_lines(check);
     if !stderr.is_empty() && !traceback_shown {
         let _ = writeln!(out, "{i}stderr (last lines):");
-        for line in &stderr[stderr.len().saturating_sub(STDERR_LINES)..] {
+        for line in stderr {
             let _ = writeln!(out, "{i}  | {line}");
         }
     }
     out
 }
 
-/// The wire transcript: its first and last events, each cut to a line.
-fn wire_lines(out: &mut String, i: &str, check: &CheckReport) {
-    let _ = writeln!(out, "{i}wire:");
+/// The wire transcript of a check as text lines (`+0.122s client 1     → "hello\n"`): the first events and
+/// the last ones, the cut said.
+pub(crate) fn wire_lines(check: &CheckReport) -> Vec<String> {
     let events = &check.transcript;
     let skip_from = SHOWN_EVENTS_HEAD;
     let skip_to = events
         .len()
         .saturating_sub(SHOWN_EVENTS_TAIL)
         .max(skip_from);
+    let mut lines = Vec::new();
     for (n, e) in events.iter().enumerate() {
         if n == skip_from && skip_to > skip_from {
-            let _ = writeln!(out, "{i}  … {} events …", skip_to - skip_from);
+            lines.push(format!("… {} events …", skip_to - skip_from));
         }
         if (skip_from..skip_to).contains(&n) {
             continue;
@@ -244,19 +376,24 @@ fn wire_lines(out: &mut String, i: &str, check: &CheckReport) {
         } else {
             String::new()
         };
-        let _ = writeln!(
-            out,
-            "{i}  +{:.3}s {:<12} {arrow} {body}{more}",
+        lines.push(format!(
+            "+{:.3}s {:<12} {arrow} {body}{more}",
             e.at, e.channel
-        );
+        ));
     }
     if check.transcript_dropped > 0 {
-        let _ = writeln!(
-            out,
-            "{i}  … {} more events not kept",
+        lines.push(format!(
+            "… {} more events not kept",
             check.transcript_dropped
-        );
+        ));
     }
+    lines
+}
+
+/// The last lines of a check's stderr, as text reports show them.
+pub(crate) fn stderr_lines(check: &CheckReport) -> Vec<&str> {
+    let lines: Vec<&str> = check.stderr_tail.lines().collect();
+    lines[lines.len().saturating_sub(STDERR_LINES)..].to_vec()
 }
 
 /// One line that sums up a run.

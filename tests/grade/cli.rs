@@ -427,7 +427,7 @@ fn a_missing_submission_gets_a_valid_gradescope_report_with_score_0() {
         assert!(test["max_score"].as_f64().unwrap() > 0.0);
         let output = test["output"].as_str().unwrap();
         assert!(
-            output.contains("the program file no_such_submission.py does not exist"),
+            output.contains(r"the program file no\_such\_submission.py does not exist"),
             "{output}"
         );
     }

@@ -48,13 +48,13 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::procfs::Proto;
 pub use steer::Steering;
 
 /// Whether to run programs in private network namespaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Isolate {
@@ -87,12 +87,13 @@ pub struct Plan {
 }
 
 /// The isolation a run actually used, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IsolationReport {
     /// What was asked (`--isolate`).
     pub requested: Isolate,
     /// `namespace` (a private network namespace per launch) or `shared` (the machine's loopback).
-    pub network: &'static str,
+    pub network: String,
     /// A client or sender reaches the grader at any IPv4 address (and a server may bind any).
     pub any_address: bool,
     /// A client or sender reaches the grader at any port.
@@ -132,7 +133,7 @@ impl Plan {
                 },
                 IsolationReport {
                     requested: isolate,
-                    network: "shared",
+                    network: "shared".into(),
                     any_address: false,
                     any_port: false,
                     limitation,
@@ -168,7 +169,7 @@ impl Plan {
             },
             IsolationReport {
                 requested: isolate,
-                network: "namespace",
+                network: "namespace".into(),
                 any_address: true,
                 any_port: steering.is_ok(),
                 limitation,
