@@ -25,6 +25,8 @@ const SPLIT_PAUSE: Duration = Duration::from_millis(100);
 /// (and before, to know how busy it is anyway).
 const AFTER_CLOSE_WINDOW: Duration = Duration::from_millis(250);
 const BEFORE_CLOSE_WINDOW: Duration = Duration::from_millis(100);
+/// How long a program that seems to spin after the close is watched again before it is said to.
+const SPIN_CONFIRM_WINDOW: Duration = Duration::from_millis(1000);
 
 /// How often the program's threads are looked at while watching for spinning.
 const SAMPLE: Duration = Duration::from_millis(10);
@@ -203,7 +205,13 @@ pub fn survive_close(ctx: &mut Ctx, how: Leave, first: Peer) -> CheckResult {
     };
     // Watched for a while: it exits (how?), or stays (spinning?).
     let window = AFTER_CLOSE_WINDOW.mul_f64(ctx.opts.timeout_scale);
-    let (busy, exited) = busy_share(ctx, window, ended_before.is_none())?;
+    let (mut busy, mut exited) = busy_share(ctx, window, ended_before.is_none())?;
+    // On a loaded machine a program that is ending is runnable (waiting for a CPU) for a while, which
+    // looks like spinning: what looks so is watched again, longer, and a program slow to exit ends.
+    if exited.is_none() && busy > SPIN_SHARE && baseline < SPIN_SHARE / 2.0 {
+        let confirm = SPIN_CONFIRM_WINDOW.mul_f64(ctx.opts.timeout_scale);
+        (busy, exited) = busy_share(ctx, confirm, ended_before.is_none())?;
+    }
     match exited {
         Some(status) if status.success() => {
             ctx.log
