@@ -8,11 +8,7 @@ use super::util::{graded_submission, manifest};
 #[track_caller]
 fn check_submission(name: &str) {
     let manifest = manifest();
-    let sub = manifest
-        .submission
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no submission {name:?} in the manifest"));
+    let sub = manifest.submission(name);
     assert!(!sub.about.is_empty(), "{name}: say what the submission is");
     let graded = graded_submission(name);
     let report = graded.json();

@@ -155,6 +155,17 @@ pub fn manifest() -> Manifest {
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+impl Manifest {
+    /// The entry of submission `name`.
+    #[track_caller]
+    pub fn submission(&self, name: &str) -> &Submission {
+        self.submission
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no submission {name:?} in the manifest"))
+    }
+}
+
 /// The seed every fixture is graded with: verdicts must not depend on it, but a fixed one makes a
 /// failure here replayable by hand.
 pub const SEED: &str = "20261125";
@@ -194,11 +205,7 @@ pub fn graded_submission(name: &str) -> Arc<Graded> {
 #[track_caller]
 fn grade_submission(name: &str) -> Graded {
     let manifest = manifest();
-    let sub = manifest
-        .submission
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no submission {name:?} in the manifest"));
+    let sub = manifest.submission(name);
     let build = tempfile::tempdir().expect("a temp dir");
     let compiled = sub
         .compile

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::generate::{self, binary};
 use super::property as run_property;
 use crate::grade::conn::Conn;
-use crate::grade::ctx::{describe_status, Ctx};
+use crate::grade::ctx::{describe_status, Ctx, REAP_SETTLE};
 use crate::grade::procfs::{self, Proto};
 use crate::grade::suite::{Pattern, Program};
 use crate::grade::verdict::{CheckResult, Failure, Outcome};
@@ -22,9 +22,6 @@ const STABLE: Duration = Duration::from_millis(200);
 
 /// How often a receiver is looked at while its transfer ends.
 const POLL: Duration = Duration::from_millis(20);
-
-/// How long a receiver that closed its connection is given to exit, so that the report can say it did.
-const REAP_SETTLE: Duration = Duration::from_millis(300);
 
 /// One file crosses: to a receiver (the grader connects and sends, optionally in paced slices), or from
 /// a sender (the grader listens and reads to EOF).

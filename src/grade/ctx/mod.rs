@@ -98,8 +98,10 @@ pub struct Leftovers {
 }
 
 /// How long a program whose output or connection just ended may take to be reaped: long enough that a
-/// verdict does not depend on the scheduler, short enough not to slow a grade.
-pub(crate) const REAP_SETTLE: Duration = Duration::from_millis(300);
+/// verdict does not depend on the scheduler (a Python program that closed its socket while dying of a
+/// traceback took more than 300 ms more to exit at load 30), short enough not to slow a grade (only a
+/// program that closed and lives on waits it out).
+pub(crate) const REAP_SETTLE: Duration = Duration::from_millis(1000);
 
 pub struct Ctx<'a> {
     pub suite: &'a Suite,
