@@ -15,6 +15,6 @@ cannot-launch-cannot-start = { $program } cannot be started: { $error }
 not-run-interrupted = the grade was interrupted ({ $signal }) before this check finished
 
 # A server that never listened: $secs and $deadline are seconds with one decimal, $status an exit status.
-never-listened = the program did not start listening within { $secs } s (deadline { $deadline } s)
+never-listened = the program did not start listening within { $secs } s (the start deadline)
 ended-before-listening = the program ended ({ $status }) before it listened (deadline { $deadline } s)
-exited-before-listening = the program exited ({ $status }) before it started listening
+exited-before-listening = the program exited ({ $status }) before it listened

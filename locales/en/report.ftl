@@ -53,6 +53,7 @@ mode-none = none (no client was served correctly)
 mode-single = single (serves one client)
 mode-sequential = sequential (serves clients one by one)
 mode-concurrent = concurrent (serves clients at once)
+mode-unknown = not determined (the checks that tell it did not get a program that served clients)
 
 # The last line: "FAIL: required checks 4/5 passed · 8 of 10 points · 1 failed · 2.3 s".
 summary = { $verdict }: required checks { $passed }/{ $total } passed · { $points } of { $max } points{ $problems } · { $secs } s

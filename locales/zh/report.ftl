@@ -48,6 +48,7 @@ mode-none = 无（没有一个客户端得到正确的服务）
 mode-single = 单客户端（只服务一个客户端）
 mode-sequential = 顺序（一个接一个地服务客户端）
 mode-concurrent = 并发（同时服务多个客户端）
+mode-unknown = 无法确定（能判断模式的检查都没有遇到正常服务客户端的程序）
 
 summary = { $verdict }：必须通过的检查通过了 { $passed }/{ $total } 项 · 得分 { $points }/{ $max }{ $problems } · 用时 { $secs } 秒
 summary-pass = 通过

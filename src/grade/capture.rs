@@ -6,15 +6,34 @@
 //! not grow. So a [`Capture`] keeps the first half of its budget (how the output started: a banner, a
 //! traceback's start) and the last half as a ring (what the program is doing now), counts every byte
 //! it ever saw, and shows the bytes it dropped as one marker line.
+//!
+//! The drain thread reads only once the stream is readable, and each read and its record happen under
+//! one lock: [`Capture::catch_up`] takes the same lock to read what is still waiting in the pipe, so
+//! after it everything the program wrote before is recorded, however late the thread runs.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::wire::Deadline;
 
 /// Bytes read from the stream at once.
 const CHUNK: usize = 64 * 1024;
+
+/// Chunks [`Capture::catch_up`] reads at most.
+const CATCH_UP_READS: usize = 4;
+
+/// Makes reads of `fd` return `WouldBlock` instead of waiting (our end only: the program's end of a
+/// pipe or a terminal is another open file).
+fn set_nonblocking(fd: i32) -> io::Result<()> {
+    // SAFETY: fcntl on an open fd with integer arguments.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// The bounded record of one output stream. All methods take `&self`; share it with `Arc`.
 ///
@@ -25,6 +44,19 @@ const CHUNK: usize = 64 * 1024;
 pub struct Capture {
     state: Mutex<State>,
     changed: Condvar,
+    /// The stream being drained (non-blocking), while it is: whoever holds the lock reads and records.
+    source: Mutex<Option<Box<dyn Source>>>,
+}
+
+/// A stream a capture drains: a pipe or a pseudo-terminal's master.
+trait Source: Read + AsFd + Send + std::fmt::Debug {}
+impl<T: Read + AsFd + Send + std::fmt::Debug> Source for T {}
+
+/// What one read of a non-blocking source gave.
+enum Got {
+    Bytes,
+    Nothing,
+    End,
 }
 
 #[derive(Debug)]
@@ -92,6 +124,7 @@ impl Capture {
                 closed: false,
             }),
             changed: Condvar::new(),
+            source: Mutex::new(None),
         }
     }
 
@@ -101,26 +134,78 @@ impl Capture {
     pub fn drain(
         self: &Arc<Self>,
         name: String,
-        reader: impl Read + Send + 'static,
+        reader: impl Read + AsFd + Send + std::fmt::Debug + 'static,
     ) -> io::Result<()> {
+        let fd = reader.as_fd().as_raw_fd();
+        set_nonblocking(fd)?;
+        *self.lock_source() = Some(Box::new(reader));
         let sink = Arc::clone(self);
         std::thread::Builder::new()
             .name(name)
-            .spawn(move || sink.fill_from(reader))?;
+            .spawn(move || sink.fill(fd))?;
         Ok(())
     }
 
-    fn fill_from(&self, mut reader: impl Read) {
+    /// The drain thread: waits until the stream is readable, then reads under the source's lock.
+    /// `fd` stays open until this thread drops the source, at the end.
+    fn fill(&self, fd: i32) {
         let mut buf = vec![0u8; CHUNK];
         loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => self.push(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
+            let mut ready = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; the fd is open while `source` holds it (dropped only below).
+            if unsafe { libc::poll(&mut ready, 1, -1) } < 0
+                && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted
+            {
+                break;
+            }
+            let mut source = self.lock_source();
+            // `catch_up` may have read what woke this poll: then there is nothing, and it polls again.
+            if let Some(Got::End) = source.as_mut().map(|s| self.read_once(s, &mut buf)) {
+                *source = None;
+                break;
             }
         }
         self.close();
+    }
+
+    /// Reads and records what is waiting in the stream now, without waiting: after it, everything the
+    /// program wrote before the call is recorded. Bounded (a program that floods its output keeps
+    /// writing): at most a few chunks.
+    pub fn catch_up(&self) {
+        let mut source = self.lock_source();
+        let Some(reader) = source.as_mut() else {
+            return;
+        };
+        let mut buf = vec![0u8; CHUNK];
+        for _ in 0..CATCH_UP_READS {
+            if !matches!(self.read_once(reader, &mut buf), Got::Bytes) {
+                break;
+            }
+        }
+    }
+
+    /// One non-blocking read, recorded.
+    fn read_once(&self, reader: &mut Box<dyn Source>, buf: &mut [u8]) -> Got {
+        loop {
+            return match reader.read(buf) {
+                Ok(0) => Got::End,
+                Ok(n) => {
+                    self.push(&buf[..n]);
+                    Got::Bytes
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Nothing,
+                Err(_) => Got::End,
+            };
+        }
+    }
+
+    fn lock_source(&self) -> MutexGuard<'_, Option<Box<dyn Source>>> {
+        self.source.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -259,6 +344,26 @@ mod tests {
 
     fn text(b: Vec<u8>) -> String {
         String::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn catch_up_records_what_was_written_before_it_however_late_the_drain_runs() {
+        use std::io::Write as _;
+        let (reader, mut writer) = io::pipe().unwrap();
+        let c = Arc::new(Capture::new(1 << 20));
+        c.drain("test-drain".into(), reader).unwrap();
+        let mut written = 0u64;
+        // Many rounds: the drain thread and catch_up race for each write.
+        for round in 0..500u32 {
+            let line = format!("line {round}\n");
+            writer.write_all(line.as_bytes()).unwrap();
+            written += line.len() as u64;
+            c.catch_up();
+            assert_eq!(c.total(), written, "round {round}");
+        }
+        drop(writer);
+        assert!(c.wait_closed(Deadline::after(Duration::from_secs(10))));
+        assert_eq!(c.total(), written);
     }
 
     #[test]

@@ -8,29 +8,38 @@
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence; [`localize`]: a report's texts in its language.
+//! - [`watch`], [`printed`]: what the program prints, and how it is judged.
+//! - [`verdict`], [`evidence`]: outcomes and the evidence shown; [`cause`]: one explanation for many
+//!   failures; [`findings`]: what a whole grade found (causes, server mode, notes, summary).
 //! - [`runs`], [`sweep`]: every live run in one registry, stopped at once on an interruption or by a
 //!   watchdog; what a killed grader left, removed by the next one.
 //! - [`Grade`]: grading from a test, a builder over [`GradeConfig`] and [`grade()`].
 
 mod builder;
 pub mod capture;
+pub mod cause;
 pub mod cgroup;
 pub mod checks;
 pub mod conn;
 pub mod ctx;
 pub mod datagram;
+pub mod evidence;
+pub mod findings;
 pub mod launch;
 pub mod limits;
 pub mod localize;
 pub mod netns;
 mod not_run;
 pub mod packets;
+pub mod printed;
 pub mod procfs;
+mod readiness;
 pub mod runs;
 pub mod suite;
 pub mod sweep;
 pub mod template;
 pub mod verdict;
+pub mod watch;
 
 use std::time::Instant;
 
@@ -39,14 +48,18 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::i18n::{key, Lang, Message};
 pub use builder::Grade;
-use ctx::{Ctx, Options};
+use cause::Carried;
+use ctx::{Ctx, GradeBudget, Options};
+use findings::{group_causes, notes, server_mode, summarize};
+pub use findings::{CauseReport, ServerMode, Summary};
 use limits::{Limits, ProcessCap};
 use netns::{IsolationReport, Plan};
 pub use not_run::interrupted_report;
 use not_run::{not_run, program_cannot_launch, Halt};
-use suite::{Level, Run, Suite};
+use readiness::Readiness;
+use suite::{Level, Suite};
 use template::Template;
-use verdict::{AddressAction, AddressIgnored, CheckReport, Evidence, Outcome};
+use verdict::{CheckReport, Evidence, Outcome};
 
 /// Everything a grading run needs, checked before anything runs. Outside this crate, build it with
 /// [`Grade`] (it may grow fields).
@@ -67,40 +80,6 @@ pub struct GradeConfig {
     pub options: Options,
     /// The language of the report's texts beside the English ones (`localized`), and of its human form.
     pub lang: Lang,
-}
-
-/// The server mode a program achieves, judged from the sequential and concurrent checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServerMode {
-    /// Serves nobody correctly.
-    None,
-    /// Serves one client.
-    Single,
-    /// Serves clients one by one.
-    Sequential,
-    /// Serves clients at once.
-    Concurrent,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Summary {
-    pub passed: usize,
-    pub failed: usize,
-    pub timeout: usize,
-    pub crash: usize,
-    pub not_run: usize,
-    /// Checks whose program ran into a resource limit.
-    pub limit: usize,
-    pub required_passed: usize,
-    pub required_total: usize,
-    pub points: f64,
-    pub max_points: f64,
-    /// True when every required check passed.
-    pub success: bool,
-    /// True when the grader itself failed somewhere: the result cannot be trusted.
-    pub harness_fault: bool,
 }
 
 /// The limits of a run, as the report states them.
@@ -144,6 +123,9 @@ pub struct GradeReport {
     /// The resource limits each program ran under.
     #[serde(default)]
     pub limits: LimitsReport,
+    /// Root causes of the checks that did not pass, each said once; checks name theirs by id.
+    #[serde(default)]
+    pub causes: Vec<CauseReport>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
     /// True when the grade was interrupted: the checks that had not finished are not run.
@@ -192,13 +174,18 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
     let started = Instant::now();
     let selected = selected(config)?;
     let setup = Setup::resolve(config)?;
+    let budget = GradeBudget::new(config.options.timeout_scale);
     let mut cannot_launch = config.template.missing_file();
+    let mut readiness = Readiness::default();
     let mut reports = Vec::with_capacity(selected.len());
     for check in selected {
-        let report = match &cannot_launch {
-            Some(why) => not_run(config, check, cannot_be_launched(why)),
-            None => {
-                let result = run_check(config, &setup.plan, check);
+        let report = match (&cannot_launch, readiness.never()) {
+            (Some(why), _) => not_run(config, check, cannot_be_launched(why)),
+            (None, Some(how)) if readiness::needs_ready(&config.suite) => {
+                readiness::not_run_never_ready(config, check, how)
+            }
+            (None, _) => {
+                let result = run_check(config, &setup.plan, check, &budget);
                 // The interruption killed the program under test: what the check saw proves nothing.
                 if runs::interrupted() {
                     return Err(Error::Interrupted);
@@ -214,9 +201,11 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
                 }
             }
         };
+        readiness.saw(&report);
         on_check(&report);
         reports.push(report);
     }
+    readiness.explain(&mut reports);
     Ok(assemble(config, setup, reports, started, cannot_launch))
 }
 
@@ -244,7 +233,7 @@ fn cannot_be_launched(why: &Message) -> Message {
 }
 
 /// An English text that has no message id (yet): shown as it is in every language.
-fn verbatim(text: &str) -> Message {
+pub(crate) fn verbatim(text: &str) -> Message {
     Message::new(key::VERBATIM).arg("text", text)
 }
 
@@ -291,10 +280,11 @@ impl Setup {
 fn assemble(
     config: &GradeConfig,
     setup: Setup,
-    reports: Vec<CheckReport>,
+    mut reports: Vec<CheckReport>,
     started: Instant,
     cannot_launch: Option<Message>,
 ) -> GradeReport {
+    let causes = group_causes(&mut reports);
     let mode = server_mode(&config.suite, &reports);
     let mut notes = notes(&reports);
     notes.extend(setup.isolation.note());
@@ -332,6 +322,7 @@ fn assemble(
         replay: config.replay(None),
         mode,
         notes: notes.iter().map(Message::english).collect(),
+        causes,
         isolation: setup.isolation,
         limits: LimitsReport {
             limits: config.suite.limits,
@@ -399,7 +390,12 @@ fn process_cap(limits: &Limits) -> ProcessCap {
     }
 }
 
-fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<CheckReport, Halt> {
+fn run_check(
+    config: &GradeConfig,
+    plan: &Plan,
+    check: &suite::Check,
+    budget: &GradeBudget,
+) -> Result<CheckReport, Halt> {
     let started = Instant::now();
     let seed = check_seed(config.seed, &check.id);
     let mut ctx = Ctx::new(
@@ -409,6 +405,7 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
         &config.template,
         plan,
         seed,
+        budget,
     );
     let result = checks::run(&mut ctx).map_err(|f| ctx.classify(f));
     if let Some(error) = ctx.launch_error.take() {
@@ -421,8 +418,10 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
         });
     }
     let deadline_secs = ctx.wait().as_secs_f64();
+    ctx.sync_output();
     let (transcript, transcript_dropped) = ctx.log.take();
     let address_ignored = ctx.address_ignored();
+    let passed_serving = ctx.serving;
     let leftovers = ctx.stop();
     drop(ctx);
     let mut failure = result.err();
@@ -447,6 +446,17 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
         }
     }
     let outcome = failure.as_ref().map_or(Outcome::Pass, |f| f.outcome());
+    let cause = failure.as_ref().and_then(|f| {
+        f.about().cause.clone().or_else(|| {
+            cause::diagnose(
+                f.expected.as_deref(),
+                f.actual.as_deref(),
+                &leftovers.stderr_tail,
+                &config.options.prefix,
+                Carried::of(&check.run),
+            )
+        })
+    });
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let (expected, actual, differs_at) = match failure.as_ref().map(|f| (&f.expected, &f.actual)) {
         Some((Some(expected), Some(actual))) => {
@@ -460,7 +470,7 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
         ),
         None => (None, None, None),
     };
-    Ok(CheckReport {
+    let report = CheckReport {
         id: check.id.clone(),
         level: check.level,
         required: check.level <= config.required_level,
@@ -499,7 +509,15 @@ fn run_check(config: &GradeConfig, plan: &Plan, check: &suite::Check) -> Result<
         harness_fault: failure.as_ref().is_some_and(|f| f.harness),
         address_ignored,
         localized: None,
-    })
+        cause: None,
+        serving: failure
+            .as_ref()
+            .map_or(passed_serving, |f| f.about().serving),
+        shrinking: failure.as_ref().and_then(|f| f.about().shrinking.clone()),
+        not_ready: failure.as_ref().and_then(|f| f.about().not_ready.clone()),
+        diagnosis: cause,
+    };
+    Ok(report)
 }
 
 impl GradeConfig {
@@ -576,114 +594,6 @@ pub fn fresh_seed() -> u64 {
     checks::Mix::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000_000
 }
 
-/// One line per thing the checks' verdicts do not show: for each way the program used an address of
-/// its own, the first time and how often.
-fn notes(reports: &[CheckReport]) -> Vec<String> {
-    let mut notes = Vec::new();
-    for action in [
-        AddressAction::Listened,
-        AddressAction::Connected,
-        AddressAction::Sent,
-    ] {
-        let seen: Vec<&AddressIgnored> = reports
-            .iter()
-            .filter_map(|r| r.address_ignored.as_ref())
-            .filter(|a| a.action == action)
-            .collect();
-        let Some(first) = seen.first() else {
-            continue;
-        };
-        let count = format!("{} of {} checks", seen.len(), reports.len());
-        let given = format!(
-            "{} {}",
-            first.given_host.as_deref().unwrap_or_default(),
-            first.given_port
-        );
-        notes.push(match action {
-            AddressAction::Listened if !first.used.ends_with(&format!(":{}", first.given_port)) => {
-                format!(
-                    "the program did not listen on the port it was given: {{port}} was {}, it \
-                     listened on {} ({count}); the grader found it through /proc, a client given the \
-                     port would not",
-                    first.given_port, first.used
-                )
-            }
-            AddressAction::Listened => format!(
-                "the program listened only on {}, not on loopback or every interface ({count}); the \
-                 grader reached it inside its private network, a client given 127.0.0.1 would not",
-                first.used
-            ),
-            AddressAction::Connected => format!(
-                "the program did not connect to the {{host}} {{port}} it was given ({}): it connected \
-                 to {} ({count}); the grader caught the connection in the program's private network, \
-                 a server at {{host}} {{port}} would not have",
-                given.trim(),
-                first.used
-            ),
-            AddressAction::Sent => format!(
-                "the program did not send to the {{host}} {{port}} it was given ({}): it sent to {} \
-                 ({count}); the grader caught the datagrams in the program's private network, a \
-                 receiver at {{host}} {{port}} would not have",
-                given.trim(),
-                first.used
-            ),
-        });
-    }
-    notes
-}
-
-fn server_mode(suite: &Suite, reports: &[CheckReport]) -> Option<ServerMode> {
-    let kind = |id: &str| suite.check(id).map(|c| &c.run);
-    let judged_by = |pred: &dyn Fn(&Run) -> bool| -> Option<bool> {
-        let relevant: Vec<&CheckReport> = reports
-            .iter()
-            .filter(|r| kind(&r.id).is_some_and(pred))
-            .collect();
-        (!relevant.is_empty()).then(|| relevant.iter().all(|r| r.outcome == Outcome::Pass))
-    };
-    let concurrent = judged_by(&|r| matches!(r, Run::IdleFirstClient | Run::ManyClients { .. }));
-    let sequential = judged_by(&|r| matches!(r, Run::ClientsInTurn { .. }));
-    let served = reports
-        .iter()
-        .any(|r| r.outcome == Outcome::Pass && matches!(kind(&r.id), Some(Run::Exchange { .. })));
-    match (sequential, concurrent) {
-        (None, None) => None,
-        (_, Some(true)) => Some(ServerMode::Concurrent),
-        (Some(true), _) => Some(ServerMode::Sequential),
-        (Some(false), _) if served => Some(ServerMode::Single),
-        (None, Some(false)) => None,
-        _ => Some(ServerMode::None),
-    }
-}
-
-fn summarize(reports: &[CheckReport]) -> Summary {
-    let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
-    let required: Vec<&CheckReport> = reports.iter().filter(|r| r.required).collect();
-    let required_passed = required
-        .iter()
-        .filter(|r| r.outcome == Outcome::Pass)
-        .count();
-    Summary {
-        passed: count(Outcome::Pass),
-        failed: count(Outcome::Fail),
-        timeout: count(Outcome::Timeout),
-        crash: count(Outcome::Crash),
-        not_run: count(Outcome::NotRun),
-        limit: count(Outcome::Limit),
-        required_passed,
-        required_total: required.len(),
-        // A check the suite says does not count shows its points but adds none.
-        points: reports
-            .iter()
-            .filter(|r| r.counts)
-            .map(|r| r.points_earned)
-            .sum(),
-        max_points: reports.iter().filter(|r| r.counts).map(|r| r.points).sum(),
-        success: required_passed == required.len(),
-        harness_fault: reports.iter().any(|r| r.harness_fault),
-    }
-}
-
 /// Matches `*` (any run of characters) and `?` (one character); anything else matches itself.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
@@ -709,7 +619,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -726,7 +636,8 @@ mod tests {
         assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
     }
 
-    fn config(command: &[&str]) -> GradeConfig {
+    /// A configuration grading `command` with the echo-server suite.
+    pub(crate) fn config(command: &[&str]) -> GradeConfig {
         let suite = Suite::load("echo-server").unwrap();
         let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
         GradeConfig {

@@ -80,6 +80,11 @@ pub(super) fn not_run(config: &GradeConfig, check: &suite::Check, message: Messa
         harness_fault: false,
         address_ignored: None,
         localized: None,
+        cause: None,
+        serving: None,
+        shrinking: None,
+        not_ready: None,
+        diagnosis: None,
     }
 }
 

@@ -271,6 +271,103 @@ fn parse_addr(text: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// What the threads of the given processes are doing now, as far as a verdict needs to know: whether
+/// any of them is running (so more may come), and where the sleeping ones wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Threads seen (none: every process has ended).
+    pub threads: usize,
+    /// Threads running or ready to run (state R), in an uninterruptible wait (D: disk I/O), or asleep
+    /// on a timer (`time.sleep()`): each will go on by itself.
+    pub busy: usize,
+    /// Threads blocked in `accept()` (kernel wait channel `inet_csk_accept`).
+    pub accepting: usize,
+}
+
+impl Activity {
+    /// Every thread waits, none in a way that ends by itself soon.
+    pub fn idle(&self) -> bool {
+        self.threads > 0 && self.busy == 0
+    }
+
+    /// Every thread of the program waits in `accept()`: it is back at the start of its server loop.
+    pub fn all_accepting(&self) -> bool {
+        self.threads > 0 && self.accepting == self.threads
+    }
+}
+
+/// Reads the state and wait channel of every thread of `pids` (`/proc/PID/task/TID/{stat,wchan}`).
+pub fn activity(pids: &[i32]) -> Activity {
+    let mut seen = Activity::default();
+    for &pid in pids {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let Ok(stat) = fs::read_to_string(dir.join("stat")) else {
+                continue;
+            };
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().next())
+                .and_then(|s| s.bytes().next());
+            match state {
+                // A zombie thread runs no code.
+                Some(b'Z' | b'X') | None => continue,
+                Some(b'R' | b'D') => seen.busy += 1,
+                Some(_) => {}
+            }
+            seen.threads += 1;
+            let wchan = fs::read_to_string(dir.join("wchan")).unwrap_or_default();
+            if wchan.trim() == "inet_csk_accept" {
+                seen.accepting += 1;
+            } else if wchan.contains("nanosleep") {
+                seen.busy += 1;
+            }
+        }
+    }
+    seen
+}
+
+/// Bytes received but not yet read by the program on its socket `local` (connected to `remote`, for
+/// TCP), from the `rx_queue` column of `/proc/PID/net/*`; `None` when no such socket is found.
+pub fn unread_bytes(
+    pid: i32,
+    proto: Proto,
+    local: SocketAddr,
+    remote: Option<SocketAddr>,
+) -> Option<u64> {
+    let files: &[&str] = match proto {
+        Proto::Tcp => &["tcp", "tcp6"],
+        Proto::Udp => &["udp", "udp6"],
+    };
+    for file in files {
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(l), Some(r), Some(queues)) = (
+                f.get(1).and_then(|a| parse_addr(a)),
+                f.get(2).and_then(|a| parse_addr(a)),
+                f.get(4),
+            ) else {
+                continue;
+            };
+            if reachable(l) != reachable(local)
+                || remote.is_some_and(|want| reachable(r) != reachable(want))
+            {
+                continue;
+            }
+            return queues
+                .split_once(':')
+                .and_then(|(_, rx)| u64::from_str_radix(rx, 16).ok());
+        }
+    }
+    None
+}
+
 impl State {
     /// The state's name as netstat prints it for a TCP socket (`LISTEN`, `TIME_WAIT`, ...). A UDP
     /// socket has no connection states: `Close` there only means "bound".
@@ -399,6 +496,38 @@ mod tests {
         assert_eq!(r("[::]:5"), "[::1]:5");
         assert_eq!(r("[::ffff:127.0.0.1]:5"), "127.0.0.1:5");
         assert_eq!(r("127.0.0.2:5"), "127.0.0.2:5");
+    }
+
+    #[test]
+    fn sees_unread_bytes_and_a_thread_in_accept() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(b"12345").unwrap();
+        let me = std::process::id() as i32;
+        let local = server.local_addr().unwrap();
+        let remote = Some(client.local_addr().unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while unread_bytes(me, Proto::Tcp, local, remote) != Some(5) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the 5 bytes never showed as unread"
+            );
+            std::thread::yield_now();
+        }
+        let waiting = std::thread::spawn(move || listener.accept().map(|_| ()));
+        let tid_deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while activity(&[me]).accepting == 0 {
+            assert!(
+                std::time::Instant::now() < tid_deadline,
+                "no thread seen in accept()"
+            );
+            std::thread::yield_now();
+        }
+        std::net::TcpStream::connect(addr).unwrap();
+        waiting.join().unwrap().unwrap();
     }
 
     #[test]

@@ -253,6 +253,19 @@ pub enum WriteStyle {
     AllAtOnce,
     /// Each message one byte per write.
     ByteSlices,
+    /// Each message in two writes with a pause between them, cut inside its first multi-byte character.
+    SplitInCharacter,
+}
+
+/// What the grader plays opposite a client program whose lines it receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Peer {
+    /// The ECHO server: each line comes back as PREFIX + line, to be printed.
+    #[default]
+    Echo,
+    /// The chat server: each line is answered with a line of its own, to be printed.
+    Chat,
 }
 
 /// Ways a client can leave.
@@ -282,6 +295,9 @@ pub enum Pattern {
     CrlfNul,
     /// Sequences that are not UTF-8: lone continuation bytes, truncated and overlong forms.
     InvalidUtf8,
+    /// Text lines with spaces and tabs at their ends, `\r\n` and `\n` line endings, Chinese, and
+    /// whitespace as the file's first and last bytes: what `strip()` takes away.
+    Whitespace,
 }
 
 /// What a check does: the kinds of check the grader knows, each with its parameters.
@@ -300,8 +316,13 @@ pub enum Run {
     },
     /// Server: generated message series, one connection, shrunk on failure.
     PropertyExchange { cases: u32, max_messages: usize },
-    /// Server: a client leaves (close or reset); the server must survive.
-    SurviveClose { how: Leave },
+    /// Server: a client leaves (close or reset) after one exchange; the server must survive.
+    SurviveClose {
+        how: Leave,
+        /// The exchange before the client leaves: an echo, or a chat turn.
+        #[serde(default)]
+        first: Peer,
+    },
     /// Server: clients one after another, each served.
     ClientsInTurn { clients: usize },
     /// Server: a second client is served while the first stays idle.
@@ -321,14 +342,24 @@ pub enum Run {
     },
     /// Client: generated line series.
     PropertyClientLines { cases: u32, max_lines: usize },
-    /// Client or sender: stdin ends (EOF or an empty line); it must close and exit 0.
-    ClientExit { how: Leave },
+    /// Client or sender: after `lines` are typed and answered, stdin ends (EOF or an empty line); it
+    /// must close and exit 0.
+    ClientExit {
+        how: Leave,
+        #[serde(default)]
+        lines: Vec<String>,
+        /// What the grader plays while the lines are typed (TCP clients).
+        #[serde(default)]
+        peer: Peer,
+    },
     /// Chat, either side: turns of (client line, server line).
     ChatTurns { turns: Vec<(String, String)> },
     /// Chat, either side: generated turns.
     PropertyChatTurns { cases: u32, max_turns: usize },
     /// Chat server: the client closes; the server must exit 0.
     ServerExitOnClose,
+    /// File receiver: after a transfer of `size` bytes, the program must exit 0.
+    ReceiverExit { size: usize },
     /// File receiver or sender: one generated file crosses intact.
     File {
         size: usize,
@@ -402,7 +433,8 @@ impl Run {
             | Run::ClientsInTurn { .. }
             | Run::IdleFirstClient
             | Run::ManyClients { .. }
-            | Run::ServerExitOnClose => program == TcpServer,
+            | Run::ServerExitOnClose
+            | Run::ReceiverExit { .. } => program == TcpServer,
             Run::ClientLines { .. } | Run::PropertyClientLines { .. } => program == TcpClient,
             Run::ChatTurns { .. } | Run::PropertyChatTurns { .. } => {
                 matches!(program, TcpServer | TcpClient)

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::cause::Cause;
 use super::localize::LocalizedCheck;
 use super::suite::{Level, Visibility};
 use crate::i18n::Message;
@@ -60,6 +61,55 @@ pub struct Failure {
     /// True when the failure could only be seen once a deadline had passed (silence, then evidence):
     /// like a timeout, it is not shrunk, since every shrinking step would wait out a deadline again.
     pub waited: bool,
+    /// What the failure says beyond its outcome, when it says more (kept apart: most failures don't,
+    /// and a failure travels by value through every check).
+    pub about: Option<Box<About>>,
+}
+
+/// What a failure may say beyond its outcome and evidence.
+#[derive(Debug, Clone, Default)]
+pub struct About {
+    /// The root cause, when the check could tell it (a printed bytes object, NUL padding); others are
+    /// found from the evidence once the check is over ([`super::cause::diagnose`]).
+    pub cause: Option<Cause>,
+    /// Set when the program never became ready (did not listen, did not connect): how, in words that
+    /// are the same for the same behaviour, so that two checks in a row can be seen to fail alike.
+    pub not_ready: Option<String>,
+    /// What the check learnt about how a server serves its clients (for the server mode).
+    pub serving: Option<Serving>,
+    /// For a property check: how the shrinking of the failing input went.
+    pub shrinking: Option<Shrinking>,
+    /// The program closed (or reset) the connection: it may be ending, so its exit is worth waiting
+    /// for before the verdict is given.
+    pub closed: bool,
+}
+
+/// What a check learnt about how a server serves several clients; [`crate::grade::ServerMode`] is
+/// judged from these, never from a check that failed for another reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Serving {
+    /// Clients were served while another stayed connected.
+    AtOnce,
+    /// A client was not served while another stayed connected.
+    NotAtOnce,
+    /// Clients were served one after another.
+    InTurn,
+    /// A client was served only once the one before it had left: one after another, never at once.
+    OnlyInTurn,
+    /// The program served one client, then exited.
+    SingleClient,
+}
+
+/// How the shrinking of a property check's failing input went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shrinking {
+    /// Runs of the program made to find a smaller failing input.
+    pub runs: u32,
+    /// Why shrinking stopped before the input was minimal, when it did; `None`: the input shown is the
+    /// smallest failing one found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 impl Failure {
@@ -141,6 +191,40 @@ impl Failure {
     /// Marks a failure seen only after a deadline passed (see [`Failure::waited`]).
     pub fn after_waiting(mut self) -> Self {
         self.waited = true;
+        self
+    }
+
+    /// What the failure says beyond its outcome (nothing, by default).
+    pub fn about(&self) -> &About {
+        static NOTHING: std::sync::OnceLock<About> = std::sync::OnceLock::new();
+        self.about
+            .as_deref()
+            .unwrap_or_else(|| NOTHING.get_or_init(About::default))
+    }
+
+    pub fn about_mut(&mut self) -> &mut About {
+        self.about.get_or_insert_with(Box::default)
+    }
+
+    pub fn with_cause(mut self, cause: Cause) -> Self {
+        self.about_mut().cause = Some(cause);
+        self
+    }
+
+    pub fn with_serving(mut self, serving: Serving) -> Self {
+        self.about_mut().serving = Some(serving);
+        self
+    }
+
+    /// Marks a failure seen when the program closed the connection (see [`About::closed`]).
+    pub fn after_close(mut self) -> Self {
+        self.about_mut().closed = true;
+        self
+    }
+
+    /// Marks a failure to become ready; `how` is the same words for the same behaviour.
+    pub fn not_ready(mut self, how: impl Into<String>) -> Self {
+        self.about_mut().not_ready = Some(how.into());
         self
     }
 }
@@ -303,6 +387,24 @@ impl Transcript {
         }
     }
 
+    /// Records bytes that continue the last event when it is of the same channel and direction (a
+    /// program's output, which arrives in pieces): a program that prints without end takes one event,
+    /// not the whole transcript.
+    pub fn record_merged(&self, channel: &str, direction: Direction, bytes: &[u8]) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(last) = inner.events.last_mut() {
+            if last.channel == channel && last.direction == direction {
+                let room = Self::BYTES_PER_EVENT.saturating_sub(last.bytes.len());
+                last.bytes
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
+                last.len += bytes.len();
+                return;
+            }
+        }
+        drop(inner);
+        self.record(channel, direction, bytes);
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.inner
             .lock()
@@ -413,6 +515,22 @@ pub struct CheckReport {
     /// Requirement, concept and message in the report's language (`GradeReport::lang`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localized: Option<LocalizedCheck>,
+    /// The id of the report's cause (`C1`, ...) that explains this check, when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// What this check learnt about how the server serves its clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serving: Option<Serving>,
+    /// For a failed property check: how the shrinking went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shrinking: Option<Shrinking>,
+    /// How the program failed to become ready, when it did (not serialized: the message says it).
+    #[serde(skip)]
+    pub not_ready: Option<String>,
+    /// What explains this check's failure, before the grade groups the causes (not serialized: the
+    /// report's `causes` and `cause` say it).
+    #[serde(skip)]
+    pub diagnosis: Option<Cause>,
 }
 
 /// What a program did at an address of its own choosing.
@@ -444,233 +562,4 @@ fn counts_by_default() -> bool {
     true
 }
 
-/// Bytes shown two ways: escaped text, and hex when they are not valid UTF-8. Large values are shown in
-/// part: their first bytes, or the bytes around the first difference from the value they are compared to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Evidence {
-    /// The shown bytes, escaped ([`crate::wire::escape_bytes`]).
-    pub text: String,
-    /// How many bytes the whole value has.
-    pub len: usize,
-    /// Offset in the whole value of the first shown byte.
-    pub shown_from: usize,
-    /// How many bytes `text` shows.
-    pub shown_len: usize,
-    /// A hex dump (offsets of the whole value) when the bytes are not text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hex: Option<String>,
-    /// The digest of the whole value, when it is not shown whole.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-}
-
-impl Evidence {
-    /// Large evidence (a file) is shown by its length, digest and first bytes; small evidence whole.
-    pub const SHOWN_BYTES: usize = 240;
-    /// Bytes in a hex dump.
-    pub const HEX_BYTES: usize = 64;
-    /// Bytes shown before and after the first difference of two values that are not shown whole.
-    pub const BEFORE_DIFFERENCE: usize = 32;
-    pub const AFTER_DIFFERENCE: usize = 32;
-
-    /// The value from its start.
-    pub fn of(bytes: &[u8]) -> Self {
-        Self::window(bytes, 0, Self::SHOWN_BYTES)
-    }
-
-    /// Expected and actual values, and the offset of their first difference when they are shown around
-    /// it: small text values are shown whole; anything else (a file, binary data) from
-    /// [`Self::BEFORE_DIFFERENCE`] bytes before the first difference.
-    pub fn compared(expected: &[u8], actual: &[u8]) -> (Evidence, Evidence, Option<usize>) {
-        let (head_expected, head_actual) = (Self::of(expected), Self::of(actual));
-        let whole = |e: &Evidence| e.shown_len == e.len && e.hex.is_none();
-        let Some(at) = first_difference(expected, actual) else {
-            return (head_expected, head_actual, None);
-        };
-        if whole(&head_expected) && whole(&head_actual) {
-            return (head_expected, head_actual, None);
-        }
-        let from = at.saturating_sub(Self::BEFORE_DIFFERENCE);
-        let len = Self::BEFORE_DIFFERENCE + Self::AFTER_DIFFERENCE;
-        (
-            Self::window(expected, from, len),
-            Self::window(actual, from, len),
-            Some(at),
-        )
-    }
-
-    /// At most `len` bytes from `from`; text is cut at character boundaries, binary data where asked.
-    fn window(bytes: &[u8], from: usize, len: usize) -> Self {
-        let from = from.min(bytes.len());
-        let end = from.saturating_add(len).min(bytes.len());
-        let (start, stop, binary) = match text_span(bytes, from, end) {
-            Some((start, stop)) => (start, stop, false),
-            None => (from, end, true),
-        };
-        Evidence {
-            text: crate::wire::escape_bytes(&bytes[start..stop]),
-            len: bytes.len(),
-            shown_from: start,
-            shown_len: stop - start,
-            hex: binary.then(|| crate::wire::hex_dump_at(bytes, start, Self::HEX_BYTES)),
-            sha256: (start > 0 || stop < bytes.len()).then(|| crate::wire::sha256_hex(bytes)),
-        }
-    }
-}
-
-/// The offset of the first byte where `a` and `b` differ (the shorter length when one is a prefix of the
-/// other); `None` when they are equal.
-pub fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
-    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    (same < a.len() || same < b.len()).then_some(same)
-}
-
-/// The span of `bytes[from..end]` to show as text, moved to character boundaries (a character cut by
-/// the window is left out, not taken for binary data); `None` when the bytes are not text.
-fn text_span(bytes: &[u8], from: usize, end: usize) -> Option<(usize, usize)> {
-    let is_continuation = |b: u8| b & 0xc0 == 0x80;
-    let mut start = from;
-    // A window that starts inside a character skips its continuation bytes (at most 3).
-    if from > 0 {
-        while start < end && start - from < 3 && is_continuation(bytes[start]) {
-            start += 1;
-        }
-    }
-    let stop = match std::str::from_utf8(&bytes[start..end]) {
-        Ok(_) => end,
-        // A character cut by the end of the window, not by the end of the value.
-        Err(e) if e.error_len().is_none() && end < bytes.len() => start + e.valid_up_to(),
-        Err(_) => return None,
-    };
-    let control = bytes[start..stop]
-        .iter()
-        .any(|&b| b.is_ascii_control() && !matches!(b, b'\n' | b'\r' | b'\t'));
-    (!control).then_some((start, stop))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cut_inside_a_character_keeps_the_text_as_text() {
-        // 81 three-byte characters: 243 bytes, so 240 ends exactly on a boundary; one more ASCII byte
-        // first puts the cut inside the 80th character.
-        let text = format!("a{}", "你".repeat(81));
-        let e = Evidence::of(text.as_bytes());
-        assert!(e.hex.is_none(), "taken for binary: {e:?}");
-        assert_eq!(e.text, format!("a{}", "你".repeat(79)));
-        assert_eq!((e.shown_from, e.shown_len, e.len), (0, 238, 244));
-        assert!(e.sha256.is_some(), "a value not shown whole has its digest");
-    }
-
-    #[test]
-    fn a_value_that_ends_inside_a_character_is_binary() {
-        let e = Evidence::of(&"你好".as_bytes()[..4]);
-        assert!(e.hex.is_some(), "{e:?}");
-        assert_eq!(e.text, "你\\xe5");
-    }
-
-    #[test]
-    fn a_hex_dump_counts_the_bytes_left_in_the_whole_value() {
-        let bytes: Vec<u8> = (0..1023u32).map(|i| (i * 7 % 256) as u8).collect();
-        let e = Evidence::of(&bytes);
-        let hex = e.hex.expect("binary data has a hex dump");
-        assert!(
-            hex.ends_with(&format!("... {} more bytes\n", 1023 - Evidence::HEX_BYTES)),
-            "{hex}"
-        );
-    }
-
-    #[test]
-    fn files_are_shown_around_their_first_difference() {
-        let expected: Vec<u8> = (0..1023u32).map(|i| (i * 7 % 256) as u8).collect();
-        let mut actual = expected.clone();
-        actual[700] = b'\n';
-        let (e, a, at) = Evidence::compared(&expected, &actual);
-        assert_eq!(at, Some(700));
-        for shown in [&e, &a] {
-            assert_eq!((shown.shown_from, shown.shown_len), (668, 64));
-            let hex = shown.hex.as_deref().expect("binary");
-            assert!(
-                hex.starts_with("0000029c  "),
-                "offsets of the whole file: {hex}"
-            );
-            assert!(hex.ends_with("... 291 more bytes\n"), "{hex}");
-        }
-        assert!(a.hex.unwrap().contains(" 0a "));
-    }
-
-    #[test]
-    fn a_cut_file_is_shown_at_its_end() {
-        let expected = vec![b'x'; 1000];
-        let (e, a, at) = Evidence::compared(&expected, &expected[..900]);
-        assert_eq!(at, Some(900));
-        assert_eq!((e.shown_from, e.shown_len), (868, 64));
-        assert_eq!((a.shown_from, a.shown_len), (868, 32));
-    }
-
-    #[test]
-    fn a_window_inside_chinese_text_starts_and_ends_on_characters() {
-        let expected = "你好".repeat(100);
-        let mut actual = expected.clone().into_bytes();
-        actual[301] = b'!';
-        let (e, a, at) = Evidence::compared(expected.as_bytes(), &actual);
-        assert_eq!(at, Some(301));
-        assert!(e.hex.is_none(), "{e:?}");
-        assert_eq!(
-            e.shown_from, 270,
-            "the first whole character after byte 269"
-        );
-        assert_eq!(e.shown_len, 63);
-        assert!(e.text.chars().all(|c| c == '你' || c == '好'), "{}", e.text);
-        assert!(
-            a.hex.is_some(),
-            "the broken character makes the actual bytes binary"
-        );
-    }
-
-    #[test]
-    fn short_replies_are_shown_whole() {
-        let (e, a, at) = Evidence::compared("ECHO：你好".as_bytes(), b"ECHO:hi\n");
-        assert_eq!(at, None);
-        assert_eq!(
-            (e.text.as_str(), a.text.as_str()),
-            ("ECHO：你好", "ECHO:hi\\n")
-        );
-        assert!(e.sha256.is_none() && a.hex.is_none());
-    }
-
-    #[test]
-    fn late_events_take_their_place_by_time_and_half_the_cap_at_most() {
-        let log = Transcript::new();
-        let before = Instant::now();
-        log.event("client 1", "connected");
-        log.event_at(before, "tcp", "SYN");
-        let (events, _) = log.take();
-        let order: Vec<&str> = events.iter().map(|e| e.channel.as_str()).collect();
-        assert_eq!(order, ["tcp", "client 1"]);
-        for _ in 0..Transcript::MAX_EVENTS {
-            log.event_at(Instant::now(), "tcp", "data");
-        }
-        log.event("client 1", "closed");
-        let (events, dropped) = log.take();
-        let tcp = events.iter().filter(|e| e.channel == "tcp").count();
-        assert_eq!(tcp, Transcript::MAX_LATE_EVENTS);
-        assert_eq!(
-            dropped,
-            Transcript::MAX_EVENTS + 1 - Transcript::MAX_LATE_EVENTS
-        );
-        assert_eq!(events.last().map(|e| e.channel.as_str()), Some("client 1"));
-        log.clear();
-        log.event_at(before, "tcp", "from before the clear");
-        assert!(log.take().0.is_empty());
-    }
-
-    #[test]
-    fn first_difference_of_equal_and_prefixed_values() {
-        assert_eq!(first_difference(b"abc", b"abc"), None);
-        assert_eq!(first_difference(b"abc", b"ab"), Some(2));
-        assert_eq!(first_difference(b"abc", b"axc"), Some(1));
-    }
-}
+pub use super::evidence::{first_difference, Evidence};

@@ -56,6 +56,7 @@ keys! {
     MODE_SINGLE = "mode-single",
     MODE_SEQUENTIAL = "mode-sequential",
     MODE_CONCURRENT = "mode-concurrent",
+    MODE_UNKNOWN = "mode-unknown",
     SUMMARY = "summary",
     SUMMARY_PASS = "summary-pass",
     SUMMARY_FAIL = "summary-fail",

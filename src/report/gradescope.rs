@@ -10,9 +10,11 @@ use serde::Serialize;
 
 use super::markup::{md_code, md_text};
 use super::{
-    outcome_word, report_warnings, results_of, stderr_lines, summary_line, trim_points, wire_lines,
+    cause_of, outcome_word, report_warnings, results_of, stderr_lines, summary_line, trim_points,
+    wire_lines,
 };
 use crate::grade::verdict::{CheckReport, Outcome};
+use crate::grade::GradeReport;
 use crate::results::class::{Class, Student};
 
 #[derive(Serialize)]
@@ -118,7 +120,7 @@ fn results(class: &Class, student: &Student) -> Results {
                 } else {
                     "failed"
                 },
-                output: test_output(check),
+                output: test_output(report, check),
                 output_format: "md",
                 tags: vec![
                     check.level.to_string(),
@@ -141,7 +143,7 @@ fn results(class: &Class, student: &Student) -> Results {
 
 /// A check as Markdown: verdict, requirement and concept, then the evidence in code blocks (verbatim,
 /// whatever the program printed).
-fn test_output(check: &CheckReport) -> String {
+fn test_output(report: &GradeReport, check: &CheckReport) -> String {
     let role = if check.required {
         "required"
     } else {
@@ -167,6 +169,13 @@ fn test_output(check: &CheckReport) -> String {
         return out;
     }
     out.push_str(&format!("\n**Why:** {}\n", md_text(&check.message)));
+    let cause = cause_of(report, check);
+    if let Some(cause) = cause {
+        out.push_str(&format!("\n**Cause:** {}\n", md_text(&cause.summary)));
+        if let Some(detail) = &cause.detail {
+            out.push_str(&md_code(detail));
+        }
+    }
     for (label, evidence) in [
         ("Input (the smallest failing one found)", &check.input),
         ("Expected", &check.expected),
@@ -189,8 +198,9 @@ fn test_output(check: &CheckReport) -> String {
     if !wire.is_empty() {
         out.push_str(&format!("\nWire:\n{}", md_code(&wire.join("\n"))));
     }
+    // A traceback shown as the cause's detail is not repeated.
     let stderr = stderr_lines(check);
-    if !stderr.is_empty() {
+    if !stderr.is_empty() && cause.is_none_or(|c| c.detail.is_none()) {
         out.push_str(&format!(
             "\nStandard error (last lines):\n{}",
             md_code(&stderr.join("\n"))

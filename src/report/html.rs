@@ -11,9 +11,11 @@ use serde::Serialize;
 
 use super::markup::xml;
 use super::{
-    mode_word, outcome_word, report_warnings, stderr_lines, summary_line, trim_points, wire_lines,
+    cause_of, mode_word, outcome_word, report_warnings, stderr_lines, summary_line, trim_points,
+    wire_lines,
 };
 use crate::grade::verdict::{CheckReport, Evidence, Outcome};
+use crate::grade::CauseReport;
 use crate::results::class::{Cell, Class};
 use crate::results::Stored;
 
@@ -166,6 +168,9 @@ pub fn html(class: &Class) -> String {
                         .iter()
                         .map(|c| match student.cell(c) {
                             Cell::Ran(check) => Some(evidence(
+                                student
+                                    .graded(c.assignment)
+                                    .and_then(|r| cause_of(r, check)),
                                 check,
                                 student
                                     .graded(c.assignment)
@@ -212,7 +217,7 @@ const BODY: &str = r#"<header>
 <noscript>This page draws its matrix with JavaScript; the CSV report holds the same results.</noscript>
 "#;
 
-fn evidence(check: &CheckReport, summary: String) -> EvidenceData {
+fn evidence(cause: Option<&CauseReport>, check: &CheckReport, summary: String) -> EvidenceData {
     let shown = |e: &Option<Evidence>| {
         e.as_ref().map(|e| Shown {
             text: e.text.clone(),
@@ -233,7 +238,11 @@ fn evidence(check: &CheckReport, summary: String) -> EvidenceData {
     let passed = check.outcome == Outcome::Pass;
     EvidenceData {
         outcome: outcome_word(check.outcome),
-        message: check.message.clone(),
+        // The cause, which the grade says once for several checks, with each check here.
+        message: match cause {
+            Some(cause) => format!("{}\ncause: {}", check.message, cause.summary),
+            None => check.message.clone(),
+        },
         points: format!(
             "{}/{}{}",
             trim_points(check.points_earned),

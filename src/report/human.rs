@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    details_in, incomplete_line_in, level_word_in, outcome_word_in, summary_line_in, trim_points,
+    cause_of, details_in, incomplete_line_in, level_word_in, outcome_word_in, summary_line_in,
+    trim_points, Shown,
 };
 use crate::grade::suite::Level;
 use crate::grade::verdict::Outcome;
@@ -61,6 +62,37 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
     if let Some(line) = &incomplete {
         let _ = writeln!(out, "  {}", paint.red(line));
     }
+    // A cause that explains several checks is said once, here; each of them refers to it.
+    let shared: Vec<&crate::grade::CauseReport> = report
+        .causes
+        .iter()
+        .filter(|c| c.checks.len() > 1)
+        .collect();
+    if !shared.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {}",
+            paint.bold("causes"),
+            paint.dim("(one explanation for several checks)")
+        );
+        for cause in &shared {
+            let _ = writeln!(out, "  {} {}", paint.red(&cause.id), cause.summary);
+            let _ = writeln!(
+                out,
+                "     {}",
+                paint.dim(&format!(
+                    "explains {} checks, marked {} below",
+                    cause.checks.len(),
+                    cause.id
+                ))
+            );
+            if let Some(detail) = &cause.detail {
+                for line in detail.lines() {
+                    let _ = writeln!(out, "     | {line}");
+                }
+            }
+        }
+    }
     let mut level: Option<Level> = None;
     for check in &report.checks {
         if level != Some(check.level) {
@@ -90,9 +122,11 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
             }
             other => format!(" {}", paint.red(&outcome_word_in(other, lang))),
         };
+        let cause = cause_of(report, check).filter(|c| c.checks.len() > 1);
+        let tag = cause.map(|c| format!(" [{}]", c.id)).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {mark} {}{word}  {}",
+            "  {mark} {}{word}{tag}  {}",
             check.id,
             paint.dim(&format!(
                 "{}/{} · {:.2} s",
@@ -102,7 +136,16 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
             ))
         );
         if check.outcome != Outcome::Pass {
-            out.push_str(&details_in(check, lang));
+            let shown = match cause {
+                // The first check of a shared cause shows its wire, as the example of it.
+                Some(cause) => Shown {
+                    cause: Some(cause),
+                    cause_above: true,
+                    wire: cause.checks.first() == Some(&check.id),
+                },
+                None => Shown::all(report, check),
+            };
+            out.push_str(&details_in(check, shown, lang));
         }
     }
     out.push('\n');
@@ -114,6 +157,7 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
                 ServerMode::Single => key::MODE_SINGLE,
                 ServerMode::Sequential => key::MODE_SEQUENTIAL,
                 ServerMode::Concurrent => key::MODE_CONCURRENT,
+                ServerMode::Unknown => key::MODE_UNKNOWN,
             },
         );
         let line = Message::new(key::SERVER_MODE).arg("mode", words);

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::markup::xml;
-use super::{details, entry_name, mode_word, outcome_word, report_warnings, summary_line};
+use super::{details, entry_name, mode_word, outcome_word, report_warnings, summary_line, Shown};
 use crate::grade::verdict::{CheckReport, Outcome};
 use crate::grade::GradeReport;
 use crate::results::class::Class;
@@ -198,7 +198,7 @@ fn case(classname: &str, check: &CheckReport, report: &GradeReport) -> Case {
         outcome_word(check.outcome),
         check.message
     ));
-    let body = xml(&details(check));
+    let body = xml(&details(check, Shown::all(report, check)));
     let (kind, inner) = match check.outcome {
         Outcome::Pass => (Kind::Passed, String::new()),
         _ if check.harness_fault => (
@@ -230,7 +230,7 @@ fn case(classname: &str, check: &CheckReport, report: &GradeReport) -> Case {
                     "{}: {}\n{}",
                     outcome_word(check.outcome),
                     check.message,
-                    details(check)
+                    details(check, Shown::all(report, check))
                 ))
             ),
         ),

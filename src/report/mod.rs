@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use crate::grade::suite::Level;
 use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
-use crate::grade::{GradeReport, ServerMode};
+use crate::grade::{CauseReport, GradeReport, ServerMode};
 use crate::i18n::{key, pad, text, Lang, Message};
 use crate::results::class::Class;
 use crate::results::Stored;
@@ -153,6 +153,7 @@ pub(crate) fn mode_word(mode: ServerMode) -> &'static str {
         ServerMode::Single => "single",
         ServerMode::Sequential => "sequential",
         ServerMode::Concurrent => "concurrent",
+        ServerMode::Unknown => "unknown",
     }
 }
 
@@ -172,6 +173,8 @@ const SHOWN_EVENTS_HEAD: usize = 24;
 const SHOWN_EVENTS_TAIL: usize = 8;
 /// Lines of stderr shown in text reports.
 const STDERR_LINES: usize = 12;
+/// Characters of one transcript event's bytes shown in text reports (escaped binary data is long).
+const SHOWN_EVENT_CHARS: usize = 100;
 
 pub fn outcome_word(outcome: Outcome) -> &'static str {
     match outcome {
@@ -236,13 +239,51 @@ fn evidence_lines(out: &mut String, indent: &str, label: &str, evidence: &Eviden
         String::new()
     };
     let lead = if evidence.shown_from > 0 { "…" } else { "" };
+    // Binary data is read in its hex dump; its escaped text only helps where it is short.
+    let mut shown = quoted(&evidence.text);
+    if evidence.hex.is_some() && shown.chars().count() > SHOWN_EVENT_CHARS {
+        shown = shown.chars().take(SHOWN_EVENT_CHARS).collect::<String>() + "…";
+    }
     let label = pad(label, EVIDENCE_LABEL_WIDTH);
-    let _ = writeln!(out, "{indent}{label}{lead}\"{}\"{part}", evidence.text);
+    let _ = writeln!(out, "{indent}{label}{lead}\"{shown}\"{part}");
     if let Some(hex) = &evidence.hex {
         for line in hex.lines() {
             let _ = writeln!(out, "{indent}          {line}");
         }
     }
+}
+
+/// Text already escaped by [`crate::wire::escape_bytes`], made safe between double quotes.
+pub fn quoted(escaped: &str) -> String {
+    escaped.replace('"', "\\\"")
+}
+
+/// How much of a check's details a text report shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<'a> {
+    /// The check's cause, if it has one.
+    pub cause: Option<&'a CauseReport>,
+    /// The cause was printed once at the top of the report: refer to it.
+    pub cause_above: bool,
+    /// Show the wire transcript (off for the later checks of a cause already shown).
+    pub wire: bool,
+}
+
+impl<'a> Shown<'a> {
+    /// Everything, the cause said in full: for reports without a causes section (JUnit, Gradescope).
+    pub fn all(report: &'a GradeReport, check: &CheckReport) -> Self {
+        Shown {
+            cause: cause_of(report, check),
+            cause_above: false,
+            wire: true,
+        }
+    }
+}
+
+/// The cause a check names, if any.
+pub fn cause_of<'a>(report: &'a GradeReport, check: &CheckReport) -> Option<&'a CauseReport> {
+    let id = check.cause.as_deref()?;
+    report.causes.iter().find(|c| c.id == id)
 }
 
 /// A check's requirement, concept and message in `lang`: the English fields, or the report's
@@ -255,12 +296,13 @@ pub(crate) fn check_texts(check: &CheckReport, lang: Lang) -> (&str, &str, &str)
 }
 
 /// The plain-text details of one check that did not pass: what the person needs to see why.
-pub fn details(check: &CheckReport) -> String {
-    details_in(check, Lang::En)
+pub fn details(check: &CheckReport, shown: Shown) -> String {
+    details_in(check, shown, Lang::En)
 }
 
 /// [`details`] in `lang`: its labels, and the check's texts from `localized` (see `check_texts`).
-pub fn details_in(check: &CheckReport, lang: Lang) -> String {
+/// Causes and the shrinking note are English for now.
+pub fn details_in(check: &CheckReport, shown: Shown, lang: Lang) -> String {
     let mut out = String::new();
     let i = "    ";
     let label = |id: &str| pad(&text(lang, id), LABEL_WIDTH);
@@ -268,6 +310,26 @@ pub fn details_in(check: &CheckReport, lang: Lang) -> String {
     let _ = writeln!(out, "{i}{}{requirement}", label(key::LABEL_REQUIREMENT));
     let _ = writeln!(out, "{i}{}{concept}", label(key::LABEL_CONCEPT));
     let _ = writeln!(out, "{i}{}{message}", label(key::LABEL_WHY));
+    let cause_label = pad("cause:", LABEL_WIDTH);
+    match shown.cause {
+        Some(cause) if shown.cause_above => {
+            let _ = writeln!(
+                out,
+                "{i}{cause_label}{} (above: {} checks)",
+                cause.id,
+                cause.checks.len()
+            );
+        }
+        Some(cause) => {
+            let _ = writeln!(out, "{i}{cause_label}{}", cause.summary);
+            if let Some(detail) = &cause.detail {
+                for line in detail.lines() {
+                    let _ = writeln!(out, "{i}  | {line}");
+                }
+            }
+        }
+        None => {}
+    }
     if let Some(e) = &check.input {
         evidence_lines(&mut out, i, &text(lang, key::LABEL_INPUT), e, lang);
     }
@@ -291,26 +353,44 @@ pub fn details_in(check: &CheckReport, lang: Lang) -> String {
     if let Some(replay) = &check.replay {
         let _ = writeln!(out, "{i}{}{replay}", label(key::LABEL_REPLAY));
         if check.seed.is_some() && check.input.is_some() {
-            let _ = writeln!(
-                out,
-                "{i}{}{}",
-                " ".repeat(LABEL_WIDTH),
-                text(lang, key::SMALLEST_INPUT)
-            );
+            let note = match (check.shrinking.as_ref(), lang) {
+                (_, Lang::Zh) => text(lang, key::SMALLEST_INPUT),
+                (Some(s), _) => match &s.stopped {
+                    Some(why) if s.runs == 0 => format!(
+                        "(the input above is the one that failed; it was not shrunk: {why})"
+                    ),
+                    Some(why) => format!(
+                        "(the input above is the smallest failing one found before shrinking stopped \
+                         after {} runs: {why}; a smaller one may fail too)",
+                        s.runs
+                    ),
+                    None => format!(
+                        "(the input above is the smallest failing one, found in {} shrinking runs; the \
+                         replay finds it again)",
+                        s.runs
+                    ),
+                },
+                (None, _) => "(the replay finds the same input again)".to_string(),
+            };
+            let _ = writeln!(out, "{i}{}{note}", " ".repeat(LABEL_WIDTH));
         }
     }
     if let Some(exit) = &check.exit {
         let _ = writeln!(out, "{i}{}{exit}", label(key::LABEL_PROGRAM));
     }
-    let wire = wire_lines_in(check, lang);
-    if !wire.is_empty() {
-        let _ = writeln!(out, "{i}{}", text(lang, key::LABEL_WIRE));
-        for line in wire {
-            let _ = writeln!(out, "{i}  {line}");
+    if shown.wire {
+        let wire = wire_lines_in(check, lang);
+        if !wire.is_empty() {
+            let _ = writeln!(out, "{i}{}", text(lang, key::LABEL_WIRE));
+            for line in wire {
+                let _ = writeln!(out, "{i}  {line}");
+            }
         }
     }
+    // A traceback said with the check's cause is not repeated.
+    let traceback_shown = shown.cause.is_some_and(|c| c.detail.is_some());
     let stderr = stderr_lines(check);
-    if !stderr.is_empty() {
+    if !stderr.is_empty() && !traceback_shown {
         let _ = writeln!(out, "{i}{}", text(lang, key::LABEL_STDERR));
         for line in stderr {
             let _ = writeln!(out, "{i}  | {line}");
@@ -342,12 +422,22 @@ pub(crate) fn wire_lines_in(check: &CheckReport, lang: Lang) -> Vec<String> {
         if (skip_from..skip_to).contains(&n) {
             continue;
         }
+        let escaped = crate::wire::escape_bytes(&e.bytes);
+        let mut body: String = escaped.chars().take(SHOWN_EVENT_CHARS).collect();
+        let cut = body.len() < escaped.len() || e.len > e.bytes.len();
         let (arrow, body) = match e.direction {
-            Direction::Sent => ("→", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes))),
-            Direction::Received => ("←", format!("\"{}\"", crate::wire::escape_bytes(&e.bytes))),
+            Direction::Sent | Direction::Received => {
+                body = format!("\"{}\"", quoted(&body));
+                let arrow = if e.direction == Direction::Sent {
+                    "→"
+                } else {
+                    "←"
+                };
+                (arrow, body)
+            }
             Direction::Event => ("·", String::from_utf8_lossy(&e.bytes).into_owned()),
         };
-        let more = if e.len > e.bytes.len() {
+        let more = if cut && e.direction != Direction::Event {
             format!(" … ({} bytes)", e.len)
         } else {
             String::new()
@@ -475,5 +565,18 @@ mod tests {
         );
         assert!(out.contains("\" … (1000 bytes in all, sha256 "), "{out}");
         assert!(!e.text.contains('y'));
+    }
+
+    #[test]
+    fn double_quotes_in_evidence_are_escaped() {
+        let mut out = String::new();
+        evidence_lines(
+            &mut out,
+            "",
+            "actual:",
+            &Evidence::of(b"say \"hi\"\n"),
+            Lang::En,
+        );
+        assert_eq!(out, "actual:   \"say \\\"hi\\\"\\n\"\n");
     }
 }

@@ -16,6 +16,7 @@ use super::gradescope::Keyed;
 use super::markup::capped;
 use super::{
     details, entry_name, outcome_word, report_warnings, results_of, summary_line, trustworthy,
+    Shown,
 };
 use crate::grade::verdict::Outcome;
 use crate::results::class::{Class, Student};
@@ -154,7 +155,7 @@ fn results(class: &Class, student: &Student, cap: usize) -> Results {
                 output: if check.outcome == Outcome::Pass {
                     String::new()
                 } else {
-                    capped(&details(check), cap)
+                    capped(&details(check, Shown::all(report, check)), cap)
                 },
             });
         }

@@ -9,7 +9,9 @@
 
 use std::fmt::Write as _;
 
-use super::{entry_name, outcome_word, report_warnings, summary_line, trustworthy, wire_lines};
+use super::{
+    cause_of, entry_name, outcome_word, report_warnings, summary_line, trustworthy, wire_lines,
+};
 use crate::grade::verdict::{CheckReport, Outcome};
 use crate::grade::GradeReport;
 use crate::results::class::Class;
@@ -89,12 +91,12 @@ fn checks(out: &mut String, indent: &str, report: &GradeReport) {
             description(&check.id)
         );
         if !passed {
-            yaml(out, indent, &diagnostics(check));
+            yaml(out, indent, &diagnostics(report, check));
         }
     }
 }
 
-fn diagnostics(check: &CheckReport) -> Vec<(&'static str, String)> {
+fn diagnostics(report: &GradeReport, check: &CheckReport) -> Vec<(&'static str, String)> {
     let severity = if check.harness_fault {
         "grader-fault"
     } else if check.required {
@@ -111,6 +113,9 @@ fn diagnostics(check: &CheckReport) -> Vec<(&'static str, String)> {
         ("outcome", check.outcome.as_str().to_string()),
         ("requirement", check.requirement.clone()),
     ];
+    if let Some(cause) = cause_of(report, check) {
+        block.push(("cause", cause.summary.clone()));
+    }
     for (key, evidence) in [
         ("input", &check.input),
         ("expected", &check.expected),

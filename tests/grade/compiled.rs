@@ -1,26 +1,9 @@
 //! Fixture submissions in C, compiled here: C stdio buffers differently from Python, and a program that
 //! works at a terminal must pass.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use super::util::{sockspec_in, strings, submissions_dir};
-
-/// Compiles `source` (under fixtures/submissions) into `dir`, returning the program's path.
-#[track_caller]
-fn compile(source: &str, dir: &Path) -> String {
-    let out = dir.join(Path::new(source).file_stem().expect("a file name"));
-    let status = Command::new("cc")
-        .arg("-O1")
-        .arg("-o")
-        .arg(&out)
-        .arg(submissions_dir().join(source))
-        .status()
-        .expect("a C compiler `cc` on PATH (.ci/run installs one)");
-    assert!(status.success(), "cc {source} failed: {status}");
-    out.to_string_lossy().into_owned()
-}
+use super::util::{compile, sockspec_in, strings, submissions_dir};
 
 /// `printf("client says: %s", msg); fgets(line, ..., stdin)` with no newline and no fflush: at a terminal
 /// the text shows before the read, so the grader, which gives the program terminals, sees it too.

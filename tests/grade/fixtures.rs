@@ -1,59 +1,16 @@
 //! Every fixture submission gets exactly the verdicts its manifest entry expects.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::util::{sockspec_in, strings, submissions_dir};
-
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    submission: Vec<Submission>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Submission {
-    name: String,
-    suite: String,
-    command: Vec<String>,
-    about: String,
-    /// The server mode the report should state (echo servers).
-    #[serde(default)]
-    mode: Option<String>,
-    /// More `sockspec grade` flags for this submission (e.g. a shorter `--timeout-scale`).
-    #[serde(default)]
-    grade_args: Vec<String>,
-    expect: BTreeMap<String, String>,
-}
-
-fn manifest() -> Manifest {
-    let path = submissions_dir().join("manifest.toml");
-    let text = std::fs::read_to_string(&path).expect("the manifest is readable");
-    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The seed every fixture is graded with: verdicts must not depend on it, but a fixed one makes a
-/// failure here replayable by hand.
-const SEED: &str = "20261125";
+use super::util::{graded_submission, manifest};
 
 /// Grades one submission and compares every verdict (and the mode) with the manifest.
 #[track_caller]
-fn grade_submission(name: &str) {
+fn check_submission(name: &str) {
     let manifest = manifest();
-    let sub = manifest
-        .submission
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no submission {name:?} in the manifest"));
+    let sub = manifest.submission(name);
     assert!(!sub.about.is_empty(), "{name}: say what the submission is");
-    let mut args = strings(&["grade", &sub.suite, "--format", "json", "--seed", SEED]);
-    args.extend(sub.grade_args.iter().cloned());
-    args.push("--".into());
-    args.extend(sub.command.iter().cloned());
-    let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(300));
+    let graded = graded_submission(name);
     let report = graded.json();
     let default = sub
         .expect
@@ -111,7 +68,7 @@ macro_rules! fixture_tests {
         $(
             #[test]
             fn $test() {
-                grade_submission($name);
+                check_submission($name);
             }
         )*
 
@@ -134,18 +91,29 @@ fixture_tests! {
     echo_strips_message => "echo/strips_message",
     echo_sequential_claims_concurrent => "echo/sequential_claims_concurrent",
     echo_crash_on_close => "echo/crash_on_close",
+    echo_decodes_each_chunk => "echo/decodes_each_chunk",
+    echo_one_message_per_connection => "echo/one_message_per_connection",
+    c_echo_server_nul_padding => "c/echo_server_nul_padding",
     echo_client => "echo_client/client",
     echo_client_never_exits => "echo_client/never_exits",
     echo_client_no_print => "echo_client/no_print",
+    echo_client_eof_error => "echo_client/eof_error",
+    echo_client_reconnects => "echo_client/reconnects",
     chat_server => "chat/server",
     chat_client => "chat/client",
     chat_server_no_exit => "chat/server_no_exit",
     chat_client_ascii_only => "chat/client_ascii_only",
+    chat_server_prints_bytes => "chat/server_prints_bytes",
+    chat_server_accept_loop => "chat/server_accept_loop",
+    chat_client_gbk => "chat/client_gbk",
     file_receiver => "file/receiver",
     file_sender => "file/sender",
     file_receiver_text_mode => "file/receiver_text_mode",
     file_receiver_one_recv => "file/receiver_one_recv",
     file_sender_no_close => "file/sender_no_close",
+    file_receiver_strips => "file/receiver_strips",
+    file_receiver_stops_reading => "file/receiver_stops_reading",
+    file_receiver_accept_loop => "file/receiver_accept_loop",
     udp_receiver => "udp/receiver",
     udp_receiver_truncates => "udp/receiver_truncates",
     udp_sender => "udp/sender",
@@ -153,6 +121,7 @@ fixture_tests! {
     udp_sender_empty_datagram => "udp/sender_empty_datagram",
     udp_receiver_prints_bytes => "udp/receiver_prints_bytes",
     udp_sender_ascii_only => "udp/sender_ascii_only",
+    udp_receiver_no_newline => "udp/receiver_no_newline",
     misbehaving_endless_output => "misbehaving/endless_output",
     misbehaving_ignores_sigterm => "misbehaving/ignores_sigterm",
     misbehaving_forks_keeper => "misbehaving/forks_keeper",

@@ -1,9 +1,14 @@
-//! Running `sockspec grade` as a user would, and checking the process table afterwards.
+//! Running `sockspec grade` as a user would, and checking the process table afterwards; the fixture
+//! submissions and their manifest.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The directory of the fixture submissions; manifest commands are relative to it.
@@ -33,8 +38,6 @@ pub struct Graded {
 }
 
 impl Graded {
-    /// The JSON report; panics with the run's output when there is none.
-    #[track_caller]
     /// The checks of a JSON report that did not pass, each as `id outcome: message`.
     pub fn not_passed(&self) -> Vec<String> {
         self.json()["checks"]
@@ -46,6 +49,8 @@ impl Graded {
             .collect()
     }
 
+    /// The JSON report; panics with the run's output when there is none.
+    #[track_caller]
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
@@ -116,4 +121,121 @@ pub fn processes_whose(file: &str, matches: impl Fn(&[u8]) -> bool) -> Vec<u32> 
 
 pub fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
+}
+
+/// `fixtures/submissions/manifest.toml`: the fixture submissions and the verdicts they must get.
+#[derive(Debug, Deserialize)]
+pub struct Manifest {
+    pub submission: Vec<Submission>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub name: String,
+    pub suite: String,
+    pub command: Vec<String>,
+    pub about: String,
+    /// A C source (under fixtures/submissions) compiled for the test; `{compiled}` in the command is
+    /// the program built from it.
+    #[serde(default)]
+    pub compile: Option<String>,
+    /// The server mode the report should state (echo servers).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// More `sockspec grade` flags for this submission (e.g. a shorter `--timeout-scale`).
+    #[serde(default)]
+    pub grade_args: Vec<String>,
+    pub expect: BTreeMap<String, String>,
+}
+
+pub fn manifest() -> Manifest {
+    let path = submissions_dir().join("manifest.toml");
+    let text = std::fs::read_to_string(&path).expect("the manifest is readable");
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl Manifest {
+    /// The entry of submission `name`.
+    #[track_caller]
+    pub fn submission(&self, name: &str) -> &Submission {
+        self.submission
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no submission {name:?} in the manifest"))
+    }
+}
+
+/// The seed every fixture is graded with: verdicts must not depend on it, but a fixed one makes a
+/// failure here replayable by hand.
+pub const SEED: &str = "20261125";
+
+/// Compiles `source` (under fixtures/submissions) into `dir`, returning the program's path.
+#[track_caller]
+pub fn compile(source: &str, dir: &Path) -> String {
+    let out = dir.join(Path::new(source).file_stem().expect("a file name"));
+    let status = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&out)
+        .arg(submissions_dir().join(source))
+        .status()
+        .expect("a C compiler `cc` on PATH (.ci/run installs one)");
+    assert!(status.success(), "cc {source} failed: {status}");
+    out.to_string_lossy().into_owned()
+}
+
+/// A manifest submission graded once per test process with `--format json` and [`SEED`]: the tests of
+/// its verdicts and of its explanations share the one run.
+#[track_caller]
+pub fn graded_submission(name: &str) -> Arc<Graded> {
+    type Slot = Arc<OnceLock<Arc<Graded>>>;
+    static RUNS: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
+    let slot: Slot = RUNS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(name.to_string())
+        .or_default()
+        .clone();
+    slot.get_or_init(|| Arc::new(grade_submission(name)))
+        .clone()
+}
+
+#[track_caller]
+fn grade_submission(name: &str) -> Graded {
+    let manifest = manifest();
+    let sub = manifest.submission(name);
+    let build = tempfile::tempdir().expect("a temp dir");
+    let compiled = sub
+        .compile
+        .as_deref()
+        .map(|source| compile(source, build.path()));
+    let mut args = strings(&["grade", &sub.suite, "--format", "json", "--seed", SEED]);
+    args.extend(sub.grade_args.iter().cloned());
+    args.push("--".into());
+    for (i, word) in sub.command.iter().enumerate() {
+        args.push(match &compiled {
+            Some(program) => word.replace("{compiled}", program),
+            None if i == 0 && word == "python3" => python().to_string(),
+            None => word.clone(),
+        });
+    }
+    sockspec_in(&submissions_dir(), &args, Duration::from_secs(300))
+}
+
+/// The Python interpreter `python3` runs, by its path: a version manager's `python3` is often a shell
+/// script that starts it (pyenv's shim doubles the start time), and every check starts the program anew.
+pub fn python() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|path| path.trim().to_string())
+            .filter(|path| !path.is_empty())
+            .unwrap_or_else(|| "python3".to_string())
+    })
 }

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use super::{messages, property};
-use crate::grade::conn::{Compare, Conn};
+use super::generate::typed_lines;
+use super::property_on_one_connection;
+use crate::grade::conn::{Awaited, Closing, Compare, Conn, Then};
 use crate::grade::ctx::Ctx;
-use crate::grade::suite::Leave;
+use crate::grade::suite::{Leave, Peer};
 use crate::grade::verdict::{CheckResult, Failure};
-use crate::wire::Deadline;
 
 /// Pause between the pieces of a reply sent in slices: long enough for a client's `recv()` to return
 /// with only the first piece.
@@ -17,13 +17,20 @@ fn line(text: &[u8]) -> Vec<u8> {
     [text, b"\n"].concat()
 }
 
-/// Waits for the program to send the line typed at it: the line, a newline optional. What the program
-/// sends is compared leniently even with `--strict`: the lesson sends a line without its newline.
+/// Waits for the program to send the line typed at it: the line, a newline optional, and nothing
+/// more. What the program sends is compared leniently even with `--strict`: the lesson sends a line
+/// without its newline. A program that closed this connection and opened another is told so.
 pub fn receive_typed(ctx: &Ctx, conn: &mut Conn, typed: &[u8]) -> CheckResult {
-    let wait = ctx.wait();
-    conn.expect_reply(typed, Compare::Lenient, Deadline::after(wait), wait)
+    conn.expect_reply(typed, Compare::Lenient, Awaited::TypedLine, Then::End)
         .map_err(|mut f| {
-            f.message = f.message.replace("the reply", "what the program sent");
+            let closed = f.message.contains("closed the connection");
+            if closed && ctx.reconnected() {
+                f.message = format!(
+                    "{}: the program closed its connection and connected again instead of sending \
+                     the line on it; keep one connection for the whole conversation",
+                    conn.name()
+                );
+            }
             f
         })
 }
@@ -31,28 +38,50 @@ pub fn receive_typed(ctx: &Ctx, conn: &mut Conn, typed: &[u8]) -> CheckResult {
 /// The grader as ECHO server: each typed line must arrive as one message, and PREFIX + it be printed.
 pub fn echo_lines(ctx: &mut Ctx, lines: &[Vec<u8>], reply_slices: Option<usize>) -> CheckResult {
     let mut conn = ctx.launch_client(None)?;
+    echo_on(ctx, &mut conn, lines, reply_slices)
+}
+
+fn echo_on(
+    ctx: &mut Ctx,
+    conn: &mut Conn,
+    lines: &[Vec<u8>],
+    reply_slices: Option<usize>,
+) -> CheckResult {
     for typed in lines {
-        let step = |ctx: &mut Ctx, conn: &mut Conn| -> CheckResult {
-            ctx.type_line(typed)?;
-            receive_typed(ctx, conn, typed)?;
-            let reply = ctx.prefixed(typed);
-            let mark = ctx.stdout_mark()?;
-            // The reply ends with a newline so that a client reading whole lines is served as well.
-            match reply_slices {
-                Some(pieces) => {
-                    for (i, piece) in char_pieces(&line(&reply), pieces).iter().enumerate() {
-                        if i > 0 {
-                            // Pacing: each piece must reach the client's recv() on its own.
-                            std::thread::sleep(REPLY_SLICE_PAUSE);
-                        }
-                        conn.send(piece)?;
-                    }
+        echo_line(ctx, conn, typed, reply_slices).map_err(|f| f.with_input(line(typed)))?;
+    }
+    Ok(())
+}
+
+/// One line typed, received, answered with PREFIX + line (in `reply_slices` pieces), printed.
+fn echo_line(
+    ctx: &mut Ctx,
+    conn: &mut Conn,
+    typed: &[u8],
+    reply_slices: Option<usize>,
+) -> CheckResult {
+    ctx.type_line(typed)?;
+    receive_typed(ctx, conn, typed)?;
+    let reply = ctx.prefixed(typed);
+    let mark = ctx.stdout_mark()?;
+    send_reply(conn, &reply, reply_slices)?;
+    ctx.wait_printed(mark, &reply, "the server's reply", Some(typed))
+}
+
+/// Sends PREFIX + line as the ECHO server does (in `reply_slices` pieces).
+fn send_reply(conn: &mut Conn, reply: &[u8], reply_slices: Option<usize>) -> CheckResult {
+    // The reply ends with a newline so that a client reading whole lines is served as well.
+    match reply_slices {
+        Some(pieces) => {
+            for (i, piece) in char_pieces(&line(reply), pieces).iter().enumerate() {
+                if i > 0 {
+                    // Pacing: each piece must reach the client's recv() on its own.
+                    std::thread::sleep(REPLY_SLICE_PAUSE);
                 }
-                None => conn.send(&line(&reply))?,
+                conn.send(piece)?;
             }
-            ctx.wait_printed(mark, &reply, "the server's reply")
-        };
-        step(ctx, &mut conn).map_err(|f| f.with_input(line(typed)))?;
+        }
+        None => conn.send(&line(reply))?,
     }
     Ok(())
 }
@@ -75,48 +104,109 @@ fn char_pieces(bytes: &[u8], pieces: usize) -> Vec<&[u8]> {
     out
 }
 
+/// Generated lines typed at one client; after a failed case the next starts a fresh program.
 pub fn property_echo_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> CheckResult {
-    property(
+    property_on_one_connection(
         ctx,
         cases,
-        messages(max_lines),
+        typed_lines(max_lines),
         |lines| lines.iter().flat_map(|l| line(l.as_bytes())).collect(),
-        |ctx, lines| {
+        |ctx| ctx.launch_client(None),
+        |ctx, conn, lines| {
             let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
-            echo_lines(ctx, &lines, None)
+            echo_on(ctx, conn, &lines, None)
         },
     )
 }
 
-/// The grader as chat server: a typed line arrives; the grader answers; the answer is printed.
+/// One chat turn seen from the server: a typed line arrives; the grader answers; the answer is printed.
+fn chat_line(
+    ctx: &mut Ctx,
+    conn: &mut Conn,
+    from_client: &[u8],
+    from_server: &[u8],
+) -> CheckResult {
+    ctx.type_line(from_client)?;
+    receive_typed(ctx, conn, from_client)?;
+    let mark = ctx.stdout_mark()?;
+    conn.send(&line(from_server))?;
+    ctx.wait_printed(mark, from_server, "the server's line", Some(from_client))
+}
+
+/// The grader as chat server: each typed line arrives, is answered, and the answer printed.
 pub fn chat_turns(ctx: &mut Ctx, turns: &[(Vec<u8>, Vec<u8>)]) -> CheckResult {
     let mut conn = ctx.launch_client(None)?;
+    chat_on(ctx, &mut conn, turns)
+}
+
+fn chat_on(ctx: &mut Ctx, conn: &mut Conn, turns: &[(Vec<u8>, Vec<u8>)]) -> CheckResult {
     for (from_client, from_server) in turns {
-        let step = |ctx: &mut Ctx, conn: &mut Conn| -> CheckResult {
-            ctx.type_line(from_client)?;
-            receive_typed(ctx, conn, from_client)?;
-            let mark = ctx.stdout_mark()?;
-            conn.send(&line(from_server))?;
-            ctx.wait_printed(mark, from_server, "the server's line")
-        };
-        step(ctx, &mut conn).map_err(|f| f.with_input(line(from_client)))?;
+        chat_line(ctx, conn, from_client, from_server)
+            .map_err(|f| f.with_input(line(from_client)))?;
     }
     Ok(())
 }
 
-/// Stdin ends (EOF or an empty line): the client must close its connection and exit 0.
-pub fn exit(ctx: &mut Ctx, how: Leave) -> CheckResult {
+/// Generated conversations with one client; after a failed case the next starts a fresh program.
+pub fn property_chat_turns(
+    ctx: &mut Ctx,
+    cases: u32,
+    strategy: impl proptest::strategy::Strategy<Value = Vec<(String, String)>>,
+) -> CheckResult {
+    property_on_one_connection(
+        ctx,
+        cases,
+        strategy,
+        |t| super::show_turns(t),
+        |ctx| ctx.launch_client(None),
+        |ctx, conn, turns| chat_on(ctx, conn, &super::as_bytes(turns)),
+    )
+}
+
+/// After `lines` are typed and answered (as `peer` would), stdin ends (EOF or an empty line): the
+/// client must close its connection and exit 0.
+pub fn exit(ctx: &mut Ctx, how: Leave, lines: &[Vec<u8>], peer: Peer) -> CheckResult {
     let mut conn = ctx.launch_client(None)?;
+    // The lines are answered, but what the program prints is not judged here (other checks do).
+    for typed in lines {
+        let answer = match peer {
+            Peer::Echo => ctx.prefixed(typed),
+            Peer::Chat => [b"ok: ".as_slice(), typed].concat(),
+        };
+        let answered = ctx
+            .type_line(typed)
+            .and_then(|_| receive_typed(ctx, &mut conn, typed))
+            .and_then(|_| send_reply(&mut conn, &answer, None));
+        answered.map_err(|f| {
+            Failure::not_run(format!(
+                "a line before the end of input was not handled, so the end could not be tested: {}",
+                f.message
+            ))
+        })?;
+    }
     let why = end_input(ctx, how)?;
-    let wait = ctx.wait();
-    if !conn.wait_closed(Deadline::after(wait)) {
-        return Err(Failure::timeout(format!(
-            "the program did not close the connection within {:.1} s after {why}",
-            wait.as_secs_f64()
-        )));
+    match conn.wait_closed() {
+        Closing::Closed => {}
+        Closing::Waiting => {
+            return Err(Failure::fail(format!(
+                "after {why}, the program did not close the connection: it waits for more input \
+                 (leave the loop {}, then close the socket)",
+                match how {
+                    Leave::EmptyLine => "when input() returns an empty line",
+                    _ => "at end of input (input() raises EOFError)",
+                }
+            )))
+        }
+        Closing::Deadline => {
+            return Err(Failure::timeout(format!(
+                "the program did not close the connection {} after {why}",
+                conn.limits().within()
+            )))
+        }
     }
     // The server side of the four-way close: a client may wait for it before it exits.
     conn.close();
+    // A crash here (most often input()'s EOFError) is explained by its traceback, as a cause.
     ctx.expect_clean_exit(why)
 }
 
@@ -129,7 +219,7 @@ pub fn end_input(ctx: &mut Ctx, how: Leave) -> CheckResult<&'static str> {
         }
         _ => {
             ctx.close_stdin()?;
-            Ok("stdin ended")
+            Ok("stdin ended (EOF)")
         }
     }
 }

@@ -186,8 +186,8 @@ pub fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
             // Nothing may follow: not a second response (the body taken for a request), not a reset
             // (the body left unread when the server closed).
             let wait = ctx.wait().min(AFTER_RESPONSE);
-            match conn.read_message(Deadline::after(wait), AFTER_RESPONSE, wait) {
-                Ok(Some(extra)) if !extra.is_empty() => {
+            match conn.read_more_within(wait) {
+                Ok(extra) if !extra.is_empty() => {
                     return Err(Failure::fail(format!(
                         "after its response the server sent {} more bytes: it took the request's body \
                          for another request; read Content-Length bytes of body as part of the request",
@@ -196,7 +196,7 @@ pub fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
                     .with_input(request)
                     .with_actual(extra));
                 }
-                Err(f) if f.message.contains("reset") => {
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
                     return Err(Failure::fail(format!(
                         "the connection was reset after the response: the server closed its socket with \
                          {} bytes of the request's body unread, and the kernel answers that with a reset, \

@@ -4,12 +4,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::client::end_input;
-use super::{messages, property};
-use crate::grade::ctx::{contains, misprinted, partly_printed, printed, Ctx};
+use super::generate::{messages, typed_lines};
+use super::property;
+use crate::grade::cause;
+use crate::grade::ctx::Ctx;
 use crate::grade::datagram::UdpPeer;
+use crate::grade::printed::{contains, misprinted, printed, printed_part};
 use crate::grade::procfs::Proto;
 use crate::grade::suite::Leave;
 use crate::grade::verdict::{CheckResult, Direction, Failure};
+use crate::grade::watch::Watched;
 use crate::wire;
 
 /// How many of `texts` show on successive, distinct lines of `out`, in order.
@@ -21,6 +25,22 @@ fn lines_matched(out: &[u8], texts: &[Vec<u8>], strict: bool) -> usize {
         }
     }
     matched
+}
+
+/// True when every one of `texts` shows in `out`, in order, but not each on a line of its own: the
+/// program printed them without newlines between them.
+fn run_together(out: &[u8], texts: &[Vec<u8>]) -> bool {
+    let mut rest = out;
+    for text in texts {
+        match rest
+            .windows(text.len().max(1))
+            .position(|w| w == text.as_slice())
+        {
+            Some(at) => rest = &rest[at + text.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Sends `messages` to the receiver, round robin over `senders` sockets, and waits until each is printed
@@ -41,49 +61,73 @@ fn send_and_watch(
             .map_err(|e| Failure::harness(format!("cannot send a datagram to {addr}: {e}")))?;
     }
     let strict = ctx.opts.strict;
-    let (wait, deadline) = (ctx.wait(), ctx.deadline());
-    let program = ctx.program()?;
     let all = |out: &[u8]| lines_matched(out, messages, strict) == messages.len();
-    // A datagram printed in a wrong form (the bytes object) is an answer: stop waiting at it.
-    let settled = |out: &[u8]| {
+    // A datagram printed in a wrong form (the bytes object), or all of them run together on one line,
+    // is an answer: stop waiting at it.
+    let answered = |out: &[u8]| {
         let k = lines_matched(out, messages, strict);
-        k == messages.len() || misprinted(out, &messages[k]).is_some()
+        k == messages.len()
+            || misprinted(out, &messages[k]).is_some()
+            || messages.len() > 1 && run_together(out, messages)
     };
-    if program.stdout().wait_since(mark, deadline, settled) && all(&program.stdout().since(mark)) {
+    let watched = ctx.watch_output(mark, answered)?;
+    let out = ctx.program()?.stdout().since(mark);
+    if all(&out) {
         return Ok(());
     }
-    let out = program.stdout().since(mark);
     let k = lines_matched(&out, messages, strict);
     let missing = &messages[k];
     let nth = format!("datagram {} of {}", k + 1, messages.len());
     let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
-    let failure = if let Some(why) = misprinted(&out, missing) {
-        Failure::fail(format!("{nth} was printed wrongly: {why}"))
-    } else if k > 0
+    let merged = k > 0
         && lines
             .iter()
             .any(|l| contains(l, &messages[k - 1]) && contains(l, missing))
-    {
+        || messages.len() > 1 && run_together(&out, messages);
+    let failure = if let Some(why) = misprinted(&out, missing) {
+        Failure::fail(format!("{nth} was printed wrongly: {why}"))
+            .with_cause(cause::printed_bytes())
+    } else if merged {
         Failure::fail(format!(
-            "{nth} was printed on the same line as the one before: datagrams merged"
+            "{nth} was printed on the same line as the one before: each datagram must be printed on \
+             a line of its own (print() ends the line; print(..., end='') does not)"
         ))
-    } else if partly_printed(&out, missing) {
+    } else if let Some(part) = printed_part(&out[lines_before(&out, messages, strict)..], missing) {
         Failure::fail(format!(
-            "{nth} ({} bytes) was printed only in part: the datagram was cut",
+            "{nth} ({} bytes) was printed only in part, its first {part} bytes: the datagram was cut \
+             (a recvfrom() buffer smaller than the datagram keeps only its start and drops the rest)",
             missing.len()
         ))
     } else if strict && contains(&out, missing) {
         Failure::fail(format!("{nth} was printed, but not as a line of its own"))
     } else {
-        Failure::timeout(format!(
-            "{nth} was not printed within {:.1} s",
-            wait.as_secs_f64()
-        ))
+        ctx.not_printed(watched, &nth, &out, None)?
+    };
+    let failure = if watched == Watched::Deadline {
+        failure.after_waiting()
+    } else {
+        failure
     };
     Err(failure
         .with_input(missing.clone())
         .with_expected(missing.clone())
         .with_actual(out))
+}
+
+/// Where in `out` the lines that matched messages end: a part of the next message counts only after.
+fn lines_before(out: &[u8], texts: &[Vec<u8>], strict: bool) -> usize {
+    let mut matched = 0;
+    let mut offset = 0;
+    for line in out.split(|&b| b == b'\n') {
+        offset += line.len() + 1;
+        if matched < texts.len() && printed(line, &texts[matched], strict) {
+            matched += 1;
+            if matched == lines_matched(out, texts, strict) {
+                return offset.min(out.len());
+            }
+        }
+    }
+    0
 }
 
 pub fn datagrams(ctx: &mut Ctx, messages: &[Vec<u8>], senders: usize) -> CheckResult {
@@ -158,7 +202,7 @@ fn receive(ctx: &mut Ctx, socket: &UdpPeer, wait: Duration) -> CheckResult<Optio
 /// Types `line` and expects exactly one datagram holding it (a trailing newline tolerated unless strict).
 fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpPeer, line: &[u8]) -> CheckResult {
     ctx.type_line(line)?;
-    let wait = ctx.wait();
+    let wait = ctx.deadline().remaining().unwrap_or_default();
     match receive(ctx, socket, wait)? {
         Some(got) => {
             let body = if ctx.opts.strict {
@@ -171,14 +215,21 @@ fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpPeer, line: &[u8]) -> Check
             if body == line {
                 Ok(())
             } else {
-                Err(Failure::fail("the datagram differs from the line typed")
-                    .with_expected(line)
-                    .with_actual(got))
+                let failure = Failure::fail("the datagram differs from the line typed");
+                let failure = match cause::nul_padding(line, &got) {
+                    Some(cause) => Failure::fail(
+                        "the datagram holds the line typed, then NUL bytes: the whole buffer was sent",
+                    )
+                    .with_cause(cause),
+                    None => failure,
+                };
+                Err(failure.with_expected(line).with_actual(got))
             }
         }
         None => {
             // Did it keep the lines to send them all at the end? Ending stdin tells.
             ctx.close_stdin()?;
+            let wait = ctx.deadline().remaining().unwrap_or_default();
             let late = receive(ctx, socket, wait)?;
             match late {
                 Some(got) if contains(&got, line) => Err(Failure::fail(
@@ -197,8 +248,8 @@ fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpPeer, line: &[u8]) -> Check
                         "the program exited (status 0) without sending the line typed",
                     )),
                     None => Err(Failure::timeout(format!(
-                        "no datagram arrived within {:.1} s of typing the line",
-                        wait.as_secs_f64()
+                        "no datagram arrived {} of typing the line",
+                        ctx.limits().within()
                     ))),
                 },
             }
@@ -221,7 +272,7 @@ pub fn property_sender_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> Che
     property(
         ctx,
         cases,
-        messages(max_lines),
+        typed_lines(max_lines),
         |lines| {
             lines
                 .iter()
@@ -242,9 +293,18 @@ pub fn property_sender_lines(ctx: &mut Ctx, cases: u32, max_lines: usize) -> Che
     )
 }
 
-/// Stdin ends: the sender must exit 0, and an empty line must not become an empty datagram.
-pub fn sender_exit(ctx: &mut Ctx, how: Leave) -> CheckResult {
+/// After `lines` are typed and sent, stdin ends: the sender must exit 0, and an empty line must not
+/// become an empty datagram.
+pub fn sender_exit(ctx: &mut Ctx, how: Leave, lines: &[Vec<u8>]) -> CheckResult {
     let socket = ctx.launch_sender()?;
+    for line in lines {
+        typed_becomes_datagram(ctx, &socket, line).map_err(|f| {
+            Failure::not_run(format!(
+                "a line before the end of input was not sent, so the end could not be tested: {}",
+                f.message
+            ))
+        })?;
+    }
     let why = end_input(ctx, how)?;
     ctx.expect_clean_exit(why)?;
     if how == Leave::EmptyLine {

@@ -14,6 +14,7 @@ use crate::grade::packets::{LaunchCapture, ProgramEnd};
 use crate::grade::procfs::Proto;
 use crate::grade::template::Values;
 use crate::grade::verdict::{AddressAction, AddressIgnored, CheckResult, Failure, Outcome};
+use crate::grade::watch::Tap;
 use crate::i18n::{key, Message};
 use crate::wire::{self, Deadline};
 
@@ -89,7 +90,9 @@ impl Ctx<'_> {
         })?;
         self.log
             .event("program", &format!("started (pid {})", program.pid()));
+        let tap = Tap::start(std::sync::Arc::clone(program.stdout()), self.log.clone());
         self.current = Some(Launched {
+            tap,
             program,
             packets,
             listener,
@@ -118,8 +121,9 @@ impl Ctx<'_> {
             .map_err(|e| Failure::harness(format!("cannot find a free port: {e}")))?;
         self.launch(network, None, port, None, ProgramEnd::Server)?;
         let wait = self.start_wait();
+        let deadline = self.start_deadline();
         let program = self.program()?;
-        match program.wait_listening(proto, Deadline::after(wait)) {
+        match program.wait_listening(proto, deadline) {
             Ok(addr) => {
                 self.log.event("program", &format!("listening on {addr}"));
                 // An address that is neither loopback nor every interface (`reachable` made that
@@ -134,24 +138,33 @@ impl Ctx<'_> {
                 }
                 Ok(addr)
             }
-            Err(NotReady::Exited { status }) => Err(Failure::said(
-                Outcome::Crash,
-                Message::new(key::EXITED_BEFORE_LISTENING).arg("status", describe_status(status)),
-            )),
+            // Both are said in words that are the same for the same behaviour: two checks in a row
+            // that fail alike stop the checks after them (see `crate::grade::grade`).
+            Err(NotReady::Exited { status }) => {
+                let how = format!("exited ({}) before it listened", describe_status(status));
+                Err(Failure::said(
+                    Outcome::Crash,
+                    Message::new(key::EXITED_BEFORE_LISTENING)
+                        .arg("status", describe_status(status)),
+                )
+                .not_ready(how))
+            }
             Err(other) => {
                 let deadline = format!("{:.1}", wait.as_secs_f64());
-                let message = match other {
-                    NotReady::Timeout { secs } => {
-                        Message::new(key::NEVER_LISTENED).arg("secs", format!("{secs:.1}"))
-                    }
-                    NotReady::Exited { status } => {
-                        Message::new(key::ENDED_BEFORE_LISTENING).arg("status", status.to_string())
-                    }
+                let (how, message) = match other {
+                    NotReady::Timeout { .. } => (
+                        format!("did not start listening within {deadline} s"),
+                        Message::new(key::NEVER_LISTENED).arg("secs", deadline.clone()),
+                    ),
+                    NotReady::Exited { status } => (
+                        format!("ended ({status}) before it listened"),
+                        Message::new(key::ENDED_BEFORE_LISTENING).arg("status", status.to_string()),
+                    ),
                 };
-                Err(Failure::said(
-                    Outcome::Timeout,
-                    message.arg("deadline", deadline),
-                ))
+                Err(
+                    Failure::said(Outcome::Timeout, message.arg("deadline", deadline))
+                        .not_ready(how),
+                )
             }
         }
     }
@@ -197,12 +210,32 @@ impl Ctx<'_> {
                 });
             }
         }
-        Ok(Conn::accepted(stream, name, &self.log, &self.parking))
+        let mut conn = Conn::accepted(stream, name, &self.log, &self.parking, self.limits());
+        if let Some(launched) = &self.current {
+            conn.watch_program(launched.program.pid(), launched.program.stderr());
+        }
+        Ok(conn)
+    }
+
+    /// True when a client program that was accepted has connected again (a second connection waits):
+    /// looked at once its first connection closed, to say what the program did.
+    pub fn reconnected(&self) -> bool {
+        let Some(listener) = self.current.as_ref().and_then(|l| l.listener.as_ref()) else {
+            return false;
+        };
+        let mut fds = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(listener),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // A connect made before the close is queued already: a short look is enough.
+        // SAFETY: one valid pollfd that outlives the call.
+        unsafe { libc::poll(&mut fds, 1, 100) > 0 }
     }
 
     fn accept_stream(&mut self) -> CheckResult<TcpStream> {
         let wait = self.start_wait();
-        let deadline = Deadline::after(wait);
+        let deadline = self.start_deadline();
         loop {
             let slice = Deadline::after(Duration::from_millis(50));
             let listener = self
@@ -217,16 +250,15 @@ impl Ctx<'_> {
             }
             // A program that dies before connecting will never connect: say so at once.
             if let Some(status) = self.program()?.try_status() {
-                return Err(Failure::crash(format!(
-                    "the program exited ({}) without connecting",
-                    describe_status(status)
-                )));
+                let how = format!("exited ({}) without connecting", describe_status(status));
+                return Err(Failure::crash(format!("the program {how}")).not_ready(how));
             }
             if deadline.passed() {
-                return Err(Failure::timeout(format!(
-                    "the program did not connect within {:.1} s",
-                    wait.as_secs_f64()
-                )));
+                let how = format!("did not connect within {:.1} s", wait.as_secs_f64());
+                return Err(
+                    Failure::timeout(format!("the program {how} (the start deadline)"))
+                        .not_ready(how),
+                );
             }
         }
     }
@@ -276,13 +308,19 @@ impl Ctx<'_> {
         })
     }
 
-    /// A TCP connection from the grader to the program at `addr`, made in the program's network.
+    /// A TCP connection from the grader to the program at `addr`, made in the program's network. The
+    /// connection watches the program, so a reply it will not send is told at once.
     pub fn connect(&self, addr: SocketAddr, name: &str) -> CheckResult<Conn> {
-        let deadline = Deadline::after(self.wait());
+        let limits = self.limits();
         let (log, parking) = (&self.log, &self.parking);
-        self.network()?
-            .run(|| Conn::connect(addr, name, log, parking, deadline))
-            .map_err(|e| Failure::harness(format!("cannot enter the program's network: {e}")))?
+        let mut conn = self
+            .network()?
+            .run(|| Conn::connect(addr, name, log, parking, limits))
+            .map_err(|e| Failure::harness(format!("cannot enter the program's network: {e}")))??;
+        if let Some(launched) = &self.current {
+            conn.watch_program(launched.program.pid(), launched.program.stderr());
+        }
+        Ok(conn)
     }
 }
 

@@ -1,4 +1,5 @@
-//! One check's world: its deadlines, its transcript, and the program under test, launched fresh for it.
+//! One check's world: its deadlines and time budget, its transcript, and the program under test,
+//! launched fresh for it.
 //!
 //! Every launch gets its own network ([`Plan::network`]: a private namespace where the system allows
 //! it), and every socket of the grader's side is made in the network of the launch it talks to, through
@@ -10,25 +11,30 @@
 //! - [`Ctx::launch_sender`] (a UDP socket, the program started with its port).
 //!
 //! A socket keeps the network it was made in: after a relaunch, make new ones. Those methods live in
-//! `ctx/launch.rs`; the rest of a check's world here.
+//! `ctx/launch.rs`; waiting for what the program prints in `ctx/output.rs`; the time budgets in
+//! `ctx/budget.rs`; the rest of a check's world here.
 
+mod budget;
 mod launch;
+mod output;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::conn::{Compare, Parking};
+use super::conn::{Compare, Limits, Parking};
 use super::datagram::Misaddressed;
 use super::launch::{LaunchError, Program};
 use super::netns::{Isolate, Network, Plan};
 use super::packets::LaunchCapture;
 use super::suite::{Check, Suite};
 use super::template::{Template, Values};
-use super::verdict::{AddressIgnored, CheckResult, Direction, Failure, Transcript};
+use super::verdict::{AddressIgnored, CheckResult, Direction, Failure, Serving, Transcript};
+use super::watch::Tap;
 use crate::wire::Deadline;
 
+pub use budget::{budget_answers, GradeBudget, BUDGET_ANSWERS, PROPERTY_BUDGET_ANSWERS};
 pub use launch::free_port;
 
 /// Settings that hold for every check of a run.
@@ -73,6 +79,8 @@ const OUTPUT_FILE: &str = "output.bin";
 /// The current launch. Fields drop in order: the program is stopped first, then the grader's listener
 /// goes, then the network (a namespace is freed once nothing refers to it), then the directory.
 struct Launched {
+    /// Copies the program's stdout into the transcript; finished before the program is stopped.
+    tap: Tap,
     program: Program,
     /// With `--packets`: the capture of the launch's segments, stopped (its last events written) just
     /// before the program is: what the stop itself sends is the grader's doing, not the program's.
@@ -97,8 +105,10 @@ pub struct Leftovers {
 }
 
 /// How long a program whose output or connection just ended may take to be reaped: long enough that a
-/// verdict does not depend on the scheduler, short enough not to slow a grade.
-const REAP_SETTLE: Duration = Duration::from_millis(300);
+/// verdict does not depend on the scheduler (a Python program that closed its socket while dying of a
+/// traceback took more than 300 ms more to exit at load 30), short enough not to slow a grade (only a
+/// program that closed and lives on waits it out).
+pub(crate) const REAP_SETTLE: Duration = Duration::from_millis(1000);
 
 pub struct Ctx<'a> {
     pub suite: &'a Suite,
@@ -127,6 +137,12 @@ pub struct Ctx<'a> {
     pub address_ignored: Option<AddressIgnored>,
     /// The first datagram a sender addressed elsewhere than it was told, noted by its [`UdpPeer`].
     misaddressed: Misaddressed,
+    /// When the check's time budget ends.
+    end: Instant,
+    /// Limits over the whole grade.
+    pub budget: &'a GradeBudget,
+    /// What the check learnt about how the server serves its clients, when it passed.
+    pub serving: Option<Serving>,
 }
 
 impl<'a> Ctx<'a> {
@@ -137,8 +153,15 @@ impl<'a> Ctx<'a> {
         template: &'a Template,
         plan: &'a Plan,
         seed: u64,
+        budget: &'a GradeBudget,
     ) -> Self {
+        let scaled = |d: Duration| d.mul_f64(opts.timeout_scale);
+        let check_budget = scaled(Duration::from_millis(suite.deadlines.start_ms))
+            + scaled(check.deadline(suite)) * budget_answers(&check.run);
         Ctx {
+            end: Instant::now() + check_budget,
+            budget,
+            serving: None,
             suite,
             check,
             opts,
@@ -166,13 +189,41 @@ impl<'a> Ctx<'a> {
         self.scaled(self.check.deadline(self.suite))
     }
 
+    /// The waits of this check: the answer deadline, never past the check's time budget.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            wait: self.wait(),
+            end: self.end,
+            quiet: self.scaled(self.opts.quiet),
+        }
+    }
+
+    /// A deadline for one answer, starting now.
     pub fn deadline(&self) -> Deadline {
-        Deadline::after(self.wait())
+        self.limits().deadline()
+    }
+
+    /// True once the check's time budget has run out.
+    pub fn budget_spent(&self) -> bool {
+        Instant::now() >= self.end
     }
 
     /// The wait for a program to start listening or connecting.
     pub fn start_wait(&self) -> Duration {
         self.scaled(Duration::from_millis(self.suite.deadlines.start_ms))
+    }
+
+    /// The deadline for a program launched now to be ready, never past the check's time budget (a
+    /// property check launches again late in the check).
+    fn start_deadline(&self) -> Deadline {
+        let left = self.end.saturating_duration_since(Instant::now());
+        Deadline::after(self.start_wait().min(left))
+    }
+
+    /// A seed for the generated inputs of a check that is not a property check: from the check's id
+    /// alone, so that its input, and so its verdict, is the same whatever the run's seed.
+    pub fn fixed_seed(&self) -> u64 {
+        super::check_seed(0, &self.check.id)
     }
 
     pub fn compare(&self) -> Compare {
@@ -223,53 +274,22 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// How many stdout bytes the program has printed so far: a mark for [`Ctx::wait_printed`].
-    pub fn stdout_mark(&mut self) -> CheckResult<u64> {
-        Ok(self.program()?.stdout().total())
+    /// True when every thread of the program waits in `accept()`: it is back at the start of its
+    /// server loop, waiting for the next client.
+    pub fn accepting(&mut self) -> bool {
+        self.activity().all_accepting()
     }
 
-    /// Waits until the program prints `text` after `mark`: anywhere in its output (lenient), or as a
-    /// whole line (strict). Printing only the start of it is a failure; printing nothing, a timeout.
-    pub fn wait_printed(&mut self, mark: u64, text: &[u8], what: &str) -> CheckResult {
-        let strict = self.opts.strict;
-        let wait = self.wait();
-        let deadline = self.deadline();
-        let program = self.program()?;
-        // A wrong rendering of the text is an answer too: no need to wait out the deadline after it.
-        let found = |out: &[u8]| printed(out, text, strict) || misprinted(out, text).is_some();
-        if program.stdout().wait_since(mark, deadline, found)
-            && printed(&program.stdout().since(mark), text, strict)
-        {
-            return Ok(());
-        }
-        let out = program.stdout().since(mark);
-        // stdout at its end most likely means the program is ending: give it the moment to be reaped, so
-        // the verdict does not depend on how fast that happens.
-        let exited = if program.stdout().is_closed() {
-            program.wait_exit(Deadline::after(REAP_SETTLE))
-        } else {
-            program.try_status()
-        };
-        let failure = if let Some(why) = misprinted(&out, text) {
-            Failure::fail(format!("{what} was printed wrongly: {why}"))
-        } else if strict && contains(&out, text) {
-            Failure::fail(format!(
-                "the program printed {what}, but not as a line of its own"
-            ))
-        } else if partly_printed(&out, text) {
-            Failure::fail(format!("the program printed only part of {what}"))
-        } else if let Some(status) = exited {
-            Failure::fail(format!(
-                "the program exited ({}) without printing {what}",
-                describe_status(status)
-            ))
-        } else {
-            Failure::timeout(format!(
-                "the program did not print {what} within {:.1} s",
-                wait.as_secs_f64()
-            ))
-        };
-        Err(failure.with_expected(text).with_actual(out))
+    /// The pids of the program's live processes (none when no program runs).
+    pub fn pids(&mut self) -> Vec<i32> {
+        self.program()
+            .map(|p| super::watch::pids(p))
+            .unwrap_or_default()
+    }
+
+    /// What the program's threads are doing now.
+    pub fn activity(&mut self) -> super::procfs::Activity {
+        super::procfs::activity(&self.pids())
     }
 
     /// The program's exit status if it has ended, without waiting.
@@ -277,9 +297,10 @@ impl<'a> Ctx<'a> {
         Ok(self.program()?.try_status())
     }
 
-    /// Waits up to `wait` for the program to exit by itself.
+    /// Waits up to `wait` (never past the check's time budget) for the program to exit by itself.
     pub fn wait_exit(&mut self, wait: Duration) -> CheckResult<Option<ExitStatus>> {
-        let status = self.program()?.wait_exit(Deadline::after(wait));
+        let left = self.end.saturating_duration_since(Instant::now());
+        let status = self.program()?.wait_exit(Deadline::after(wait.min(left)));
         if let Some(status) = status {
             self.log
                 .event("program", &format!("exited ({})", describe_status(status)));
@@ -288,26 +309,68 @@ impl<'a> Ctx<'a> {
     }
 
     /// Requires the program to exit with status 0 within the check's deadline, `after` saying what should
-    /// have made it exit.
+    /// have made it exit. A program that plainly waits instead (every thread waiting, nothing printed
+    /// for the quiet gap) fails at once, with where it waits.
     pub fn expect_clean_exit(&mut self, after: &str) -> CheckResult {
-        let wait = self.wait();
-        match self.wait_exit(wait)? {
-            Some(status) if status.success() => Ok(()),
-            Some(status) => Err(Failure::crash(format!(
-                "the program exited with {} after {after}",
-                describe_status(status)
-            ))),
-            None => Err(Failure::timeout(format!(
-                "the program did not exit within {:.1} s after {after}",
-                wait.as_secs_f64()
-            ))),
+        let deadline = self.deadline();
+        let quiet = self.scaled(self.opts.quiet);
+        let printed = |ctx: &mut Self| {
+            ctx.program()
+                .map(|p| p.stdout().total() + p.stderr().total())
+                .unwrap_or_default()
+        };
+        let mut last = printed(self);
+        let mut quiet_since = Instant::now();
+        loop {
+            let left = deadline.remaining().unwrap_or_default();
+            match self.wait_exit(left.min(EXIT_LOOK))? {
+                Some(status) if status.success() => return Ok(()),
+                Some(status) => {
+                    return Err(Failure::crash(format!(
+                        "the program exited with {} after {after}",
+                        describe_status(status)
+                    )))
+                }
+                None => {}
+            }
+            if deadline.passed() {
+                return Err(Failure::timeout(format!(
+                    "the program did not exit {} after {after}",
+                    self.limits().within()
+                )));
+            }
+            let now = printed(self);
+            if now != last {
+                last = now;
+                quiet_since = Instant::now();
+                continue;
+            }
+            if quiet_since.elapsed() >= quiet && self.idle() {
+                let waits = if self.accepting() {
+                    "it went back to accept(), waiting for the next client"
+                } else {
+                    "it waits for something more (input, or a connection)"
+                };
+                return Err(Failure::fail(format!(
+                    "the program did not exit after {after}: {waits}"
+                )));
+            }
         }
+    }
+
+    /// True when every thread of the program waits, none running or asleep on a timer.
+    pub fn idle(&mut self) -> bool {
+        self.activity().idle()
     }
 
     /// Turns a failure into a crash when the program died on its own with a bad status: the wrong or
     /// missing answer was the symptom, the crash the cause.
     pub fn classify(&mut self, failure: Failure) -> Failure {
-        if failure.harness || failure.settled || failure.outcome() == super::verdict::Outcome::Crash
+        use super::verdict::Outcome;
+        // A check that could not be run says why; the program's end is not its answer.
+        if failure.harness
+            || failure.settled
+            || matches!(failure.outcome(), Outcome::Crash | Outcome::NotRun)
         {
             return failure;
         }
@@ -317,7 +380,8 @@ impl<'a> Ctx<'a> {
         // A program that just sent a wrong answer is alive: look once. Otherwise (silence, a closed
         // connection) it may be dying, and takes a moment to be reaped after its socket closed.
         let answered = failure.outcome() == super::verdict::Outcome::Fail
-            && failure.actual.as_ref().is_some_and(|a| !a.is_empty());
+            && failure.actual.as_ref().is_some_and(|a| !a.is_empty())
+            && !failure.about().closed;
         let status = if answered {
             program.try_status()
         } else {
@@ -355,16 +419,24 @@ impl<'a> Ctx<'a> {
         self.parking.release();
         if let Some(mut launched) = self.current.take() {
             drop(launched.packets.take());
+            // What a program that was still running prints while it is being stopped (a traceback
+            // when its stdin ends, a message on SIGTERM) is the grader's doing, not part of the check:
+            // its output is taken before. A program that ended by itself has all of its output read.
+            launched.tap.finish();
             let program = &mut launched.program;
+            let running = program.try_status().is_none();
+            let tails = |p: &Program| (p.stdout().tail(TAIL_BYTES), p.stderr().tail(TAIL_BYTES));
+            let before = running.then(|| tails(program));
             let report = program.stop(self.opts.grace);
+            let (stdout_tail, stderr_tail) = before.unwrap_or_else(|| tails(program));
             let leftovers = Leftovers {
                 exit: report
                     .exited_by_itself
                     .then_some(report.status)
                     .flatten()
                     .map(describe_status),
-                stdout_tail: program.stdout().tail(TAIL_BYTES),
-                stderr_tail: program.stderr().tail(TAIL_BYTES),
+                stdout_tail,
+                stderr_tail,
                 breach: program.breach(),
             };
             drop(launched);
@@ -389,6 +461,9 @@ impl Drop for Ctx<'_> {
 /// Output kept for a report.
 const TAIL_BYTES: usize = 2048;
 
+/// How often a program that should exit is looked at.
+const EXIT_LOOK: Duration = Duration::from_millis(50);
+
 /// `exit status 1`, `killed by signal 9 (SIGKILL)`.
 pub fn describe_status(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
@@ -410,106 +485,5 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGBUS => "SIGBUS",
         libc::SIGFPE => "SIGFPE",
         _ => "signal",
-    }
-}
-
-/// True when `text` shows in `out`: anywhere (lenient) or as a whole line (strict).
-pub fn printed(out: &[u8], text: &[u8], strict: bool) -> bool {
-    if strict {
-        out.split(|&b| b == b'\n')
-            .any(|line| line.strip_suffix(b"\r").unwrap_or(line) == text)
-    } else {
-        contains(out, text)
-    }
-}
-
-/// True when the start of `text` (a third of it, from 4 to 64 bytes) shows in `out` but not all of it: a
-/// message cut by a single `recv()`.
-pub fn partly_printed(out: &[u8], text: &[u8]) -> bool {
-    let start = (text.len() / 3).clamp(4, 64);
-    text.len() > start && contains(out, &text[..start]) && !contains(out, text)
-}
-
-/// Says how `out` shows `text` in a wrong form, if it does: the classic is Python printing the bytes
-/// object that `recv()` returned (`b'\\xe4\\xbd\\xa0'`) instead of the decoded text.
-pub fn misprinted(out: &[u8], text: &[u8]) -> Option<String> {
-    let repr = python_bytes_repr(text);
-    // For printable ASCII the repr's body is the text itself: nothing to tell apart.
-    if repr.as_bytes() == text || contains(out, text) {
-        return None;
-    }
-    contains(out, repr.as_bytes()).then(|| {
-        let quote = python_quote(text);
-        let mut shown: String = repr.chars().take(48).collect();
-        if shown.len() < repr.len() {
-            shown.push('…');
-        }
-        format!(
-            "it shows the bytes object b{quote}{shown}{quote}, not the text: decode() the bytes before \
-             printing"
-        )
-    })
-}
-
-/// The quote Python's `repr()` puts around bytes: `'`, unless they hold a `'` and no `"`.
-fn python_quote(text: &[u8]) -> char {
-    if text.contains(&b'\'') && !text.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    }
-}
-
-/// The body (between the quotes) of Python's `repr()` of a bytes object holding `text`.
-fn python_bytes_repr(text: &[u8]) -> String {
-    let quote = python_quote(text);
-    let mut repr = String::with_capacity(text.len() * 4);
-    for &b in text {
-        match b {
-            b'\\' => repr.push_str("\\\\"),
-            b'\'' if quote == '\'' => repr.push_str("\\'"),
-            b'\t' => repr.push_str("\\t"),
-            b'\n' => repr.push_str("\\n"),
-            b'\r' => repr.push_str("\\r"),
-            0x20..=0x7e => repr.push(b as char),
-            _ => repr.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    repr
-}
-
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_printed_bytes_object_is_told_apart_from_the_text() {
-        let out = "from ('127.0.0.1', 5) : b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd'\n".as_bytes();
-        let why = misprinted(out, "你好".as_bytes()).expect("the repr is recognised");
-        assert!(why.contains("decode()"), "{why}");
-        // The text itself, or plain ASCII whose repr is the text, is not a misprint.
-        assert_eq!(
-            misprinted("收到：你好\n".as_bytes(), "你好".as_bytes()),
-            None
-        );
-        assert_eq!(misprinted(b"b'hello'\n", b"hello"), None);
-        assert_eq!(misprinted(b"something else\n", "你好".as_bytes()), None);
-    }
-
-    #[test]
-    fn the_repr_escapes_as_python_does() {
-        assert_eq!(
-            python_bytes_repr(b"a'b\"\\c\t\r\n\x00\x7f"),
-            "a\\'b\"\\\\c\\t\\r\\n\\x00\\x7f"
-        );
-        // With a ' and no ", Python quotes with " and leaves the ' alone.
-        assert_eq!(
-            python_bytes_repr("it's 你".as_bytes()),
-            "it's \\xe4\\xbd\\xa0"
-        );
     }
 }
