@@ -14,6 +14,8 @@ pub const FILE: u8 = 4;
 pub const CONNECT: u8 = 5;
 /// A name has no address (`lookup`): no such name, no answer from DNS, or not a valid address.
 pub const NOT_RESOLVED: u8 = 6;
+/// A suite file is invalid (`suite check`): the error says where (line) and what (field).
+pub const INVALID_SUITE: u8 = 7;
 /// Stopped by a signal N (Ctrl-C is SIGINT, 2): the exit code is 128 + N, as a shell reports it.
 pub const SIGNALLED: u8 = 128;
 
@@ -27,5 +29,6 @@ Exit codes:
   4  file error: a file cannot be read or written
   5  cannot connect: nobody is listening, the host is unreachable, or the connection timed out
   6  a name does not resolve (lookup): no such name, no answer from DNS, not a valid address
+  7  suite check: the suite file is invalid (the error gives its line and field)
   128+N  stopped by signal N: 130 for Ctrl-C, 143 for SIGTERM (sockets, serve file; grade after
          cleaning up and writing the report of the checks finished)";

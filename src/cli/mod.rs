@@ -5,6 +5,7 @@
 //!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
 //! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
 //! - [`report`]: `report`: a class summary rendered from a batch's stored results.
+//! - [`suite`]: `suite check|show|schema`: for teachers who write their own suite file.
 
 mod grade;
 mod lookup;
@@ -13,12 +14,14 @@ mod peers;
 mod report;
 mod signals;
 mod sockets;
+mod suite;
 
 pub use grade::*;
 pub use lookup::LookupArgs;
 pub use peers::*;
 pub use report::*;
 pub use sockets::SocketsArgs;
+pub use suite::{SuiteCheckArgs, SuiteCommand, SuiteShowArgs};
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -64,6 +67,9 @@ pub enum Command {
     Lookup(LookupArgs),
     /// Summarise a batch's stored results (CSV, HTML, JUnit, Gradescope, PrairieLearn, TAP, JSON).
     Report(ReportArgs),
+    /// Suite files: validate one (`check FILE`), print a built-in one (`show NAME`), the JSON Schema.
+    #[command(subcommand)]
+    Suite(SuiteCommand),
 }
 
 /// Parses a positive, finite scale factor.
@@ -135,6 +141,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Sockets(args) => sockets::sockets(&args),
         Command::Lookup(args) => lookup::lookup(&args),
         Command::Report(args) => report::report(&args),
+        Command::Suite(command) => suite::suite(&command),
     }
 }
 

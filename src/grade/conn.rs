@@ -22,6 +22,8 @@ pub enum Compare {
     Lenient,
     /// Exactly the expected bytes followed by `\n`.
     Strict,
+    /// Exactly the expected bytes, nothing added (a script's `expect`, which writes its own newline).
+    Exact,
 }
 
 pub struct Conn {
@@ -131,7 +133,9 @@ impl Conn {
         Ok(())
     }
 
-    fn broken(&self, doing: &str, e: io::Error) -> Failure {
+    /// The failure of a connection that broke (reset, or another error) while the grader was `doing`
+    /// something, noted in the transcript.
+    pub fn broken(&self, doing: &str, e: io::Error) -> Failure {
         self.log.event(&self.name, &format!("error: {e}"));
         Failure::fail(format!(
             "{}: the connection broke while {doing}: {e}",
@@ -183,8 +187,8 @@ impl Conn {
         deadline: Deadline,
         wait: Duration,
     ) -> CheckResult {
-        let strict = compare == Compare::Strict;
-        let wanted = if strict {
+        let strict = compare != Compare::Lenient;
+        let wanted = if compare == Compare::Strict {
             [expected, b"\n"].concat()
         } else {
             expected.to_vec()
@@ -263,6 +267,21 @@ impl Conn {
                 Err(failure.with_expected(wanted).with_actual(actual))
             }
         }
+    }
+
+    /// Reads until `done(pending bytes)` holds, the program closes or the deadline passes; what came stays
+    /// pending (see [`Conn::leftover`], [`Conn::take`]). For checks that judge replies their own way.
+    pub fn receive_until(
+        &mut self,
+        deadline: Deadline,
+        done: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<ReadEnd> {
+        self.fill(deadline, done)
+    }
+
+    /// Takes the first `n` pending bytes (all of them when fewer are pending).
+    pub fn take(&mut self, n: usize) -> Vec<u8> {
+        self.pending.drain(..n.min(self.pending.len())).collect()
     }
 
     /// Reads one message from the program: up to a newline, or what came before a quiet gap.

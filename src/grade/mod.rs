@@ -24,6 +24,7 @@ pub mod netns;
 mod not_run;
 pub mod procfs;
 pub mod runs;
+pub mod script;
 pub mod suite;
 pub mod sweep;
 pub mod template;

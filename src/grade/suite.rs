@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
+use super::script::{self, Step};
 use crate::error::{Error, Result};
 
 /// The suites that ship with sockspec, compiled in from `fixtures/suites/` so the binary stands alone.
@@ -53,6 +54,7 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
 
 /// What the program under test is, which decides what the grader plays opposite it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Program {
     /// Listens on `{port}`; the grader connects as client(s).
@@ -67,12 +69,17 @@ pub enum Program {
 
 /// The levels of the lesson's servers, in order: a level's checks assume the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// The program works for one client (or one transfer).
     Basic,
+    /// A server serves clients one after another.
     Sequential,
+    /// A server serves clients at once.
     Concurrent,
+    /// Byte-stream framing, large messages, resets: what the lesson's versions get wrong.
     Robust,
 }
 
@@ -89,6 +96,7 @@ impl fmt::Display for Level {
 
 /// Who may see a check in an autograder's results (Gradescope's four settings; other formats ignore it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Always shown.
@@ -115,6 +123,7 @@ impl Visibility {
 
 /// Settings every check of a suite has unless it says otherwise (`[defaults]` in a suite file).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckDefaults {
     /// Whether a check's points count toward the score.
@@ -138,17 +147,24 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// A suite file: one assignment (`fixtures/suites/*.toml`; the format is in docs/suites.md).
 pub struct Suite {
+    /// The suite's name; every check id starts with it (`NAME/LEVEL/CHECK`).
     pub name: String,
+    /// What the program must do, in a sentence (shown by `grade --list` and in reports).
     pub description: String,
+    /// What the program under test is: which side the grader plays.
     pub program: Program,
     /// Arguments added after the user's command when it names no placeholder itself.
     pub args: Vec<String>,
+    /// Checks at this level and below must pass (`--level` overrides it); higher levels run as information.
     pub required_level: Level,
     /// The reply prefix for echo suites (`--prefix` overrides it).
     #[serde(default)]
     pub prefix: Option<String>,
+    /// How long the program may take to start, and to answer.
     pub deadlines: Deadlines,
     /// Resource limits of each program launched (the `[limits]` table; every field optional).
     #[serde(default)]
@@ -156,12 +172,15 @@ pub struct Suite {
     /// What each check has unless it says otherwise: whether it counts, its visibility.
     #[serde(default)]
     pub defaults: CheckDefaults,
+    /// The checks, in the order they run (`[[check]]` tables).
     #[serde(rename = "check")]
     pub checks: Vec<Check>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// The suite's deadlines, in milliseconds (`[deadlines]`); `--timeout-scale` multiplies them.
 pub struct Deadlines {
     /// How long a program may take to start listening (servers) or connecting (clients).
     pub start_ms: u64,
@@ -170,11 +189,15 @@ pub struct Deadlines {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// One check of a suite (a `[[check]]` table).
 pub struct Check {
     /// Stable id, `SUITE/LEVEL/NAME`.
     pub id: String,
+    /// The level it belongs to (the id's middle part).
     pub level: Level,
+    /// The points it is worth (0 or more; fractions allowed).
     pub points: f64,
     /// The requirement the check enforces, in one sentence.
     pub requirement: String,
@@ -189,6 +212,7 @@ pub struct Check {
     /// Who may see it in an autograder's results (default: the suite's `[defaults]`, visible).
     #[serde(default)]
     pub visibility: Option<Visibility>,
+    /// What the check does: its `kind` and that kind's options.
     pub run: Run,
 }
 
@@ -208,6 +232,7 @@ impl Check {
 
 /// How the grader writes a message series to a server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum WriteStyle {
     /// Each message `text\n` in one write, waiting for its reply before the next (the lesson's way).
@@ -221,18 +246,22 @@ pub enum WriteStyle {
 
 /// Ways a client can leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Leave {
     /// Orderly close (FIN), or for clients under test: stdin reaches EOF.
     Close,
     /// Reset (RST, SO_LINGER 0).
     Reset,
+    /// For clients under test: stdin reaches EOF (Ctrl+D).
     Eof,
+    /// For clients under test: an empty line is typed.
     EmptyLine,
 }
 
 /// Byte patterns for generated files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Pattern {
     /// Seeded random bytes.
@@ -250,6 +279,7 @@ pub enum Pattern {
 
 /// What a check does: the kinds of check the grader knows, each with its parameters.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Run {
     /// Server: send messages on one connection, expect PREFIX + each.
@@ -323,6 +353,9 @@ pub enum Run {
     SenderLines { lines: Vec<String> },
     /// UDP sender: generated lines.
     PropertySenderLines { cases: u32, max_lines: usize },
+    /// Server: a scripted exchange, the teacher's protocol as data: steps played in order (connect,
+    /// send, expect...; docs/suites.md).
+    Script { steps: Vec<Step> },
 }
 
 fn one() -> usize {
@@ -340,7 +373,8 @@ impl Run {
             | Run::ClientsInTurn { .. }
             | Run::IdleFirstClient
             | Run::ManyClients { .. }
-            | Run::ServerExitOnClose => program == TcpServer,
+            | Run::ServerExitOnClose
+            | Run::Script { .. } => program == TcpServer,
             Run::ClientLines { .. } | Run::PropertyClientLines { .. } => program == TcpClient,
             Run::ChatTurns { .. } | Run::PropertyChatTurns { .. } => {
                 matches!(program, TcpServer | TcpClient)
@@ -403,17 +437,25 @@ impl Suite {
                 .unwrap_or_default();
             Error::Usage(format!("{origin}{at}: {first}"))
         })?;
-        suite.validate(origin)?;
+        suite.validate(origin, text)?;
         Ok(suite)
     }
 
-    fn validate(&self, origin: &str) -> Result<()> {
+    /// Checks what TOML's types cannot say; `text` is the suite file, where a check's error finds the
+    /// line of its `id`.
+    fn validate(&self, origin: &str, text: &str) -> Result<()> {
         let bad = |what: String| Err(Error::Usage(format!("{origin}: {what}")));
         if self.checks.is_empty() {
             return bad("it has no [[check]]".into());
         }
         let mut seen = HashSet::new();
         for check in &self.checks {
+            let bad = |what: String| {
+                let at = line_of_id(text, &check.id)
+                    .map(|n| format!(" at line {n}"))
+                    .unwrap_or_default();
+                Err(Error::Usage(format!("{origin}{at}: {what}")))
+            };
             if !seen.insert(check.id.as_str()) {
                 return bad(format!("check id {:?} appears twice", check.id));
             }
@@ -433,6 +475,11 @@ impl Suite {
             if !(check.points.is_finite() && check.points >= 0.0) {
                 return bad(format!("check {:?}: points must be 0 or more", check.id));
             }
+            if let Run::Script { steps } = &check.run {
+                if let Err(why) = script::validate(steps) {
+                    return bad(format!("check {:?}: {why}", check.id));
+                }
+            }
         }
         if let Err(why) = self.limits.validate() {
             return bad(why);
@@ -448,6 +495,46 @@ impl Suite {
     pub fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }
+}
+
+/// The JSON Schema of suite files (draft 2020-12), generated from these types: what
+/// `schema/suite.schema.json` holds and `sockspec suite schema` prints. Editors with TOML support (Taplo,
+/// Even Better TOML) read it through a `#:schema PATH` comment at the top of a suite file.
+#[cfg(feature = "schema")]
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(Suite);
+    schema.insert("title".into(), "sockspec suite file".into());
+    schema.insert(
+        "description".into(),
+        "An assignment for `sockspec grade`: what the program is, how it is launched, its checks. \
+         Documented in docs/suites.md."
+            .into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
+    text.push('\n');
+    text
+}
+
+/// The text of a built-in suite, as shipped (`sockspec suite show NAME`).
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
+/// The line (from 1) of the last `id = "ID"` in `text`: the check an error is about (the last, since a
+/// duplicate id is found at its second appearance).
+fn line_of_id(text: &str, id: &str) -> Option<usize> {
+    let quoted = [format!("\"{id}\""), format!("'{id}'")];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.trim_start();
+            line.starts_with("id") && quoted.iter().any(|q| line.contains(q.as_str()))
+        })
+        .map(|(i, _)| i + 1)
+        .last()
 }
 
 /// The placeholders a command template may hold.

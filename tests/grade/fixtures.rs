@@ -9,14 +9,14 @@ use serde::Deserialize;
 use super::util::{sockspec_in, strings, submissions_dir};
 
 #[derive(Debug, Deserialize)]
-struct Manifest {
-    submission: Vec<Submission>,
+pub struct Manifest {
+    pub submission: Vec<Submission>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Submission {
-    name: String,
+pub struct Submission {
+    pub name: String,
     suite: String,
     command: Vec<String>,
     about: String,
@@ -30,7 +30,12 @@ struct Submission {
 }
 
 fn manifest() -> Manifest {
-    let path = submissions_dir().join("manifest.toml");
+    manifest_in(&submissions_dir())
+}
+
+/// The manifest of a directory of submissions (`fixtures/submissions`, `fixtures/submissions-teacher`).
+pub fn manifest_in(dir: &std::path::Path) -> Manifest {
+    let path = dir.join("manifest.toml");
     let text = std::fs::read_to_string(&path).expect("the manifest is readable");
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -42,7 +47,13 @@ const SEED: &str = "20261125";
 /// Grades one submission and compares every verdict (and the mode) with the manifest.
 #[track_caller]
 fn grade_submission(name: &str) {
-    let manifest = manifest();
+    grade_in(&submissions_dir(), name)
+}
+
+/// Grades one submission of the manifest in `dir` (commands and suite paths are relative to it).
+#[track_caller]
+pub fn grade_in(dir: &std::path::Path, name: &str) {
+    let manifest = manifest_in(dir);
     let sub = manifest
         .submission
         .iter()
@@ -53,7 +64,7 @@ fn grade_submission(name: &str) {
     args.extend(sub.grade_args.iter().cloned());
     args.push("--".into());
     args.extend(sub.command.iter().cloned());
-    let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(300));
+    let graded = sockspec_in(dir, &args, Duration::from_secs(300));
     let report = graded.json();
     let default = sub
         .expect

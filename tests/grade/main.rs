@@ -10,4 +10,5 @@ mod isolation;
 mod leftovers;
 mod output;
 mod peers;
+mod teacher;
 mod util;

@@ -119,6 +119,8 @@ pub fn run(ctx: &mut Ctx) -> CheckResult {
         (Run::PropertySenderLines { cases, max_lines }, _) => {
             udp::property_sender_lines(ctx, *cases, *max_lines)
         }
+        // A teacher's own protocol, scripted in the suite file: its own module.
+        (Run::Script { steps }, _) => crate::grade::script::play(ctx, steps),
     }
 }
 

@@ -242,7 +242,17 @@ impl Ctx<'_> {
 
     /// A TCP connection from the grader to the program at `addr`, made in the program's network.
     pub fn connect(&self, addr: SocketAddr, name: &str) -> CheckResult<Conn> {
-        let deadline = Deadline::after(self.wait());
+        self.connect_within(addr, name, self.wait())
+    }
+
+    /// [`Ctx::connect`] with a wait of its own (a scripted step's deadline).
+    pub fn connect_within(
+        &self,
+        addr: SocketAddr,
+        name: &str,
+        wait: Duration,
+    ) -> CheckResult<Conn> {
+        let deadline = Deadline::after(wait);
         let (log, parking) = (&self.log, &self.parking);
         self.network()?
             .run(|| Conn::connect(addr, name, log, parking, deadline))
