@@ -433,7 +433,9 @@ impl Suite {
                 .to_string();
             let at = e
                 .span()
-                .map(|s| format!(" at line {}", text[..s.start].lines().count().max(1)))
+                // Lines are counted by the newlines before the error: `lines()` would miss the line an
+                // error at column 0 starts.
+                .map(|s| format!(" at line {}", text[..s.start].matches('\n').count() + 1))
                 .unwrap_or_default();
             Error::Usage(format!("{origin}{at}: {first}"))
         })?;

@@ -2,8 +2,10 @@
 //! its fixture submissions exactly the verdicts of fixtures/submissions-teacher/manifest.toml.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::fixtures::{grade_in, manifest_in};
+use super::util::{sockspec_in, strings, submissions_dir};
 
 fn teacher_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/submissions-teacher")
@@ -34,4 +36,51 @@ teacher_tests! {
     calculator_no_newline => "calculator/no_newline",
     calculator_one_request => "calculator/one_request",
     calculator_crash_on_bad => "calculator/crash_on_bad",
+}
+
+/// The teacher's variant of echo-server in docs/suites.md (fixtures/suites-teacher/my-echo.toml): its
+/// prefix, messages, points and information-only check reach the grade.
+#[test]
+fn the_documented_variant_grades_with_its_own_prefix_and_points() {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/suites-teacher/my-echo.toml");
+    let suite = suite.to_str().unwrap();
+    let grade = |program: &[&str]| {
+        let mut args = strings(&["grade", suite, "--format", "json", "--seed", "7", "--"]);
+        args.extend(strings(program));
+        sockspec_in(&submissions_dir(), &args, Duration::from_secs(300))
+    };
+    // The reference server answering with the class's prefix passes every check.
+    let peer = env!("CARGO_BIN_EXE_sockspec");
+    let graded = grade(&[
+        peer,
+        "serve",
+        "echo",
+        "--port",
+        "{port}",
+        "--prefix",
+        "回声：",
+    ]);
+    assert!(
+        graded.not_passed().is_empty(),
+        "{:?}\n{}",
+        graded.not_passed(),
+        graded.stderr
+    );
+    let report = graded.json();
+    assert_eq!(report["prefix"], "回声：");
+    // 3 + 3 + 2 + 1 + 1: the fifty-clients check (counts = false) shows its point and adds none.
+    assert_eq!(report["summary"]["max_points"], 10.0);
+    let fifty = &report["checks"][4];
+    assert_eq!(
+        (fifty["id"].as_str(), fifty["counts"].as_bool()),
+        (Some("my-echo/concurrent/fifty-clients"), Some(false))
+    );
+    assert_eq!(report["checks"][5]["visibility"], "after_due_date");
+    // The lesson's server answers ECHO：, which this suite does not accept.
+    let graded = grade(&["python3", "echo/threaded.py", "{port}"]);
+    let report = graded.json();
+    let greeting = &report["checks"][0];
+    assert_eq!(greeting["outcome"], "fail", "{greeting}");
+    assert_eq!(greeting["expected"]["text"], "回声：你好，服务器");
+    assert_eq!(graded.code, 1);
 }
