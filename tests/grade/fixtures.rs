@@ -110,8 +110,9 @@ pub fn grade_in(dir: &std::path::Path, name: &str) {
     }
     assert!(
         wrong.is_empty(),
-        "{name} ({}):\n{wrong}replay: cd fixtures/submissions && {} \nstderr:\n{}",
+        "{name} ({}):\n{wrong}replay: cd {} && {} \nstderr:\n{}",
         sub.suite,
+        dir.display(),
         graded.command.replace("--format json", "--format human"),
         graded.stderr
     );
