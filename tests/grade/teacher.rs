@@ -84,3 +84,81 @@ fn the_documented_variant_grades_with_its_own_prefix_and_points() {
     assert_eq!(greeting["expected"]["text"], "回声：你好，服务器");
     assert_eq!(graded.code, 1);
 }
+
+/// A suite of two scripted checks against the reference echo server: one uses every step the calculator
+/// does not (bytes with escapes, a length, a pause, a named second client, a reset), the other fails at
+/// its third step, which the report names with expected and actual.
+const SCRIPTED_ECHO: &str = r#"
+name = "scripted-echo"
+description = "The reference echo server, driven by scripts."
+program = "tcp-server"
+args = ["{port}"]
+required_level = "basic"
+
+[deadlines]
+start_ms = 10000
+reply_ms = 5000
+
+[[check]]
+id = "scripted-echo/basic/every-step"
+level = "basic"
+points = 1
+requirement = "Replies come to each client, in bytes and lengths as scripted."
+concept = "scripts"
+[check.run]
+kind = "script"
+steps = [
+  { connect = "alice" },
+  { send_bytes = 'hi\n' },
+  { expect_len = 10 },
+  { pause_ms = 20 },
+  { connect = "bob" },
+  { expect_silence_ms = 100 },
+  { close = "reset" },
+  { send = "你好\n", client = "alice" },
+  { expect_bytes = 'ECHO\xef\xbc\x9a\xe4\xbd\xa0\xe5\xa5\xbd\n', deadline_ms = 4000 },
+  { close = "fin" },
+]
+
+[[check]]
+id = "scripted-echo/basic/wrong-expectation"
+level = "basic"
+points = 1
+requirement = "A script whose expectation the server does not meet fails at that step."
+concept = "scripts"
+[check.run]
+kind = "script"
+steps = [
+  { connect = "client 1" },
+  { send = "abc\n" },
+  { expect = "ECHO：abd\n" },
+]
+"#;
+
+#[test]
+fn every_step_kind_plays_and_a_failure_names_its_step() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let suite = dir.path().join("scripted-echo.toml");
+    std::fs::write(&suite, SCRIPTED_ECHO)?;
+    let mut args = strings(&["grade", suite.to_str().unwrap(), "--format", "json", "--"]);
+    args.extend(strings(&[
+        env!("CARGO_BIN_EXE_sockspec"),
+        "serve",
+        "echo",
+        "--port",
+        "{port}",
+    ]));
+    let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(300));
+    let report = graded.json();
+    let (every, wrong) = (&report["checks"][0], &report["checks"][1]);
+    assert_eq!(every["outcome"], "pass", "{every}");
+    assert_eq!(wrong["outcome"], "fail", "{wrong}");
+    assert_eq!(
+        wrong["message"],
+        "step 3 of 3 (expect \"ECHO：abd\\n\"): client 1: the reply differs"
+    );
+    assert_eq!(wrong["input"]["text"], "abc\\n");
+    assert_eq!(wrong["expected"]["text"], "ECHO：abd\\n");
+    assert_eq!(wrong["actual"]["text"], "ECHO：abc\\n");
+    Ok(())
+}
