@@ -294,6 +294,9 @@ impl TryFrom<StepFields> for Step {
         if matches!(action, Action::Connect(_)) && f.client.is_some() {
             return Err("`connect` names its client itself: leave out `client`".to_string());
         }
+        if matches!(action, Action::Pause(_)) && f.client.is_some() {
+            return Err("`pause_ms` waits for every client: leave out `client`".to_string());
+        }
         Ok(Step {
             action,
             client: f.client.clone(),
@@ -514,6 +517,8 @@ mod tests {
         assert!(regex.contains("not a valid regex"), "{regex}");
         let long = step("{ pause_ms = 60000 }").unwrap_err();
         assert!(long.contains("at most 10000"), "{long}");
+        let pause = step(r#"{ pause_ms = 5, client = "a" }"#).unwrap_err();
+        assert!(pause.contains("leave out `client`"), "{pause}");
         let deadline = step(r#"{ send = "a", deadline_ms = 5 }"#).unwrap_err();
         assert!(deadline.contains("not this one"), "{deadline}");
         assert!(step("{ expect_close = false }").is_err());
