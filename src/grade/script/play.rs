@@ -10,7 +10,7 @@ use super::{Action, CloseHow, Describe, Step, MAX_REPLY};
 use crate::grade::conn::{Compare, Conn};
 use crate::grade::ctx::Ctx;
 use crate::grade::procfs::Proto;
-use crate::grade::verdict::{CheckResult, Failure};
+use crate::grade::verdict::{CheckResult, Failure, Outcome};
 use crate::wire::{Deadline, ReadEnd};
 
 /// After unexpected bytes start arriving (during a silence or before a close), how long to keep reading
@@ -39,6 +39,7 @@ pub fn play(ctx: &mut Ctx, steps: &[Step]) -> CheckResult {
         let mut input = None;
         let result = perform(ctx, addr, &mut clients, step, wait, &mut input);
         if let Err(mut failure) = result {
+            settle_if_dying(ctx, &failure);
             failure.message = format!(
                 "step {} of {} ({}): {}",
                 i + 1,
@@ -53,6 +54,22 @@ pub fn play(ctx: &mut Ctx, steps: &[Step]) -> CheckResult {
         }
     }
     Ok(())
+}
+
+/// How long a program whose connection ended without an answer may take to exit, so that a crash (a
+/// traceback on a bad request) is reported as one: a Python program closes its sockets while it unwinds,
+/// and on a loaded machine exits well after the 300 ms the other checks allow. Multiplied by
+/// `--timeout-scale`; waited only on such a failure, and only until the program exits.
+const CRASH_SETTLE: Duration = Duration::from_secs(2);
+
+/// After a failure without an answer (a closed or broken connection), gives a dying program the time to
+/// exit, so that [`Ctx::classify`] sees its status. A wrong answer comes from a live program, and a
+/// timeout has already waited.
+fn settle_if_dying(ctx: &mut Ctx, failure: &Failure) {
+    let answered = failure.actual.as_ref().is_some_and(|a| !a.is_empty());
+    if failure.outcome() == Outcome::Fail && !answered && !failure.harness {
+        let _ = ctx.wait_exit(CRASH_SETTLE.mul_f64(ctx.opts.timeout_scale));
+    }
 }
 
 /// Performs one step; `input` gets the last bytes sent on the client it acted on.
