@@ -12,13 +12,10 @@ use super::output::Output;
 use super::{parse_scale, signals, write_stdout};
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::grade::ctx::Options;
-use crate::grade::launch;
 use crate::grade::netns::{self, Isolate};
 use crate::grade::suite::{Level, Suite};
-use crate::grade::template::Template;
 use crate::grade::verdict::CheckReport;
-use crate::grade::{self, runs, sweep, GradeConfig};
+use crate::grade::{self, runs, sweep, Grade, GradeConfig};
 use crate::i18n::Lang;
 use crate::report::{self, Format};
 
@@ -97,36 +94,38 @@ pub struct GradeArgs {
 }
 
 impl GradeArgs {
-    /// The checked configuration of a grading run.
+    /// The checked configuration of a grading run: the flags given to [`Grade`], the one path from
+    /// settings to a [`GradeConfig`].
     pub fn config(&self, suite: Suite) -> Result<GradeConfig> {
-        let template = Template::new(&self.command, &suite)?;
-        // A program named without a path (`python3`) that is not installed fails for every submission:
-        // the command's fault, a usage error now. A path (`./a.out`) names the submission itself, whose
-        // absence is reported as the program's (see `grade::grade`).
-        if let Some(name) = template.argv().first().filter(|n| !n.contains(['/', '{'])) {
-            launch::resolve_program(name, &[]).map_err(|e| Error::Usage(e.to_string()))?;
+        if self.command.is_empty() {
+            return Err(Error::Usage(
+                "no program to grade: give its command after `--`, e.g. `-- python3 server.py {port}`"
+                    .into(),
+            ));
         }
-        let mut options = Options {
-            strict: self.strict,
-            timeout_scale: self.timeout_scale,
-            isolate: self.isolate,
-            packets: self.packets,
-            ..Options::default()
-        };
-        if let Some(prefix) = self.prefix.as_ref().or(suite.prefix.as_ref()) {
-            options.prefix = prefix.as_bytes().to_vec();
+        let mut grade = Grade::with_suite(suite, &self.suite)
+            .command(&self.command)
+            .strict(self.strict)
+            .timeout_scale(self.timeout_scale)
+            .isolate(self.isolate)
+            .packets(self.packets)
+            .lang(self.lang.unwrap_or_else(Lang::from_env));
+        if let Some(seed) = self.seed {
+            grade = grade.seed(seed);
         }
-        Ok(GradeConfig {
-            suite_source: self.suite.clone(),
-            required_level: self.level.unwrap_or(suite.required_level),
-            template,
-            only: self.only.clone(),
-            skip: self.skip.clone(),
-            seed: self.seed.unwrap_or_else(grade::fresh_seed),
-            options,
-            suite,
-            lang: self.lang.unwrap_or_else(Lang::from_env),
-        })
+        if let Some(level) = self.level {
+            grade = grade.level(level);
+        }
+        if let Some(prefix) = &self.prefix {
+            grade = grade.prefix(prefix.as_bytes());
+        }
+        for pattern in &self.only {
+            grade = grade.only(pattern);
+        }
+        for pattern in &self.skip {
+            grade = grade.skip(pattern);
+        }
+        grade.config()
     }
 }
 

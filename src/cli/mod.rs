@@ -7,6 +7,7 @@
 //! - `sockets`, `lookup`: `sockets` and `lookup`: a program's sockets, a name's addresses.
 //! - `handshake`: `handshake`: one TCP connection captured segment by segment.
 //! - `report`: `report`: a class summary rendered from a batch's stored results.
+//! - `suite`: `suite check|show|schema`: for teachers who write their own suite file.
 
 mod grade;
 mod handshake;
@@ -17,6 +18,7 @@ mod peers;
 mod report;
 mod signals;
 mod sockets;
+mod suite;
 
 pub use grade::*;
 pub use handshake::HandshakeArgs;
@@ -24,6 +26,7 @@ pub use lookup::LookupArgs;
 pub use peers::*;
 pub use report::*;
 pub use sockets::SocketsArgs;
+pub use suite::{SuiteCheckArgs, SuiteCommand, SuiteShowArgs};
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -71,6 +74,9 @@ pub enum Command {
     Handshake(HandshakeArgs),
     /// Summarise a batch's stored results (CSV, HTML, JUnit, Gradescope, PrairieLearn, TAP, JSON).
     Report(ReportArgs),
+    /// Suite files: validate one (`check FILE`), print a built-in one (`show NAME`), the JSON Schema.
+    #[command(subcommand)]
+    Suite(SuiteCommand),
 }
 
 /// Parses a positive, finite scale factor.
@@ -150,6 +156,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Lookup(args) => lookup::lookup(&args),
         Command::Handshake(args) => handshake::handshake(&args),
         Command::Report(args) => report::report(&args),
+        Command::Suite(command) => suite::suite(&command),
     }
 }
 

@@ -12,6 +12,8 @@
 //! ```
 
 use super::ctx::Options;
+use super::launch;
+use super::netns::Isolate;
 use super::suite::{Level, Suite};
 use super::template::Template;
 use super::verdict::{CheckReport, Outcome};
@@ -35,6 +37,8 @@ pub struct Grade {
     prefix: Option<Vec<u8>>,
     timeout_scale: f64,
     lang: Lang,
+    isolate: Isolate,
+    packets: bool,
 }
 
 impl Grade {
@@ -57,6 +61,8 @@ impl Grade {
             prefix: None,
             timeout_scale: 1.0,
             lang: Lang::En,
+            isolate: Isolate::Auto,
+            packets: false,
         }
     }
 
@@ -117,7 +123,21 @@ impl Grade {
         self
     }
 
-    /// The checked configuration, as `sockspec grade` would build it from the same flags.
+    /// Whether each launch runs in a private network namespace (`--isolate`): [`Isolate::Auto`] (the
+    /// default) where the system allows it, [`Isolate::On`] or refuse to grade, [`Isolate::Off`] never.
+    pub fn isolate(mut self, isolate: Isolate) -> Self {
+        self.isolate = isolate;
+        self
+    }
+
+    /// Adds the program's TCP segments to each check's wire transcript (`--packets`; needs a private
+    /// network namespace and root).
+    pub fn packets(mut self, packets: bool) -> Self {
+        self.packets = packets;
+        self
+    }
+
+    /// The checked configuration; `sockspec grade` builds its own through this too.
     pub fn config(self) -> Result<GradeConfig> {
         if self.command.is_empty() {
             return Err(Error::Usage(
@@ -132,9 +152,17 @@ impl Grade {
             )));
         }
         let template = Template::new(&self.command, &self.suite)?;
+        // A program named without a path (`python3`) that is not installed fails for every submission:
+        // the command's fault, a usage error now. A path (`./a.out`) names the submission itself, whose
+        // absence is reported as the program's (see `grade::grade`).
+        if let Some(name) = template.argv().first().filter(|n| !n.contains(['/', '{'])) {
+            launch::resolve_program(name, &[]).map_err(|e| Error::Usage(e.to_string()))?;
+        }
         let mut options = Options {
             strict: self.strict,
             timeout_scale: scale,
+            isolate: self.isolate,
+            packets: self.packets,
             ..Options::default()
         };
         if let Some(prefix) = self
@@ -238,6 +266,33 @@ mod tests {
             .unwrap()
             .command(["x"])
             .timeout_scale(0.0)
+            .config()
+            .unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err:?}");
+    }
+
+    #[test]
+    fn isolation_reaches_the_options_and_the_replay_line() {
+        let config = Grade::suite("echo-server")
+            .unwrap()
+            .command(["python3", "server"])
+            .seed(1)
+            .isolate(Isolate::Off)
+            .config()
+            .unwrap();
+        assert_eq!(config.options.isolate, Isolate::Off);
+        assert!(
+            config.replay(None).contains("--isolate=off"),
+            "{}",
+            config.replay(None)
+        );
+    }
+
+    #[test]
+    fn a_program_that_is_not_installed_is_a_usage_error() {
+        let err = Grade::suite("echo-server")
+            .unwrap()
+            .command(["no-such-interpreter-sockspec", "server.py"])
             .config()
             .unwrap_err();
         assert!(matches!(err, Error::Usage(_)), "{err:?}");

@@ -33,6 +33,7 @@ const MIB: u64 = 1024 * 1024;
 /// file; the defaults fit the lesson's programs with room to spare, including a thread per client for
 /// fifty clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// CPU seconds per process (`RLIMIT_CPU`).

@@ -35,6 +35,7 @@ pub mod printed;
 pub mod procfs;
 mod readiness;
 pub mod runs;
+pub mod script;
 pub mod suite;
 pub mod sweep;
 pub mod template;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
+use super::script::{self, Step};
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
 
@@ -58,6 +59,7 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
 
 /// What the program under test is, which decides what the grader plays opposite it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Program {
     /// Listens on `{port}`; the grader connects as client(s).
@@ -72,12 +74,17 @@ pub enum Program {
 
 /// The levels of the lesson's servers, in order: a level's checks assume the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// The program works for one client (or one transfer).
     Basic,
+    /// A server serves clients one after another.
     Sequential,
+    /// A server serves clients at once.
     Concurrent,
+    /// Byte-stream framing, large messages, resets: what the lesson's versions get wrong.
     Robust,
     /// Beyond robustness: what an attacker would try (an HTTP server's path traversal).
     Security,
@@ -97,6 +104,7 @@ impl fmt::Display for Level {
 
 /// Who may see a check in an autograder's results (Gradescope's four settings; other formats ignore it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Always shown.
@@ -123,6 +131,7 @@ impl Visibility {
 
 /// Settings every check of a suite has unless it says otherwise (`[defaults]` in a suite file).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckDefaults {
     /// Whether a check's points count toward the score.
@@ -146,20 +155,27 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// A suite file: one assignment (`fixtures/suites/*.toml`; the format is in docs/suites.md).
 pub struct Suite {
+    /// The suite's name; every check id starts with it (`NAME/LEVEL/CHECK`).
     pub name: String,
+    /// What the program must do, in a sentence (shown by `grade --list` and in reports).
     pub description: String,
     /// The description in Simplified Chinese (optional: English where it is absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description_zh: Option<String>,
+    /// What the program under test is: which side the grader plays.
     pub program: Program,
     /// Arguments added after the user's command when it names no placeholder itself.
     pub args: Vec<String>,
+    /// Checks at this level and below must pass (`--level` overrides it); higher levels run as information.
     pub required_level: Level,
     /// The reply prefix for echo suites (`--prefix` overrides it).
     #[serde(default)]
     pub prefix: Option<String>,
+    /// How long the program may take to start, and to answer.
     pub deadlines: Deadlines,
     /// Resource limits of each program launched (the `[limits]` table; every field optional).
     #[serde(default)]
@@ -167,12 +183,15 @@ pub struct Suite {
     /// What each check has unless it says otherwise: whether it counts, its visibility.
     #[serde(default)]
     pub defaults: CheckDefaults,
+    /// The checks, in the order they run (`[[check]]` tables).
     #[serde(rename = "check")]
     pub checks: Vec<Check>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// The suite's deadlines, in milliseconds (`[deadlines]`); `--timeout-scale` multiplies them.
 pub struct Deadlines {
     /// How long a program may take to start listening (servers) or connecting (clients).
     pub start_ms: u64,
@@ -181,11 +200,15 @@ pub struct Deadlines {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// One check of a suite (a `[[check]]` table).
 pub struct Check {
     /// Stable id, `SUITE/LEVEL/NAME`.
     pub id: String,
+    /// The level it belongs to (the id's middle part).
     pub level: Level,
+    /// The points it is worth (0 or more; fractions allowed).
     pub points: f64,
     /// The requirement the check enforces, in one sentence.
     pub requirement: String,
@@ -207,6 +230,7 @@ pub struct Check {
     /// Who may see it in an autograder's results (default: the suite's `[defaults]`, visible).
     #[serde(default)]
     pub visibility: Option<Visibility>,
+    /// What the check does: its `kind` and that kind's options.
     pub run: Run,
 }
 
@@ -244,6 +268,7 @@ fn in_lang<'a>(lang: Lang, english: &'a str, zh: &'a Option<String>) -> &'a str 
 
 /// How the grader writes a message series to a server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum WriteStyle {
     /// Each message `text\n` in one write, waiting for its reply before the next (the lesson's way).
@@ -259,6 +284,7 @@ pub enum WriteStyle {
 
 /// What the grader plays opposite a client program whose lines it receives.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Peer {
     /// The ECHO server: each line comes back as PREFIX + line, to be printed.
@@ -270,18 +296,22 @@ pub enum Peer {
 
 /// Ways a client can leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Leave {
     /// Orderly close (FIN), or for clients under test: stdin reaches EOF.
     Close,
     /// Reset (RST, SO_LINGER 0).
     Reset,
+    /// For clients under test: stdin reaches EOF (Ctrl+D).
     Eof,
+    /// For clients under test: an empty line is typed.
     EmptyLine,
 }
 
 /// Byte patterns for generated files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Pattern {
     /// Seeded random bytes.
@@ -302,6 +332,7 @@ pub enum Pattern {
 
 /// What a check does: the kinds of check the grader knows, each with its parameters.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Run {
     /// Server: send messages on one connection, expect PREFIX + each.
@@ -393,10 +424,14 @@ pub enum Run {
     /// HTTP server: one exchange of requests against the served directory `{dir}` (see
     /// [`crate::grade::checks::http`]).
     Http { case: HttpCase },
+    /// Server: a scripted exchange, the teacher's protocol as data: steps played in order (connect,
+    /// send, expect...; docs/suites.md).
+    Script { steps: Vec<Step> },
 }
 
 /// What an `http` check asks of an HTTP server serving `{dir}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum HttpCase {
     /// `GET /` serves `index.html`: status line, Content-Type, a Content-Length that counts bytes.
@@ -434,7 +469,8 @@ impl Run {
             | Run::IdleFirstClient
             | Run::ManyClients { .. }
             | Run::ServerExitOnClose
-            | Run::ReceiverExit { .. } => program == TcpServer,
+            | Run::ReceiverExit { .. }
+            | Run::Script { .. } => program == TcpServer,
             Run::ClientLines { .. } | Run::PropertyClientLines { .. } => program == TcpClient,
             Run::ChatTurns { .. } | Run::PropertyChatTurns { .. } => {
                 matches!(program, TcpServer | TcpClient)
@@ -494,21 +530,31 @@ impl Suite {
                 .to_string();
             let at = e
                 .span()
-                .map(|s| format!(" at line {}", text[..s.start].lines().count().max(1)))
+                // Lines are counted by the newlines before the error: `lines()` would miss the line an
+                // error at column 0 starts.
+                .map(|s| format!(" at line {}", text[..s.start].matches('\n').count() + 1))
                 .unwrap_or_default();
             Error::Usage(format!("{origin}{at}: {first}"))
         })?;
-        suite.validate(origin)?;
+        suite.validate(origin, text)?;
         Ok(suite)
     }
 
-    fn validate(&self, origin: &str) -> Result<()> {
+    /// Checks what TOML's types cannot say; `text` is the suite file, where a check's error finds the
+    /// line of its `id`.
+    fn validate(&self, origin: &str, text: &str) -> Result<()> {
         let bad = |what: String| Err(Error::Usage(format!("{origin}: {what}")));
         if self.checks.is_empty() {
             return bad("it has no [[check]]".into());
         }
         let mut seen = HashSet::new();
         for check in &self.checks {
+            let bad = |what: String| {
+                let at = line_of_id(text, &check.id)
+                    .map(|n| format!(" at line {n}"))
+                    .unwrap_or_default();
+                Err(Error::Usage(format!("{origin}{at}: {what}")))
+            };
             if !seen.insert(check.id.as_str()) {
                 return bad(format!("check id {:?} appears twice", check.id));
             }
@@ -527,6 +573,11 @@ impl Suite {
             }
             if !(check.points.is_finite() && check.points >= 0.0) {
                 return bad(format!("check {:?}: points must be 0 or more", check.id));
+            }
+            if let Run::Script { steps } = &check.run {
+                if let Err(why) = script::validate(steps) {
+                    return bad(format!("check {:?}: {why}", check.id));
+                }
             }
         }
         if let Err(why) = self.limits.validate() {
@@ -548,6 +599,46 @@ impl Suite {
     pub fn description_in(&self, lang: Lang) -> &str {
         in_lang(lang, &self.description, &self.description_zh)
     }
+}
+
+/// The JSON Schema of suite files (draft 2020-12), generated from these types: what
+/// `schema/suite.schema.json` holds and `sockspec suite schema` prints. Editors with TOML support (Taplo,
+/// Even Better TOML) read it through a `#:schema PATH` comment at the top of a suite file.
+#[cfg(feature = "schema")]
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(Suite);
+    schema.insert("title".into(), "sockspec suite file".into());
+    schema.insert(
+        "description".into(),
+        "An assignment for `sockspec grade`: what the program is, how it is launched, its checks. \
+         Documented in docs/suites.md."
+            .into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
+    text.push('\n');
+    text
+}
+
+/// The text of a built-in suite, as shipped (`sockspec suite show NAME`).
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
+/// The line (from 1) of the last `id = "ID"` in `text`: the check an error is about (the last, since a
+/// duplicate id is found at its second appearance).
+fn line_of_id(text: &str, id: &str) -> Option<usize> {
+    let quoted = [format!("\"{id}\""), format!("'{id}'")];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.trim_start();
+            line.starts_with("id") && quoted.iter().any(|q| line.contains(q.as_str()))
+        })
+        .map(|(i, _)| i + 1)
+        .last()
 }
 
 /// The placeholders a command template may hold.

@@ -19,6 +19,8 @@ mod http;
 mod lookup;
 /// `sockets`: a program's sockets as they change, running pids, forked children, port holders.
 mod sockets;
+/// `suite check`, `suite show`, `suite schema`: suite files and their JSON Schema.
+mod suite;
 /// `serve udp` and `send-udp`.
 mod udp;
 /// Running the binary: one-shot runs, spawned servers that are always ended, addresses to test against.

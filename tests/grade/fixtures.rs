@@ -2,15 +2,32 @@
 
 use std::fmt::Write as _;
 
-use super::util::{graded_submission, manifest};
+use std::path::Path;
+use std::sync::Arc;
 
-/// Grades one submission and compares every verdict (and the mode) with the manifest.
+pub use super::util::manifest_in;
+use super::util::{grade_submission_in, graded_submission, manifest, submissions_dir};
+
+/// Grades one submission of fixtures/submissions and compares every verdict (and the mode) with the
+/// manifest.
 #[track_caller]
 fn check_submission(name: &str) {
-    let manifest = manifest();
+    grade_in(&submissions_dir(), name)
+}
+
+/// Grades one submission of the manifest in `dir` (commands and suite paths are relative to it) and
+/// compares every verdict with it.
+#[track_caller]
+pub fn grade_in(dir: &Path, name: &str) {
+    let manifest = manifest_in(dir);
     let sub = manifest.submission(name);
     assert!(!sub.about.is_empty(), "{name}: say what the submission is");
-    let graded = graded_submission(name);
+    // fixtures/submissions' grades are shared with the explanation tests, graded once.
+    let graded = if dir == submissions_dir() {
+        graded_submission(name)
+    } else {
+        Arc::new(grade_submission_in(dir, name))
+    };
     let report = graded.json();
     let default = sub
         .expect
@@ -56,8 +73,9 @@ fn check_submission(name: &str) {
     }
     assert!(
         wrong.is_empty(),
-        "{name} ({}):\n{wrong}replay: cd fixtures/submissions && {} \nstderr:\n{}",
+        "{name} ({}):\n{wrong}replay: cd {} && {} \nstderr:\n{}",
         sub.suite,
+        dir.display(),
         graded.command.replace("--format json", "--format human"),
         graded.stderr
     );

@@ -16,4 +16,5 @@ mod leftovers;
 mod output;
 mod packets;
 mod peers;
+mod teacher;
 mod util;

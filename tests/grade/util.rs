@@ -150,7 +150,12 @@ pub struct Submission {
 }
 
 pub fn manifest() -> Manifest {
-    let path = submissions_dir().join("manifest.toml");
+    manifest_in(&submissions_dir())
+}
+
+/// The manifest of a directory of submissions (`fixtures/submissions`, `fixtures/submissions-teacher`).
+pub fn manifest_in(dir: &Path) -> Manifest {
+    let path = dir.join("manifest.toml");
     let text = std::fs::read_to_string(&path).expect("the manifest is readable");
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -204,7 +209,13 @@ pub fn graded_submission(name: &str) -> Arc<Graded> {
 
 #[track_caller]
 fn grade_submission(name: &str) -> Graded {
-    let manifest = manifest();
+    grade_submission_in(&submissions_dir(), name)
+}
+
+/// Grades submission `name` of the manifest in `dir`, from `dir`.
+#[track_caller]
+pub fn grade_submission_in(dir: &Path, name: &str) -> Graded {
+    let manifest = manifest_in(dir);
     let sub = manifest.submission(name);
     let build = tempfile::tempdir().expect("a temp dir");
     let compiled = sub
@@ -221,7 +232,7 @@ fn grade_submission(name: &str) -> Graded {
             None => word.clone(),
         });
     }
-    sockspec_in(&submissions_dir(), &args, Duration::from_secs(300))
+    sockspec_in(dir, &args, Duration::from_secs(300))
 }
 
 /// The Python interpreter `python3` runs, by its path: a version manager's `python3` is often a shell

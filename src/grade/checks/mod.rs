@@ -130,6 +130,8 @@ pub fn run(ctx: &mut Ctx) -> CheckResult {
             udp::property_sender_lines(ctx, *cases, *max_lines)
         }
         (Run::Http { case }, _) => http::run(ctx, *case),
+        // A teacher's own protocol, scripted in the suite file: its own module.
+        (Run::Script { steps }, _) => crate::grade::script::play(ctx, steps),
     }
 }
 

@@ -279,6 +279,27 @@ impl Conn {
         Ok(())
     }
 
+    /// Sets the answer deadline of the waits that follow (a scripted step's own deadline).
+    pub fn set_wait(&mut self, wait: Duration) {
+        self.limits.wait = wait;
+    }
+
+    /// Reads until `done(pending bytes)` holds, the program closes or the deadline passes; what came
+    /// stays pending (see [`Conn::leftover`], [`Conn::take`]). For checks that judge replies their own
+    /// way.
+    pub fn receive_until(
+        &mut self,
+        deadline: Deadline,
+        done: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<ReadEnd> {
+        self.fill(deadline, done)
+    }
+
+    /// Takes the first `n` pending bytes (all of them when fewer are pending).
+    pub fn take(&mut self, n: usize) -> Vec<u8> {
+        self.pending.drain(..n.min(self.pending.len())).collect()
+    }
+
     pub fn broken(&self, doing: &str, e: io::Error) -> Failure {
         self.log.event(&self.name, &format!("error: {e}"));
         let reset = matches!(

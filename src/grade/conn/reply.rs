@@ -52,6 +52,8 @@ pub enum Compare {
     Lenient,
     /// Exactly the expected bytes followed by `\n`.
     Strict,
+    /// Exactly the expected bytes, nothing added (a script's `expect`, which writes its own newline).
+    Exact,
 }
 
 impl Conn {
@@ -66,8 +68,8 @@ impl Conn {
         awaited: Awaited,
         then: Then,
     ) -> CheckResult {
-        let strict = compare == Compare::Strict;
-        let wanted = if strict {
+        let strict = compare != Compare::Lenient;
+        let wanted = if compare == Compare::Strict {
             [expected, b"\n"].concat()
         } else {
             expected.to_vec()

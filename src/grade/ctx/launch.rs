@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::{describe_status, Ctx, Launched, INPUT_FILE, OUTPUT_FILE};
-use crate::grade::conn::Conn;
+use crate::grade::conn::{Conn, Limits};
 use crate::grade::datagram::UdpPeer;
 use crate::grade::launch::{LaunchSpec, NotReady, Program};
 use crate::grade::netns::Network;
@@ -311,7 +311,20 @@ impl Ctx<'_> {
     /// A TCP connection from the grader to the program at `addr`, made in the program's network. The
     /// connection watches the program, so a reply it will not send is told at once.
     pub fn connect(&self, addr: SocketAddr, name: &str) -> CheckResult<Conn> {
-        let limits = self.limits();
+        self.connect_within(addr, name, self.wait())
+    }
+
+    /// [`Ctx::connect`] with an answer deadline of its own (a scripted step's).
+    pub fn connect_within(
+        &self,
+        addr: SocketAddr,
+        name: &str,
+        wait: Duration,
+    ) -> CheckResult<Conn> {
+        let limits = Limits {
+            wait,
+            ..self.limits()
+        };
         let (log, parking) = (&self.log, &self.parking);
         let mut conn = self
             .network()?
