@@ -14,6 +14,8 @@ pub const FILE: u8 = 4;
 pub const CONNECT: u8 = 5;
 /// A name has no address (`lookup`): no such name, no answer from DNS, or not a valid address.
 pub const NOT_RESOLVED: u8 = 6;
+/// The class manifest of `sockspec batch` (`sockspec.toml`) is wrong: a field, a suite, a pattern.
+pub const MANIFEST: u8 = 7;
 /// Stopped by a signal N (Ctrl-C is SIGINT, 2): the exit code is 128 + N, as a shell reports it.
 pub const SIGNALLED: u8 = 128;
 
@@ -27,5 +29,6 @@ Exit codes:
   4  file error: a file cannot be read or written
   5  cannot connect: nobody is listening, the host is unreachable, or the connection timed out
   6  a name does not resolve (lookup): no such name, no answer from DNS, not a valid address
+  7  the class manifest (batch: sockspec.toml) is wrong; the message names its file, line and field
   128+N  stopped by signal N: 130 for Ctrl-C, 143 for SIGTERM (sockets, serve file; grade after
-         cleaning up and writing the report of the checks finished)";
+         cleaning up and writing the report of the checks finished; batch keeping every finished grade)";

@@ -4,8 +4,10 @@
 //! - [`grade`]: `grade`: a suite run against a program, and its report; [`output`] where the report
 //!   goes (`-o`), [`signals`] how an interrupted or killed grade cleans up.
 //! - [`sockets`], [`lookup`]: `sockets` and `lookup`: a program's sockets, a name's addresses.
+//! - [`batch`]: `batch`: a class graded from its manifest, in parallel, resumable.
 //! - [`report`]: `report`: a class summary rendered from a batch's stored results.
 
+mod batch;
 mod grade;
 mod lookup;
 mod output;
@@ -14,6 +16,7 @@ mod report;
 mod signals;
 mod sockets;
 
+pub use batch::BatchArgs;
 pub use grade::*;
 pub use lookup::LookupArgs;
 pub use peers::*;
@@ -62,6 +65,8 @@ pub enum Command {
     Sockets(SocketsArgs),
     /// Resolve names to addresses with the system resolver, and say where each answer came from.
     Lookup(LookupArgs),
+    /// Grade a whole class from its manifest (sockspec.toml), in parallel; CSV and HTML summaries.
+    Batch(BatchArgs),
     /// Summarise a batch's stored results (CSV, HTML, JUnit, Gradescope, PrairieLearn, TAP, JSON).
     Report(ReportArgs),
 }
@@ -135,6 +140,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Sockets(args) => sockets::sockets(&args),
         Command::Lookup(args) => lookup::lookup(&args),
         Command::Report(args) => report::report(&args),
+        Command::Batch(args) => batch::batch(&args),
     }
 }
 
