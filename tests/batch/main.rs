@@ -2,6 +2,7 @@
 //! summaries, resuming, shards, manifests, and programs that misbehave. Each class grades a few quick
 //! checks (`only` in its manifest), so the whole binary stays fast.
 
+mod ci;
 mod class;
 mod interrupt;
 mod manifest;
