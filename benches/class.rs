@@ -112,7 +112,10 @@ fn build_class(dir: &Path, students: usize) {
 /// Runs `sockspec batch` on `class` and measures it: wall time, the grader's peak RSS (its VmHWM,
 /// sampled until it ends: a high-water mark only grows), and CPU seconds of it and its programs.
 fn grade(root: &Path, class: &str, jobs: Option<usize>, students: usize) -> Measured {
-    let out = format!("out-{class}-{}", jobs.map_or("default".into(), |j| j.to_string()));
+    let out = format!(
+        "out-{class}-{}",
+        jobs.map_or("default".into(), |j| j.to_string())
+    );
     let mut command = Command::new(env!("CARGO_BIN_EXE_sockspec"));
     command
         .args(["batch", class, "-o", &out])
@@ -129,7 +132,10 @@ fn grade(root: &Path, class: &str, jobs: Option<usize>, students: usize) -> Meas
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0;
     let status = loop {
-        if let Some(hwm) = fs::read_to_string(&status_file).ok().and_then(|s| vm_hwm(&s)) {
+        if let Some(hwm) = fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|s| vm_hwm(&s))
+        {
             peak = peak.max(hwm);
         }
         if let Some(status) = child.try_wait().expect("waitable") {

@@ -85,7 +85,11 @@ fn run_autograder_grades_one_submission_into_gradescope_results() {
     )
     .unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_sockspec")).parent().unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = assert_cmd::Command::new("bash")
         .arg(ci().join("gradescope/run_autograder"))
         .env("AUTOGRADER_ROOT", autograder)
