@@ -76,7 +76,7 @@ fn run_autograder_grades_one_submission_into_gradescope_results() {
     fs::write(
         autograder.join("source/sockspec.toml"),
         "seed = 3\n[[assignment]]\nname = \"echo\"\nsuite = \"echo-server\"\n\
-         files = [\"*server*.py\"]\nonly = [\"echo-server/basic/ascii\"]\n",
+         files = [\"*server*.py\"]\nonly = [\"echo-server/basic/ascii\"]\ntimeout_scale = 3\n",
     )
     .unwrap();
     fs::copy(
