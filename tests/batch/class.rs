@@ -77,7 +77,7 @@ fn a_class_is_graded_into_results_and_summaries_with_a_row_for_a_missing_file() 
     let ann = read_json(&out.join("results/ann/echo.json"));
     let replay = ann["replay"].as_str().unwrap();
     assert!(
-        replay.starts_with("sockspec grade echo-server --seed 4242 --only")
+        replay.starts_with("sockspec grade echo-server --seed 4242 --timeout-scale 3 --only")
             && replay.ends_with("-- python3 class/ann/echo_server.py {port}"),
         "{replay}"
     );
