@@ -121,6 +121,15 @@ pub enum Error {
     /// No private network namespace or no packet socket in it: `handshake` cannot run here.
     #[error("cannot capture packets here: {0}")]
     CannotCapture(String),
+    /// A mistake in the class manifest of `sockspec batch`, where it is: `sockspec.toml:12: suite: ...`.
+    #[error("{}:{line}: {field}: {message}", path.display())]
+    Manifest {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        message: String,
+    },
+
     /// A grade stopped by [`crate::grade::runs::interrupt`] (a signal): whoever interrupted it reports.
     #[error("the grade was interrupted")]
     Interrupted,
@@ -153,6 +162,7 @@ impl Error {
                 exit::CONNECT
             }
             Error::Resolve { .. } | Error::Usage(_) => exit::USAGE,
+            Error::Manifest { .. } => exit::MANIFEST,
             Error::ReadFile { .. } | Error::WriteFile { .. } | Error::OutputExists { .. } => {
                 exit::FILE
             }

@@ -18,6 +18,8 @@ pub const NOT_RESOLVED: u8 = 6;
 pub const CANNOT_CAPTURE: u8 = 7;
 /// A suite file is invalid (`suite check`): the error says where (line) and what (field).
 pub const INVALID_SUITE: u8 = 8;
+/// The class manifest of `sockspec batch` (`sockspec.toml`) is wrong: a field, a suite, a pattern.
+pub const MANIFEST: u8 = 9;
 /// Stopped by a signal N (Ctrl-C is SIGINT, 2): the exit code is 128 + N, as a shell reports it.
 pub const SIGNALLED: u8 = 128;
 
@@ -33,5 +35,6 @@ Exit codes:
   6  a name does not resolve (lookup): no such name, no answer from DNS, not a valid address
   7  packets cannot be captured here (handshake): not root, or no network namespaces
   8  suite check: the suite file is invalid (the error gives its line and field)
+  9  the class manifest (batch: sockspec.toml) is wrong; the message names its file, line and field
   128+N  stopped by signal N: 130 for Ctrl-C, 143 for SIGTERM (sockets, serve file; grade after
-         cleaning up and writing the report of the checks finished)";
+         cleaning up and writing the report of the checks finished; batch keeping every finished grade)";

@@ -9,6 +9,8 @@
 //! - [`i18n`]: the language of reports and help (English, Simplified Chinese), texts in Fluent files.
 //! - [`inspect`]: the sockets a program holds (`netstat -ano` for one program) and what a name resolves to.
 //! - [`packets`]: TCP segments captured on `lo` of a private network namespace (`handshake`, `grade --packets`).
+//! - [`batch`]: a whole class graded in parallel from its manifest (`sockspec.toml`), each grade stored as
+//!   it finishes.
 //! - [`results`]: a batch's results on disk (one grade report per student and assignment), and the class
 //!   they make.
 //! - [`report`]: a grading report, or a class, as human text, CSV, HTML, JSON, JUnit XML, Gradescope,
@@ -17,6 +19,7 @@
 //!   configuration before anything runs. Nothing else in the library uses it; build with
 //!   `default-features = false` to leave it, clap and anyhow out.
 
+pub mod batch;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;

@@ -265,8 +265,8 @@ impl Shared {
 /// (stopping programs takes seconds at most, a FIFO may wait for its reader).
 const SIGNAL_THREAD_WAIT: Duration = Duration::from_secs(120);
 
-/// Waits for the signal thread to end the process; if it never does, an error.
-fn wait_for_the_signal_thread() -> Result<u8> {
+/// Waits for the signal thread to end the process; if it never does, an error (`batch` too).
+pub(super) fn wait_for_the_signal_thread() -> Result<u8> {
     let deadline = crate::wire::Deadline::after(SIGNAL_THREAD_WAIT);
     while let Some(left) = deadline.remaining() {
         std::thread::park_timeout(left);

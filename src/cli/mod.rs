@@ -6,9 +6,11 @@
 //!   `grade`'s help and report (`--lang`), known before parsing.
 //! - `sockets`, `lookup`: `sockets` and `lookup`: a program's sockets, a name's addresses.
 //! - `handshake`: `handshake`: one TCP connection captured segment by segment.
+//! - `batch`: `batch`: a class graded from its manifest, in parallel, resumable.
 //! - `report`: `report`: a class summary rendered from a batch's stored results.
 //! - `suite`: `suite check|show|schema`: for teachers who write their own suite file.
 
+mod batch;
 mod grade;
 mod handshake;
 mod help;
@@ -20,6 +22,7 @@ mod signals;
 mod sockets;
 mod suite;
 
+pub use batch::BatchArgs;
 pub use grade::*;
 pub use handshake::HandshakeArgs;
 pub use lookup::LookupArgs;
@@ -72,6 +75,8 @@ pub enum Command {
     Lookup(LookupArgs),
     /// Open one TCP connection on loopback and show every segment: the handshake, data, the close.
     Handshake(HandshakeArgs),
+    /// Grade a whole class from its manifest (sockspec.toml), in parallel; CSV and HTML summaries.
+    Batch(BatchArgs),
     /// Summarise a batch's stored results (CSV, HTML, JUnit, Gradescope, PrairieLearn, TAP, JSON).
     Report(ReportArgs),
     /// Suite files: validate one (`check FILE`), print a built-in one (`show NAME`), the JSON Schema.
@@ -157,6 +162,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Handshake(args) => handshake::handshake(&args),
         Command::Report(args) => report::report(&args),
         Command::Suite(command) => suite::suite(&command),
+        Command::Batch(args) => batch::batch(&args),
     }
 }
 

@@ -151,6 +151,8 @@ impl Class {
                     strict: report.strict,
                     prefix: Some(report.prefix.clone()),
                     timeout_scale: report.timeout_scale,
+                    only: report.only.clone(),
+                    skip: report.skip.clone(),
                 },
             }],
             students: vec![Student {

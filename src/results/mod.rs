@@ -87,6 +87,12 @@ pub struct AssignmentOptions {
     pub prefix: Option<String>,
     #[serde(default = "one")]
     pub timeout_scale: f64,
+    /// `--only` globs: only these checks were run (none: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
+    /// `--skip` globs: these checks were not run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
 }
 
 fn one() -> f64 {
@@ -100,6 +106,8 @@ impl Default for AssignmentOptions {
             strict: false,
             prefix: None,
             timeout_scale: 1.0,
+            only: Vec::new(),
+            skip: Vec::new(),
         }
     }
 }
