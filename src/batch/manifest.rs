@@ -10,9 +10,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+use crate::grade::ctx::Options;
 use crate::grade::suite::{Level, Suite};
 use crate::grade::template::Template;
-use crate::grade::{Grade, GradeConfig};
+use crate::grade::GradeConfig;
 use crate::results::AssignmentOptions;
 
 /// The manifest's file name in a class folder.
@@ -74,25 +75,28 @@ impl Assignment {
     /// The grading configuration of one program: `command` is the template with `{program}` already
     /// replaced by the program's path; `seed` the assignment's.
     pub fn config(&self, command: Vec<String>, seed: u64) -> Result<GradeConfig> {
-        // The same path from settings to a configuration as `sockspec grade` and the library take.
-        let mut grade = Grade::with_suite(self.suite.clone(), self.suite_source.clone())
-            .command(command)
-            .strict(self.strict)
-            .timeout_scale(self.timeout_scale)
-            .seed(seed);
-        if let Some(level) = self.level {
-            grade = grade.level(level);
+        // Not through `Grade::config`: that refuses an interpreter it cannot find, which the manifest
+        // checks once per assignment with the line to blame (see `command` below).
+        let template = Template::new(&command, &self.suite)?;
+        let mut options = Options {
+            strict: self.strict,
+            timeout_scale: self.timeout_scale,
+            ..Options::default()
+        };
+        if let Some(prefix) = self.prefix.as_ref().or(self.suite.prefix.as_ref()) {
+            options.prefix = prefix.as_bytes().to_vec();
         }
-        if let Some(prefix) = &self.prefix {
-            grade = grade.prefix(prefix.as_bytes());
-        }
-        for pattern in &self.only {
-            grade = grade.only(pattern);
-        }
-        for pattern in &self.skip {
-            grade = grade.skip(pattern);
-        }
-        grade.config()
+        Ok(GradeConfig {
+            suite_source: self.suite_source.clone(),
+            required_level: self.level.unwrap_or(self.suite.required_level),
+            template,
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+            seed,
+            options,
+            suite: self.suite.clone(),
+            lang: crate::i18n::Lang::En,
+        })
     }
 
     /// The options that change verdicts, as `batch.json` records them.

@@ -1,7 +1,7 @@
 //! `sockspec grade`: flags to a checked [`GradeConfig`], the run, and the report written safely, also when
 //! the grade is interrupted.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -246,17 +246,23 @@ impl Shared {
             1 => "the program stopped, ".into(),
             n => format!("{n} programs stopped, "),
         };
-        match saved {
-            Ok(()) => eprintln!(
+        // Written, not `eprintln!`: a stderr whose reader is gone (a killed CI runner) must not panic
+        // this thread before it ends the process.
+        let mut stderr = io::stderr().lock();
+        let _ = match saved {
+            Ok(()) => writeln!(
+                stderr,
                 "sockspec: interrupted by {name}: {stopped}temporary files removed; the report of \
                  the {} check(s) finished is in {place}, marked incomplete",
                 finished.len()
             ),
-            Err(e) => eprintln!(
+            Err(e) => writeln!(
+                stderr,
                 "sockspec: interrupted by {name}: {stopped}temporary files removed; {:#}",
                 anyhow::Error::from(e)
             ),
-        }
+        };
+        drop(stderr);
         std::process::exit(i32::from(exit::SIGNALLED) + signal);
     }
 }
