@@ -81,7 +81,7 @@ fn a_failing_echo_server_is_reported_in_chinese() {
             "  程序：python3 echo/wrong_prefix.py {port}\n",
             "  随机种子 5 · 必须达到的级别：基础 basic · 宽松比较\n",
             "\n基础 basic（必须通过）\n",
-            "  ✗ echo-server/basic/ascii 失败  0/2 · ",
+            "  ✗ echo-server/basic/ascii 失败 [C1]  0/2 · ",
             "    要求：       一条简短的 ASCII 消息得到的回复是 前缀 + 这条消息。\n",
             "    知识点：     TCP：用 accept() 接受连接，在这个连接上 recv() 和 send()\n",
             "    输入：    \"hello\\n\"\n",
@@ -90,7 +90,7 @@ fn a_failing_echo_server_is_reported_in_chinese() {
             "    重现：       sockspec grade echo-server --seed 5 --only echo-server/basic/ascii -- \
              python3 echo/wrong_prefix.py {port}\n",
             "    收发记录：\n",
-            "  ✗ echo-server/basic/chinese 失败  0/2 · ",
+            "  ✗ echo-server/basic/chinese 失败 [C1]  0/2 · ",
             "    要求：       中文消息原样返回：服务器发送的是字节，不会把一个汉字切成两半。\n",
             "    实际：    \"ECHO:你好，世界\\n\"\n",
             "未通过：必须通过的检查通过了 0/2 项 · 得分 0/4 · 2 项失败 · 用时 ",
@@ -253,7 +253,7 @@ fn list_shows_the_requirements_in_chinese() {
     assert_says(
         &graded,
         &[
-            "udp-sender: UDP 发送端：标准输入的每一行发送一个数据报，遇到空行或 EOF 时停止。\n",
+            "udp-sender: UDP 发送端：每行键盘输入发送一个数据报，输入空行时停止（在 robust 级别，输入结束 EOF 也一样）。\n",
             "输入空行时发送端以状态 0 结束，不发送空的数据报。\n",
         ],
     );
