@@ -4,11 +4,11 @@
 //! - [`suite`]: the assignments as data; [`template`]: the command line with its placeholders.
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
 //! - [`netns`], [`limits`], [`cgroup`]: a private network per launch, resource limits, control groups;
-//!   [`packets`]: its TCP segments in the transcript (`--packets`).
+//!   `packets` (internal): its TCP segments in the transcript (`--packets`).
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence; [`localize`]: a report's texts in its language.
-//! - [`watch`], [`printed`]: what the program prints, and how it is judged.
+//! - `watch`, `printed` (internal): what the program prints, and how it is judged.
 //! - [`verdict`], [`evidence`]: outcomes and the evidence shown; [`cause`]: one explanation for many
 //!   failures; [`findings`]: what a whole grade found (causes, server mode, notes, summary).
 //! - [`runs`], [`sweep`]: every live run in one registry, stopped at once on an interruption or by a
