@@ -124,9 +124,13 @@ pub enum Error {
     /// A mistake in the class manifest of `sockspec batch`, where it is: `sockspec.toml:12: suite: ...`.
     #[error("{}:{line}: {field}: {message}", path.display())]
     Manifest {
+        /// The manifest file.
         path: PathBuf,
+        /// The line of the mistake, from 1.
         line: usize,
+        /// The field at fault (`assignments[0].suite`).
         field: String,
+        /// What is wrong, and what would be right.
         message: String,
     },
 

@@ -19,6 +19,8 @@
 //!   configuration before anything runs. Nothing else in the library uses it; build with
 //!   `default-features = false` to leave it, clap and anyhow out.
 
+#![warn(missing_docs)]
+
 pub mod batch;
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -69,12 +69,16 @@ pub enum Program {
     /// The command to grade (`{program}` replaced by the file, as a path from the current directory),
     /// and notes for the report (another file matched as well).
     Found {
+        /// The command template with `{program}` filled in.
         command: Vec<String>,
+        /// What the report should say about the choice, one line each.
         notes: Vec<String>,
     },
     /// No file: the command as it would have been (for the report), and why.
     Missing {
+        /// The command as it would have been.
         command: Vec<String>,
+        /// Why there is no program (no file matched).
         reason: String,
     },
 }

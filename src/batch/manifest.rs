@@ -33,28 +33,37 @@ pub struct Manifest {
     pub seed: Option<u64>,
     /// Folder names that are no student's.
     pub ignore: Vec<String>,
+    /// The assignments, in the manifest's order.
     pub assignments: Vec<Assignment>,
 }
 
 /// One assignment of the manifest, its suite loaded.
 #[derive(Debug, Clone)]
 pub struct Assignment {
+    /// Its name: the column of summaries and the file name of its results.
     pub name: String,
     /// The suite as the manifest names it (a built-in name, or a path relative to the manifest).
     pub suite_name: String,
     /// The suite as `sockspec grade` would be given it from the current directory (a built-in name, or
     /// the path joined to the manifest's folder): the replay line's.
     pub suite_source: String,
+    /// The suite, loaded and checked.
     pub suite: Suite,
     /// Glob patterns, in order; the first that matches a file wins.
     pub files: Vec<String>,
     /// The command template; `None`: by the file's extension (see [`default_command`]).
     pub command: Option<Vec<String>>,
+    /// `--level` for every student; `None`: the suite's.
     pub level: Option<Level>,
+    /// `--strict` for every student.
     pub strict: bool,
+    /// `--prefix` for every student; `None`: the suite's.
     pub prefix: Option<String>,
+    /// `--timeout-scale` for every student.
     pub timeout_scale: f64,
+    /// `--only` globs (empty: every check).
     pub only: Vec<String>,
+    /// `--skip` globs.
     pub skip: Vec<String>,
     /// This assignment's own seed, when fixed.
     pub seed: Option<u64>,

@@ -29,6 +29,7 @@ pub use schedule::{Event, Outcome, Progress, Stopper};
 
 /// The summaries a batch writes into its output directory.
 pub const SUMMARY_CSV: &str = "class.csv";
+/// The HTML summary a batch writes into its output directory.
 pub const SUMMARY_HTML: &str = "class.html";
 
 /// The choices of a batch that are not in the manifest (the flags of `sockspec batch`).
@@ -38,9 +39,11 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// Go on with a batch already in `out_dir`: what it stored whole is not graded again.
     pub resume: bool,
+    /// Grade only this shard of the students (`--shard K/N`).
     pub shard: Option<Shard>,
     /// A seed for every assignment (above the manifest's).
     pub seed: Option<u64>,
+    /// Whether each program runs in a private network namespace (`--isolate`).
     pub isolate: Isolate,
 }
 
@@ -60,18 +63,25 @@ pub enum SeedOrigin {
 /// One grade to make: a student's program for an assignment.
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// The student's folder name.
     pub student: String,
     /// Index into the manifest's assignments.
     pub assignment: usize,
+    /// The program to grade, or why there is none.
     pub program: Program,
 }
 
 /// A batch ready to run: everything decided, `batch.json` written.
 pub struct Batch {
+    /// The class folder.
     pub class_dir: PathBuf,
+    /// The class manifest, its suites loaded.
     pub manifest: Manifest,
+    /// What `batch.json` says of this batch.
     pub info: BatchInfo,
+    /// Where each assignment's seed came from, in the manifest's order.
     pub seed_origins: Vec<SeedOrigin>,
+    /// The output directory.
     pub dir: ResultsDir,
     /// The grades to make, student by student.
     pub jobs: Vec<Job>,

@@ -45,15 +45,21 @@ pub struct Progress {
 pub enum Event<'a> {
     /// Graded and stored.
     Graded {
+        /// The job.
         job: &'a Job,
+        /// Its report, as stored.
         report: &'a GradeReport,
+        /// How far the run is.
         progress: Progress,
     },
     /// No grade could be made, for a reason that is not the student's (the result cannot be written,
     /// the grader failed): nothing is stored, `--resume` tries again.
     Error {
+        /// The job.
         job: &'a Job,
+        /// Why no grade was made.
         error: &'a Error,
+        /// How far the run is.
         progress: Progress,
     },
 }
@@ -61,8 +67,11 @@ pub enum Event<'a> {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
+    /// Grades made and stored.
     pub graded: usize,
+    /// Grades stored whose program did not pass every required check.
     pub failed: usize,
+    /// Jobs that produced no grade (see [`Event::Error`]).
     pub errors: usize,
     /// Stopped by [`Stopper::interrupt`]: the jobs not finished are not stored.
     pub interrupted: bool,

@@ -21,6 +21,7 @@ use crate::results::Shard;
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = BATCH_HELP)]
+/// The flags of `sockspec batch`.
 pub struct BatchArgs {
     /// The class folder: one sub-folder per student, and the class manifest sockspec.toml.
     pub class_dir: PathBuf,

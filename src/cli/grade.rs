@@ -24,7 +24,9 @@ use crate::report::{self, Format};
 pub enum Colour {
     /// Colour when the report goes to a terminal and NO_COLOR is not set.
     Auto,
+    /// Colour even when the report goes to a file or a pipe.
     Always,
+    /// No colour.
     Never,
 }
 

@@ -14,6 +14,7 @@ use crate::inspect::Format;
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = HANDSHAKE_HELP)]
+/// The flags of `sockspec handshake`.
 pub struct HandshakeArgs {
     /// The server's port. The connection runs in a private network namespace, where every port is
     /// free: the lesson's 8888 never meets another program.

@@ -13,6 +13,7 @@ use crate::inspect::Format;
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = LOOKUP_HELP)]
+/// The flags of `sockspec lookup`.
 pub struct LookupArgs {
     /// Host names or addresses to resolve.
     #[arg(required = true, value_name = "NAME")]

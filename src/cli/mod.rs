@@ -49,12 +49,15 @@ use crate::exit;
         `listening on ADDR` as their first line of output.",
     after_help = exit::HELP
 )]
+/// The whole command line of `sockspec`.
 pub struct Cli {
     #[command(subcommand)]
+    /// The subcommand to run.
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
+/// The subcommands of `sockspec`.
 pub enum Command {
     /// Run a reference server or receiver; its first output line is `listening on ADDR`.
     #[command(subcommand)]

@@ -18,6 +18,7 @@ use crate::peers::udp::{self, UdpConfig, UdpReceiver};
 use crate::wire;
 
 #[derive(Debug, Subcommand)]
+/// The reference servers and receivers of `sockspec serve`.
 pub enum Serve {
     /// ECHO server: answers PREFIX + message for every line a client sends.
     Echo(ServeEchoArgs),
@@ -45,14 +46,17 @@ pub struct ListenArgs {
 }
 
 impl ListenArgs {
+    /// The address to bind: `host` resolved, with `port`.
     pub fn addr(&self) -> Result<SocketAddr> {
         wire::resolve(&self.host, self.port)
     }
 }
 
 #[derive(Debug, Clone, Args)]
+/// The flags of `sockspec serve echo`.
 pub struct ServeEchoArgs {
     #[command(flatten)]
+    /// Where to listen.
     pub listen: ListenArgs,
     /// single: one client, then exit; sequential: clients one by one; concurrent: many at once.
     #[arg(long, value_enum, default_value_t = Mode::Concurrent)]
@@ -66,8 +70,10 @@ pub struct ServeEchoArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+/// The flags of `sockspec serve file`.
 pub struct ServeFileArgs {
     #[command(flatten)]
+    /// Where to listen.
     pub listen: ListenArgs,
     /// Path to write the received bytes to; created only once the whole transfer arrived. An existing
     /// file is refused unless --force is given.
@@ -78,8 +84,10 @@ pub struct ServeFileArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+/// The flags of `sockspec serve udp`.
 pub struct ServeUdpArgs {
     #[command(flatten)]
+    /// Where to bind.
     pub listen: ListenArgs,
     /// Exit after this many datagrams (default: run until stopped).
     #[arg(long)]
@@ -90,8 +98,10 @@ pub struct ServeUdpArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+/// The flags of `sockspec serve http`.
 pub struct ServeHttpArgs {
     #[command(flatten)]
+    /// Where to listen.
     pub listen: ListenArgs,
     /// The directory to serve (`/` serves its index.html).
     pub dir: PathBuf,
@@ -110,6 +120,7 @@ pub struct ClientArgs {
 }
 
 impl ClientArgs {
+    /// The server's address, resolved; port 0 is a usage error.
     pub fn addr(&self) -> Result<SocketAddr> {
         // Port 0 means "any free port" to a server; a client can only be refused there.
         if self.port == 0 {
@@ -122,8 +133,10 @@ impl ClientArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+/// The flags of `sockspec echo`.
 pub struct EchoClientArgs {
     #[command(flatten)]
+    /// The server to connect to.
     pub server: ClientArgs,
     /// Seconds to wait for each reply.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
@@ -131,8 +144,10 @@ pub struct EchoClientArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+/// The flags of `sockspec send-file`.
 pub struct SendFileArgs {
     #[command(flatten)]
+    /// The receiver to connect to.
     pub server: ClientArgs,
     /// The file to send (a regular file: not a directory, a FIFO or a device).
     pub file: PathBuf,

@@ -13,6 +13,7 @@ use crate::results::class::Class;
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = REPORT_HELP)]
+/// The flags of `sockspec report`.
 pub struct ReportArgs {
     /// Output directories of `sockspec batch` (several: the shards of one batch, merged), or one JSON file
     /// written by `sockspec grade --format json`.

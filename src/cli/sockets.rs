@@ -17,6 +17,7 @@ use crate::inspect::{netstat, sockets, Format};
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = SOCKETS_HELP)]
+/// The flags of `sockspec sockets`.
 pub struct SocketsArgs {
     /// Processes to show, each with all its children (by parent pid).
     #[arg(value_name = "PID", value_parser = parse_pid)]

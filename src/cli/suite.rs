@@ -14,6 +14,7 @@ use crate::grade::suite::{self, Level, Suite};
 use crate::report::trim_points;
 
 #[derive(Debug, Clone, Subcommand)]
+/// The subcommands of `sockspec suite`.
 pub enum SuiteCommand {
     /// Validate a suite file as `grade` reads it; print a short summary (checks, levels, points).
     #[command(after_help = CHECK_HELP)]
@@ -25,12 +26,14 @@ pub enum SuiteCommand {
 }
 
 #[derive(Debug, Clone, Args)]
+/// The flags of `sockspec suite check`.
 pub struct SuiteCheckArgs {
     /// The suite file (TOML).
     pub file: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
+/// The flags of `sockspec suite show`.
 pub struct SuiteShowArgs {
     /// A built-in suite: echo-server, echo-client, chat-server, chat-client, file-receiver, file-sender,
     /// udp-receiver, udp-sender.

@@ -21,6 +21,7 @@ pub struct Cause {
 }
 
 impl Cause {
+    /// A cause grouped by `key` (the same words for the same behaviour), said in `summary`.
     pub fn new(key: impl Into<String>, summary: impl Into<String>) -> Self {
         Cause {
             key: key.into(),
@@ -33,12 +34,16 @@ impl Cause {
 /// What the bytes of a check are, for hints that depend on it: text on a stream, a file, datagrams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Carried {
+    /// Text or bytes on a TCP connection (or stdin and stdout).
     Stream,
+    /// A file sent or received whole.
     File,
+    /// UDP datagrams.
     Datagram,
 }
 
 impl Carried {
+    /// What a check of this kind carries.
     pub fn of(run: &Run) -> Carried {
         match run {
             Run::File { .. } | Run::PropertyFile { .. } | Run::ReceiverExit { .. } => Carried::File,

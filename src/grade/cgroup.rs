@@ -102,6 +102,7 @@ impl RunGroup {
         members_of(&self.dir)
     }
 
+    /// The group's directory under `/sys/fs/cgroup`.
     pub fn path(&self) -> &Path {
         &self.dir
     }

@@ -29,6 +29,7 @@ impl Evidence {
     pub const HEX_BYTES: usize = 64;
     /// Bytes shown before and after the first difference of two values that are not shown whole.
     pub const BEFORE_DIFFERENCE: usize = 32;
+    /// Bytes shown after the first difference.
     pub const AFTER_DIFFERENCE: usize = 32;
 
     /// The value from its start.

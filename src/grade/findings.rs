@@ -40,17 +40,27 @@ pub struct CauseReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
+/// Counts and points over a run's checks.
 pub struct Summary {
+    /// Checks that passed.
     pub passed: usize,
+    /// Checks that failed.
     pub failed: usize,
+    /// Checks that timed out.
     pub timeout: usize,
+    /// Checks whose program crashed.
     pub crash: usize,
+    /// Checks not run.
     pub not_run: usize,
     /// Checks whose program ran into a resource limit.
     pub limit: usize,
+    /// Required checks that passed.
     pub required_passed: usize,
+    /// Required checks.
     pub required_total: usize,
+    /// Points earned by checks that count.
     pub points: f64,
+    /// Points available from checks that count.
     pub max_points: f64,
     /// True when every required check passed.
     pub success: bool,
@@ -178,6 +188,8 @@ pub fn server_mode(suite: &Suite, reports: &[CheckReport]) -> Option<ServerMode>
     })
 }
 
+/// Counts outcomes and sums points over `reports`; a check the suite says does not count adds no
+/// points.
 pub fn summarize(reports: &[CheckReport]) -> Summary {
     let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
     let required: Vec<&CheckReport> = reports.iter().filter(|r| r.required).collect();

@@ -265,10 +265,15 @@ fn nofile_cap() -> libc::rlim_t {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Limit {
+    /// CPU time (`RLIMIT_CPU`).
     Cpu,
+    /// Address space, i.e. memory (`RLIMIT_AS`).
     AddressSpace,
+    /// Open files (`RLIMIT_NOFILE`).
     OpenFiles,
+    /// Processes and threads (the `pids` cgroup, or `RLIMIT_NPROC`).
     Processes,
+    /// Size of a file written (`RLIMIT_FSIZE`).
     FileSize,
 }
 
@@ -288,6 +293,7 @@ pub struct Evidence {
 /// A limit the program ran into, and the evidence in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Breach {
+    /// The limit concerned.
     pub limit: Limit,
     /// "exceeded the process limit of 128 (the kernel refused 37 new processes or threads)"
     pub message: String,

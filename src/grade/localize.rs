@@ -11,7 +11,9 @@ use crate::i18n::{Lang, Message};
 /// A check's texts in the report's language (for `en`, the English ones again).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LocalizedCheck {
+    /// What the check asks.
     pub requirement: String,
+    /// The socket concept the check exercises.
     pub concept: String,
     /// The check's message; English where the grader's message has no id yet.
     pub message: String,
@@ -20,6 +22,7 @@ pub struct LocalizedCheck {
 /// A report's own texts in its language.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LocalizedReport {
+    /// What the suite grades.
     pub suite_description: String,
     /// One per note of the report, in the same order.
     pub notes: Vec<String>,

@@ -4,11 +4,11 @@
 //! - [`suite`]: the assignments as data; [`template`]: the command line with its placeholders.
 //! - [`launch`], [`capture`], [`procfs`]: running a program safely, seeing its output, finding its sockets.
 //! - [`netns`], [`limits`], [`cgroup`]: a private network per launch, resource limits, control groups;
-//!   [`packets`]: its TCP segments in the transcript (`--packets`).
+//!   `packets` (internal): its TCP segments in the transcript (`--packets`).
 //! - [`ctx`], [`conn`], [`datagram`], [`checks`]: one check's world, the grader's side of a TCP
 //!   connection and of UDP, the checks.
 //! - [`verdict`]: outcomes and evidence; [`localize`]: a report's texts in its language.
-//! - [`watch`], [`printed`]: what the program prints, and how it is judged.
+//! - `watch`, `printed` (internal): what the program prints, and how it is judged.
 //! - [`verdict`], [`evidence`]: outcomes and the evidence shown; [`cause`]: one explanation for many
 //!   failures; [`findings`]: what a whole grade found (causes, server mode, notes, summary).
 //! - [`runs`], [`sweep`]: every live run in one registry, stopped at once on an interruption or by a
@@ -30,8 +30,8 @@ pub mod limits;
 pub mod localize;
 pub mod netns;
 mod not_run;
-pub mod packets;
-pub mod printed;
+pub(crate) mod packets;
+pub(crate) mod printed;
 pub mod procfs;
 mod readiness;
 pub mod runs;
@@ -40,7 +40,7 @@ pub mod suite;
 pub mod sweep;
 pub mod template;
 pub mod verdict;
-pub mod watch;
+pub(crate) mod watch;
 
 use std::time::Instant;
 
@@ -67,9 +67,11 @@ use verdict::{CheckReport, Evidence, Outcome};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct GradeConfig {
+    /// The assignment: its checks, deadlines and expected replies.
     pub suite: Suite,
     /// The suite as the user named it (a built-in name or a path), for the replay command.
     pub suite_source: String,
+    /// The command that runs the program under test, with its placeholders (`{port}`, `{host}`...).
     pub template: Template,
     /// Checks at this level and below are required; higher levels are run as information.
     pub required_level: Level,
@@ -77,7 +79,9 @@ pub struct GradeConfig {
     pub only: Vec<String>,
     /// Ids or globs of checks not to run.
     pub skip: Vec<String>,
+    /// The seed of generated inputs: the same seed gives the same cases.
     pub seed: u64,
+    /// How the run goes: isolation, limits, time scale, parallelism and the like.
     pub options: Options,
     /// The language of the report's texts beside the English ones (`localized`), and of its human form.
     pub lang: Lang,
@@ -87,6 +91,7 @@ pub struct GradeConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LimitsReport {
     #[serde(flatten)]
+    /// The limits a program ran under.
     pub limits: Limits,
     /// How the process limit was enforced: `pids-cgroup`, `rlimit` (approximate) or `none`.
     pub processes_enforced_by: ProcessCap,
@@ -97,18 +102,28 @@ pub struct LimitsReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GradeReport {
+    /// The version of sockspec that graded.
     pub sockspec_version: String,
+    /// The suite's name.
     pub suite: String,
+    /// What the suite grades, in a sentence.
     pub suite_description: String,
+    /// The command template the program was run with.
     pub command: String,
+    /// The seed of generated inputs.
     pub seed: u64,
+    /// Whether `--strict` compared exactly (replies exactly prefix + message + newline, printed
+    /// lines exactly the text) instead of with the leeway the lesson allows.
     pub strict: bool,
+    /// Checks at this level and below are required.
     pub required_level: Level,
     /// The reply prefix of echo suites.
     pub prefix: String,
+    /// The factor every deadline was multiplied by.
     pub timeout_scale: f64,
     /// The selection: `--only` and `--skip` globs (empty: none given).
     pub only: Vec<String>,
+    /// `--skip` globs (empty: none given).
     pub skip: Vec<String>,
     /// The command line that runs this grading again: the same checks, inputs and settings.
     pub replay: String,
@@ -127,7 +142,9 @@ pub struct GradeReport {
     /// Root causes of the checks that did not pass, each said once; checks name theirs by id.
     #[serde(default)]
     pub causes: Vec<CauseReport>,
+    /// Every check run or not run, in suite order.
     pub checks: Vec<CheckReport>,
+    /// Points and counts over the checks.
     pub summary: Summary,
     /// True when the grade was interrupted: the checks that had not finished are not run.
     #[serde(default)]
@@ -138,6 +155,7 @@ pub struct GradeReport {
     /// Why the program could not be launched at all (every check is then not run), when it could not.
     #[serde(default)]
     pub cannot_launch: Option<String>,
+    /// Wall time of the whole run, in seconds.
     pub duration_secs: f64,
     /// When the run started, UTC, RFC 3339 (`2025-03-01T09:30:00Z`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

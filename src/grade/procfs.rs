@@ -17,7 +17,9 @@ use std::path::Path;
 /// Transport protocol of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Proto {
+    /// TCP.
     Tcp,
+    /// UDP.
     Udp,
 }
 
@@ -25,8 +27,11 @@ pub enum Proto {
 /// A bound, unconnected UDP socket is `Close`; a connected one `Established`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
+    /// `ESTABLISHED`: connected.
     Established,
+    /// `CLOSE`: a bound UDP socket that is not connected.
     Close,
+    /// `LISTEN`: a TCP server socket.
     Listen,
     /// Any other state (SYN_SENT, TIME_WAIT, ...), by its kernel number.
     Other(u8),
@@ -46,11 +51,13 @@ impl State {
 /// One socket held by a process of a program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Socket {
+    /// TCP or UDP.
     pub proto: Proto,
     /// The address as bound (`0.0.0.0:PORT` for a server listening on every interface).
     pub local: SocketAddr,
     /// The peer for a connected socket, `0.0.0.0:0` (or `[::]:0`) otherwise.
     pub remote: SocketAddr,
+    /// The kernel's state of the socket.
     pub state: State,
 }
 
@@ -58,10 +65,15 @@ pub struct Socket {
 /// a later one that reuses its pid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Proc {
+    /// The process id.
     pub pid: i32,
+    /// Its parent's pid.
     pub ppid: i32,
+    /// Its process group.
     pub pgrp: i32,
+    /// Its state letter (`R`, `S`, `Z`...).
     pub state: u8,
+    /// When it started, in clock ticks after boot.
     pub start: u64,
 }
 

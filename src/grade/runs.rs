@@ -178,6 +178,7 @@ pub struct Workdir {
 }
 
 impl Workdir {
+    /// The directory's path.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -256,6 +257,7 @@ pub struct Cleanup {
 }
 
 impl Cleanup {
+    /// True when there was nothing to clean up.
     pub fn is_empty(&self) -> bool {
         *self == Cleanup::default()
     }

@@ -119,6 +119,7 @@ pub enum Visibility {
 }
 
 impl Visibility {
+    /// The name a suite file and Gradescope use (`visible`, `after_due_date`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Visibility::Visible => "visible",
@@ -138,6 +139,7 @@ pub struct CheckDefaults {
     #[serde(default = "yes")]
     pub counts: bool,
     #[serde(default)]
+    /// Who may see a check in an autograder's results.
     pub visibility: Visibility,
 }
 
@@ -235,14 +237,18 @@ pub struct Check {
 }
 
 impl Check {
+    /// Whether the check's points count toward the score: its own `counts`, else the suite's
+    /// default.
     pub fn counts(&self, suite: &Suite) -> bool {
         self.counts.unwrap_or(suite.defaults.counts)
     }
 
+    /// Who may see the check: its own `visibility`, else the suite's default.
     pub fn visibility(&self, suite: &Suite) -> Visibility {
         self.visibility.unwrap_or(suite.defaults.visibility)
     }
 
+    /// The deadline for each answer: the check's `deadline_ms`, else the suite's `reply_ms`.
     pub fn deadline(&self, suite: &Suite) -> Duration {
         Duration::from_millis(self.deadline_ms.unwrap_or(suite.deadlines.reply_ms))
     }
@@ -337,46 +343,69 @@ pub enum Pattern {
 pub enum Run {
     /// Server: send messages on one connection, expect PREFIX + each.
     Exchange {
+        /// The messages sent, each expected back with the suite's prefix.
         #[serde(default)]
         messages: Vec<String>,
         /// Instead of `messages`, one generated message of this many bytes.
         #[serde(default)]
         generate_bytes: Option<usize>,
+        /// How the grader writes the messages (one write each, all at once, in slices).
         #[serde(default)]
         write: WriteStyle,
     },
     /// Server: generated message series, one connection, shrunk on failure.
-    PropertyExchange { cases: u32, max_messages: usize },
+    PropertyExchange {
+        /// How many generated cases to run (each a run of the program).
+        cases: u32,
+        /// The most messages in one case.
+        max_messages: usize,
+    },
     /// Server: a client leaves (close or reset) after one exchange; the server must survive.
     SurviveClose {
+        /// How the client leaves.
         how: Leave,
         /// The exchange before the client leaves: an echo, or a chat turn.
         #[serde(default)]
         first: Peer,
     },
     /// Server: clients one after another, each served.
-    ClientsInTurn { clients: usize },
+    ClientsInTurn {
+        /// How many clients connect, one after another.
+        clients: usize,
+    },
     /// Server: a second client is served while the first stays idle.
     IdleFirstClient,
     /// Server: many clients connected at once, interleaving messages.
     ManyClients {
+        /// How many clients in all.
         clients: usize,
+        /// How many are connected at a time before their first replies (the lesson's `listen(5)`
+        /// backlog takes 5).
         wave: usize,
+        /// Rounds of messages per client.
         messages: usize,
     },
     /// Client: type lines, play the echo server, expect each reply printed.
     ClientLines {
+        /// The lines typed on the client's stdin.
         lines: Vec<String>,
         /// The grader's reply goes out in this many pieces with pauses between them.
         #[serde(default)]
         reply_slices: Option<usize>,
     },
     /// Client: generated line series.
-    PropertyClientLines { cases: u32, max_lines: usize },
+    PropertyClientLines {
+        /// How many generated cases to run (each a run of the program).
+        cases: u32,
+        /// The most lines typed in one case.
+        max_lines: usize,
+    },
     /// Client or sender: after `lines` are typed and answered, stdin ends (EOF or an empty line); it
     /// must close and exit 0.
     ClientExit {
+        /// How stdin ends.
         how: Leave,
+        /// The lines typed and answered before stdin ends.
         #[serde(default)]
         lines: Vec<String>,
         /// What the grader plays while the lines are typed (TCP clients).
@@ -384,16 +413,29 @@ pub enum Run {
         peer: Peer,
     },
     /// Chat, either side: turns of (client line, server line).
-    ChatTurns { turns: Vec<(String, String)> },
+    ChatTurns {
+        /// The turns in order: (what the client says, what the server answers).
+        turns: Vec<(String, String)>,
+    },
     /// Chat, either side: generated turns.
-    PropertyChatTurns { cases: u32, max_turns: usize },
+    PropertyChatTurns {
+        /// How many generated cases to run (each a run of the program).
+        cases: u32,
+        /// The most turns in one case.
+        max_turns: usize,
+    },
     /// Chat server: the client closes; the server must exit 0.
     ServerExitOnClose,
     /// File receiver: after a transfer of `size` bytes, the program must exit 0.
-    ReceiverExit { size: usize },
+    ReceiverExit {
+        /// The size of the file sent, in bytes.
+        size: usize,
+    },
     /// File receiver or sender: one generated file crosses intact.
     File {
+        /// The file's size, in bytes.
         size: usize,
+        /// What the file's bytes look like.
         #[serde(default)]
         pattern: Pattern,
         /// The grader (as sender) writes in slices of this many bytes...
@@ -404,11 +446,18 @@ pub enum Run {
         pause_ms: Option<u64>,
     },
     /// File receiver or sender: generated binary contents, shrunk on failure.
-    PropertyFile { cases: u32, max_size: usize },
+    PropertyFile {
+        /// How many generated cases to run (each a run of the program).
+        cases: u32,
+        /// The largest file in one case, in bytes.
+        max_size: usize,
+    },
     /// UDP receiver: datagrams are printed whole.
     Datagrams {
+        /// The datagrams sent, each expected printed whole.
         #[serde(default)]
         messages: Vec<String>,
+        /// Instead of `messages`, one generated datagram of this many bytes (at most 65,507).
         #[serde(default)]
         generate_bytes: Option<usize>,
         /// Send from this many sockets, round robin.
@@ -416,17 +465,36 @@ pub enum Run {
         senders: usize,
     },
     /// UDP receiver: generated datagrams.
-    PropertyDatagrams { cases: u32, max_messages: usize },
+    PropertyDatagrams {
+        /// How many generated cases to run (each a run of the program).
+        cases: u32,
+        /// The most datagrams in one case.
+        max_messages: usize,
+    },
     /// UDP sender: lines typed become datagrams.
-    SenderLines { lines: Vec<String> },
+    SenderLines {
+        /// The lines typed on stdin, one datagram expected per line.
+        lines: Vec<String>,
+    },
     /// UDP sender: generated lines.
-    PropertySenderLines { cases: u32, max_lines: usize },
+    PropertySenderLines {
+        /// How many generated cases to run (each a run of the program).
+        cases: u32,
+        /// The most lines typed in one case.
+        max_lines: usize,
+    },
     /// HTTP server: one exchange of requests against the served directory `{dir}` (see
     /// [`crate::grade::checks::http`]).
-    Http { case: HttpCase },
+    Http {
+        /// The exchange to play.
+        case: HttpCase,
+    },
     /// Server: a scripted exchange, the teacher's protocol as data: steps played in order (connect,
     /// send, expect...; docs/suites.md).
-    Script { steps: Vec<Step> },
+    Script {
+        /// The steps, played in order.
+        steps: Vec<Step>,
+    },
 }
 
 /// What an `http` check asks of an HTTP server serving `{dir}`.
@@ -591,6 +659,7 @@ impl Suite {
         Ok(())
     }
 
+    /// The check with this id, if the suite has one.
     pub fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }

@@ -31,7 +31,9 @@ const KILL_WAIT: Duration = Duration::from_secs(2);
 pub struct Swept {
     /// Runs of dead graders that still had live processes (all killed).
     pub runs: usize,
+    /// Cgroups of dead graders removed.
     pub cgroups: usize,
+    /// Working directories of dead graders removed.
     pub workdirs: usize,
 }
 

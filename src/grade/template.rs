@@ -19,9 +19,13 @@ pub struct Template {
 /// Values for the placeholders of one launch.
 #[derive(Debug, Clone, Default)]
 pub struct Values {
+    /// `{host}`: the address a client or sender is told to use.
     pub host: String,
+    /// `{port}`: the port to listen on or connect to.
     pub port: u16,
+    /// `{file}`: the file a sender sends.
     pub file: Option<String>,
+    /// `{out}`: where a receiver writes.
     pub out: Option<String>,
     /// The directory an HTTP server serves.
     pub dir: Option<String>,
@@ -94,6 +98,7 @@ impl Template {
             .join(" ")
     }
 
+    /// The template's words, placeholders unfilled.
     pub fn argv(&self) -> &[String] {
         &self.argv
     }

@@ -14,6 +14,7 @@ use crate::i18n::Message;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
+    /// The check held.
     Pass,
     /// A wrong answer or behaviour.
     Fail,
@@ -29,6 +30,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome's name in reports and JSON (`pass`, `not-run`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -44,19 +46,23 @@ impl Outcome {
 /// Why a check did not pass, with the evidence a person needs to see it.
 #[derive(Debug, Clone, Default)]
 pub struct Failure {
+    /// What kind of failure; `None` reads as [`Outcome::Fail`] (see [`Failure::outcome`]).
     pub outcome: Option<Outcome>,
+    /// What went wrong, in English, for a person.
     pub message: String,
     /// `message` by its id and arguments, when it has one: so a report can show it in Chinese too.
     /// Boxed: a check's `Err` stays small.
     pub key: Option<Box<Message>>,
     /// The input that showed the failure (for property checks: shrunk to a minimal one).
     pub input: Option<Vec<u8>>,
+    /// What the grader expected to see, when one exact answer was expected.
     pub expected: Option<Vec<u8>>,
+    /// What the program actually sent or printed.
     pub actual: Option<Vec<u8>>,
     /// True when the grader itself broke (could not bind, could not write a temp file).
     pub harness: bool,
-    /// True when the check already weighed the program's exit: [`crate::grade::ctx::Ctx::classify`]
-    /// must not turn it into a crash.
+    /// True when the check already weighed the program's exit: the grader's classification
+    /// (`Ctx::classify`) must not turn it into a crash.
     pub settled: bool,
     /// True when the failure could only be seen once a deadline had passed (silence, then evidence):
     /// like a timeout, it is not shrunk, since every shrinking step would wait out a deadline again.
@@ -113,6 +119,7 @@ pub struct Shrinking {
 }
 
 impl Failure {
+    /// A wrong answer or behaviour.
     pub fn fail(message: impl Into<String>) -> Self {
         Failure {
             outcome: Some(Outcome::Fail),
@@ -121,6 +128,7 @@ impl Failure {
         }
     }
 
+    /// No answer by the deadline.
     pub fn timeout(message: impl Into<String>) -> Self {
         Failure {
             outcome: Some(Outcome::Timeout),
@@ -129,6 +137,7 @@ impl Failure {
         }
     }
 
+    /// The program died when it should not have.
     pub fn crash(message: impl Into<String>) -> Self {
         Failure {
             outcome: Some(Outcome::Crash),
@@ -147,6 +156,7 @@ impl Failure {
         }
     }
 
+    /// An earlier step made the check impossible (see [`Outcome::NotRun`]).
     pub fn not_run(message: impl Into<String>) -> Self {
         Failure {
             outcome: Some(Outcome::NotRun),
@@ -169,20 +179,24 @@ impl Failure {
         self
     }
 
+    /// The outcome, [`Outcome::Fail`] when none was set.
     pub fn outcome(&self) -> Outcome {
         self.outcome.unwrap_or(Outcome::Fail)
     }
 
+    /// Attaches the input that showed the failure.
     pub fn with_input(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.input = Some(input.into());
         self
     }
 
+    /// Attaches the expected bytes.
     pub fn with_expected(mut self, expected: impl Into<Vec<u8>>) -> Self {
         self.expected = Some(expected.into());
         self
     }
 
+    /// Attaches the bytes the program actually produced.
     pub fn with_actual(mut self, actual: impl Into<Vec<u8>>) -> Self {
         self.actual = Some(actual.into());
         self
@@ -202,15 +216,18 @@ impl Failure {
             .unwrap_or_else(|| NOTHING.get_or_init(About::default))
     }
 
+    /// What the failure says beyond its outcome, created empty on first use.
     pub fn about_mut(&mut self) -> &mut About {
         self.about.get_or_insert_with(Box::default)
     }
 
+    /// Attaches the cause a report names once for the failures it explains.
     pub fn with_cause(mut self, cause: Cause) -> Self {
         self.about_mut().cause = Some(cause);
         self
     }
 
+    /// Attaches how the server was serving its clients when the check failed.
     pub fn with_serving(mut self, serving: Serving) -> Self {
         self.about_mut().serving = Some(serving);
         self
@@ -229,6 +246,7 @@ impl Failure {
     }
 }
 
+/// What a check returns: `Err` holds why it did not pass.
 pub type CheckResult<T = ()> = std::result::Result<T, Failure>;
 
 /// Which way bytes went, seen from the program under test's peer (the grader).
@@ -244,11 +262,13 @@ pub enum Direction {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+/// One entry of a check's wire transcript: bytes sent or received, or an event.
 pub struct WireEvent {
     /// Seconds since the check started.
     pub at: f64,
     /// Where: `client 1`, `stdin`, `udp 127.0.0.1:PORT`, ...
     pub channel: String,
+    /// Which way the bytes went.
     pub direction: Direction,
     /// The bytes (cut to [`Transcript::BYTES_PER_EVENT`]) or the event's description.
     #[serde(
@@ -308,6 +328,7 @@ impl Transcript {
     /// Events kept per channel of [`Transcript::event_at`] (captured segments): half the cap.
     pub const MAX_LATE_EVENTS: usize = Self::MAX_EVENTS / 2;
 
+    /// An empty transcript whose clock starts now.
     pub fn new() -> Self {
         Transcript {
             inner: Arc::new(Mutex::new(TranscriptInner {
@@ -319,6 +340,8 @@ impl Transcript {
         }
     }
 
+    /// Records bytes on `channel`; keeps the first [`Transcript::BYTES_PER_EVENT`] of them and
+    /// counts, without storing, events past [`Transcript::MAX_EVENTS`].
     pub fn record(&self, channel: &str, direction: Direction, bytes: &[u8]) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if inner.events.len() >= Self::MAX_EVENTS {
@@ -335,6 +358,7 @@ impl Transcript {
         });
     }
 
+    /// Records an event without bytes (`connected`, `closed`, `exit status 1`).
     pub fn event(&self, channel: &str, what: &str) {
         self.record(channel, Direction::Event, what.as_bytes());
     }
@@ -405,6 +429,7 @@ impl Transcript {
         self.record(channel, direction, bytes);
     }
 
+    /// Time since the transcript started (the check's clock).
     pub fn elapsed(&self) -> Duration {
         self.inner
             .lock()
@@ -430,6 +455,7 @@ impl Transcript {
         }
     }
 
+    /// Puts back the events of an earlier [`Transcript::snapshot`], dropping those recorded since.
     pub fn restore(&self, snapshot: TranscriptSnapshot) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.events = snapshot.events;
@@ -461,12 +487,19 @@ impl Default for Transcript {
 /// Everything known about one check after it ran: what the reports print.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckReport {
+    /// The check's id in its suite.
     pub id: String,
+    /// The lesson level the check belongs to.
     pub level: Level,
+    /// Whether the suite marks the check as required.
     pub required: bool,
+    /// What the check asks of the program, in the report's language.
     pub requirement: String,
+    /// The socket concept the check exercises.
     pub concept: String,
+    /// Points the check is worth.
     pub points: f64,
+    /// Points earned: `points` when it passed, 0 otherwise.
     pub points_earned: f64,
     /// False for a check the suite says does not count toward the score (its points are shown, not summed).
     #[serde(default = "counts_by_default")]
@@ -474,19 +507,25 @@ pub struct CheckReport {
     /// Who may see the check in an autograder's results (Gradescope's visibility), from the suite.
     #[serde(default)]
     pub visibility: Visibility,
+    /// How the check ended.
     pub outcome: Outcome,
+    /// What the grader saw, in English, for a person.
     pub message: String,
     /// `message` by its id and arguments, when the grader gave it one ([`crate::i18n::Message`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_key: Option<Message>,
     /// The deadline that applied to each answer, in seconds (timeouts name it).
     pub deadline_secs: f64,
+    /// How long the check ran, in seconds.
     pub duration_secs: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The input that showed the failure (shrunk for property checks).
     pub input: Option<Evidence>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// What the grader expected.
     pub expected: Option<Evidence>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// What the program sent or printed.
     pub actual: Option<Evidence>,
     /// The offset of the first byte where actual differs from expected, when both are shown around it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -498,12 +537,16 @@ pub struct CheckReport {
     /// For a check that did not pass: the command line that runs it alone with the same inputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+    /// The bytes on the wire and the events, in order (at most [`Transcript::MAX_EVENTS`]).
     pub transcript: Vec<WireEvent>,
+    /// Events left out of `transcript` once it was full.
     pub transcript_dropped: usize,
     /// The program's exit status as text (`exit status 1`, `killed by signal 9`), when it ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit: Option<String>,
+    /// The last bytes (at most 2 KiB) the program wrote to stdout, as lossy UTF-8.
     pub stdout_tail: String,
+    /// The last bytes (at most 2 KiB) the program wrote to stderr, as lossy UTF-8.
     pub stderr_tail: String,
     /// True when the grader, not the program, failed.
     pub harness_fault: bool,
@@ -548,6 +591,7 @@ pub enum AddressAction {
 /// A program that listened, connected or sent elsewhere than at the address it was given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressIgnored {
+    /// What the program did at the wrong address.
     pub action: AddressAction,
     /// The `{host}` it was given (clients and senders; a server is given only a port).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,8 @@ macro_rules! keys {
     ($($name:ident = $id:literal,)*) => {
         /// The message ids of `locales/*/*.ftl`, as constants.
         pub mod key {
-            $(pub const $name: &str = $id;)*
+            $(#[doc = concat!("`", $id, "`")]
+            pub const $name: &str = $id;)*
             /// Every id above.
             pub const ALL: &[&str] = &[$($id),*];
         }

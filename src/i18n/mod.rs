@@ -33,6 +33,7 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// Every language, English first.
     pub const ALL: [Lang; 2] = [Lang::En, Lang::Zh];
 
     /// The language code, as `--lang` and JSON write it.
@@ -153,8 +154,11 @@ fn bundle(lang: Lang) -> &'static FluentBundle<FluentResource> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Arg {
+    /// A number: Fluent picks plural forms by it.
     Number(f64),
+    /// Text shown as it is.
     Text(String),
+    /// Another message, rendered in the same language.
     Message(Message),
 }
 
@@ -191,8 +195,10 @@ number_args!(u8, u16, u32, u64, usize, i32, i64, f64);
 /// English text so it can be shown in Chinese too. In JSON: `{"id": "...", "args": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// The message id, one of [`key`].
     pub id: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// The arguments by name.
     pub args: BTreeMap<String, Arg>,
 }
 

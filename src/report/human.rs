@@ -40,6 +40,7 @@ impl Paint {
     }
 }
 
+/// The report as text for a person; `colour` adds ANSI colours (for a terminal).
 pub fn human(report: &GradeReport, colour: bool) -> String {
     let paint = Paint(colour);
     let lang = report.lang.unwrap_or_default();

@@ -162,6 +162,7 @@ pub(crate) fn trustworthy(report: &GradeReport) -> bool {
     !report.incomplete && !report.summary.harness_fault
 }
 
+/// The report as pretty-printed JSON, with a final newline.
 pub fn json(report: &GradeReport) -> String {
     let mut text = serde_json::to_string_pretty(report).expect("a report serializes to JSON");
     text.push('\n');
@@ -176,6 +177,7 @@ const STDERR_LINES: usize = 12;
 /// Characters of one transcript event's bytes shown in text reports (escaped binary data is long).
 const SHOWN_EVENT_CHARS: usize = 100;
 
+/// The outcome in capitals (`PASS`, `NOT RUN`...), as text reports show it.
 pub fn outcome_word(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Pass => "PASS",
@@ -526,6 +528,7 @@ pub fn incomplete_line_in(report: &GradeReport, lang: Lang) -> Option<String> {
     })
 }
 
+/// Points as text: no decimals when whole (`3`), else two (`2.50`).
 pub fn trim_points(p: f64) -> String {
     if p.fract() == 0.0 {
         format!("{p:.0}")

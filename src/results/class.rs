@@ -17,7 +17,9 @@ use crate::grade::GradeReport;
 /// The results of a class.
 #[derive(Debug, Clone)]
 pub struct Class {
+    /// The class's name, from its manifest.
     pub name: String,
+    /// The assignments graded, in the manifest's order.
     pub assignments: Vec<AssignmentInfo>,
     /// In natural order of their ids (`s2` before `s10`).
     pub students: Vec<Student>,
@@ -28,13 +30,16 @@ pub struct Class {
 pub struct Student {
     /// The student's folder name; empty for the lone program of `sockspec grade`.
     pub id: String,
+    /// One result per assignment, in the order of [`Class::assignments`].
     pub results: Vec<Stored>,
 }
 
 /// A class loaded from disk, with one line per thing a reader should know (damaged files, missing shards).
 #[derive(Debug)]
 pub struct Loaded {
+    /// The class as far as it could be read.
     pub class: Class,
+    /// What a reader should know about what could not be read, one line each.
     pub warnings: Vec<String>,
 }
 
@@ -47,20 +52,30 @@ pub struct Column {
     pub id: String,
     /// The id without its suite (`basic/ascii`).
     pub short: String,
+    /// The lesson level of the check.
     pub level: Level,
+    /// Whether the check is required.
     pub required: bool,
+    /// What the check asks, in English.
     pub requirement: String,
+    /// The socket concept the check exercises.
     pub concept: String,
+    /// Points the check is worth.
     pub points: f64,
+    /// Whether its points count toward the score.
     pub counts: bool,
 }
 
 /// A student's totals over every assignment.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Totals {
+    /// Points earned over every assignment.
     pub points: f64,
+    /// Points available over every assignment.
     pub max_points: f64,
+    /// Required checks passed.
     pub required_passed: usize,
+    /// Required checks in every assignment.
     pub required_total: usize,
 }
 
@@ -220,6 +235,8 @@ impl Class {
             .unwrap_or(0)
     }
 
+    /// A student's totals over every assignment; an assignment without a readable report earns 0
+    /// but still counts its points and required checks as available.
     pub fn totals(&self, student: &Student) -> Totals {
         let mut totals = Totals {
             points: 0.0,
@@ -265,12 +282,15 @@ impl Student {
 /// One student's result on one check.
 #[derive(Debug, Clone, Copy)]
 pub enum Cell<'a> {
+    /// The check ran: its report.
     Ran(&'a crate::grade::verdict::CheckReport),
     /// The report exists but this check was not in it (`--only`/`--skip` differ).
     NotSelected,
     /// The grade was interrupted before this check ran.
     Unfinished,
+    /// The student has no result for the assignment.
     NotGraded,
+    /// The student's stored result could not be read.
     Unreadable,
 }
 
@@ -287,6 +307,7 @@ impl Cell<'_> {
         }
     }
 
+    /// Whether the check ran and passed.
     pub fn passed(&self) -> bool {
         matches!(self, Cell::Ran(c) if c.outcome == Outcome::Pass)
     }

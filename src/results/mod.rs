@@ -50,6 +50,7 @@ const TEMP_PREFIX: &str = ".tmp-";
 pub struct BatchInfo {
     /// The layout version ([`FORMAT`]).
     pub format: u32,
+    /// The version of sockspec that made the batch.
     pub sockspec_version: String,
     /// The class's name (the manifest's, or the class directory's name).
     pub class: String,
@@ -58,6 +59,7 @@ pub struct BatchInfo {
     /// The students this directory grades (a shard's share of the class when `shard` is set).
     pub students: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The shard this directory holds, when the class was split.
     pub shard: Option<Shard>,
 }
 
@@ -71,6 +73,7 @@ pub struct AssignmentInfo {
     /// The seed every student of the assignment was graded with.
     pub seed: u64,
     #[serde(default)]
+    /// The options every student was graded with.
     pub options: AssignmentOptions,
 }
 
@@ -81,11 +84,13 @@ pub struct AssignmentOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Level>,
     #[serde(default)]
+    /// `--strict`.
     pub strict: bool,
     /// `--prefix`; none: the suite's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     #[serde(default = "one")]
+    /// `--timeout-scale`.
     pub timeout_scale: f64,
     /// `--only` globs: only these checks were run (none: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -115,7 +120,9 @@ impl Default for AssignmentOptions {
 /// Shard K of N of a class (1-based), as `--shard K/N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
+    /// K: which shard, from 1.
     pub index: u32,
+    /// N: how many shards in all.
     pub count: u32,
 }
 
@@ -160,6 +167,7 @@ impl BatchInfo {
         Ok(())
     }
 
+    /// The assignment of that name.
     pub fn assignment(&self, name: &str) -> Option<&AssignmentInfo> {
         self.assignments.iter().find(|a| a.name == name)
     }
@@ -189,6 +197,7 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
 /// What reading one stored result gave.
 #[derive(Debug, Clone)]
 pub enum Stored {
+    /// A whole grade report.
     Graded(Box<GradeReport>),
     /// Not graded yet: no file.
     Missing,
@@ -254,10 +263,12 @@ impl ResultsDir {
         Ok(dir)
     }
 
+    /// The output directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The path of its `batch.json`.
     pub fn batch_file(&self) -> PathBuf {
         self.root.join(BATCH_FILE)
     }

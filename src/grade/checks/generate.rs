@@ -60,10 +60,13 @@ fn words() -> impl Strategy<Value = String> {
     })
 }
 
+/// Series of 1 to `max` generated messages (text with Chinese and ASCII words).
 pub fn messages(max: usize) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(message(), 1..=max.max(1))
 }
 
+/// Series of 1 to `max` generated lines to type on a program's stdin (never empty: the lesson
+/// stops at an empty line).
 pub fn typed_lines(max: usize) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(typed_line(), 1..=max.max(1))
 }
@@ -80,10 +83,12 @@ pub fn binary(max: usize) -> impl Strategy<Value = Vec<u8>> {
 pub struct Mix(u64);
 
 impl Mix {
+    /// A generator started at `seed`: the same seed gives the same numbers.
     pub fn new(seed: u64) -> Self {
         Mix(seed)
     }
 
+    /// The next number.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -92,6 +97,7 @@ impl Mix {
         z ^ (z >> 31)
     }
 
+    /// A number below `n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n.max(1) as u64) as usize
     }

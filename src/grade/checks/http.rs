@@ -36,6 +36,8 @@ pub struct Site {
 }
 
 impl Site {
+    /// The site for a check's `seed`: its page, its image, and a secret file beside `{dir}` that
+    /// must never be served.
     pub fn new(seed: u64) -> Site {
         let mut mix = Mix::new(seed);
         let token = mix.next_u64();
@@ -71,7 +73,7 @@ impl Site {
     }
 }
 
-pub fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
+pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
     let site = Site::new(ctx.seed);
     let addr = ctx.launch_server(Proto::Tcp)?;
     let host = format!("127.0.0.1:{}", addr.port());

@@ -22,7 +22,7 @@ pub use generate::Mix;
 use generate::{message, typed_line};
 
 /// Runs the check that `ctx` holds.
-pub fn run(ctx: &mut Ctx) -> CheckResult {
+pub(crate) fn run(ctx: &mut Ctx) -> CheckResult {
     let run = ctx.check.run.clone();
     let program = ctx.suite.program;
     match (&run, program) {
@@ -217,7 +217,7 @@ fn runner(seed: u64, cases: u32) -> TestRunner {
 /// Runs `case` over generated values. On failure, the reported failure is the one of the minimal
 /// (shrunk) value, with that value as its input (shown by `show`), that case's transcript, and how the
 /// shrinking went.
-pub fn property<S, F>(
+pub(crate) fn property<S, F>(
     ctx: &mut Ctx,
     cases: u32,
     strategy: S,

@@ -51,12 +51,16 @@ impl Limits {
 /// How a wait for the program to close a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closing {
+    /// The program closed its end (FIN or reset).
     Closed,
     /// The program waits (every thread of it), the connection still open.
     Waiting,
+    /// The deadline passed with the connection still open.
     Deadline,
 }
 
+/// A TCP connection between the grader and the program under test, named in the transcript
+/// (`client 1`): every read and write is bounded by a deadline and recorded.
 pub struct Conn {
     stream: TcpStream,
     name: String,
@@ -160,6 +164,7 @@ impl Conn {
         }
     }
 
+    /// The deadlines this connection's waits use.
     pub fn limits(&self) -> Limits {
         self.limits
     }
@@ -173,14 +178,17 @@ impl Conn {
         });
     }
 
+    /// The connection's name in the transcript.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The grader's end of the connection.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.stream.local_addr()
     }
 
+    /// The program's end of the connection.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.stream.peer_addr()
     }
@@ -300,6 +308,7 @@ impl Conn {
         self.pending.drain(..n.min(self.pending.len())).collect()
     }
 
+    /// Records an I/O error met while `doing` something and turns it into a failure that says so.
     pub fn broken(&self, doing: &str, e: io::Error) -> Failure {
         self.log.event(&self.name, &format!("error: {e}"));
         let reset = matches!(

@@ -31,7 +31,9 @@ impl Awaited {
 /// belong to them), or this reply must be all the program sent for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Then {
+    /// This reply is all the program should have sent for now.
     End,
+    /// More replies follow on the connection.
     More,
 }
 

@@ -28,7 +28,9 @@ pub fn budget_answers(run: &crate::grade::suite::Run) -> u32 {
 pub struct GradeBudget {
     shrink_runs: Cell<u32>,
     shrink_time: Cell<Duration>,
+    /// Shrinking runs allowed over the grade ([`GradeBudget::SHRINK_RUNS`]).
     pub max_shrink_runs: u32,
+    /// Time allowed for shrinking over the grade, already scaled.
     pub max_shrink_time: Duration,
 }
 
@@ -38,6 +40,7 @@ impl GradeBudget {
     /// Time spent on shrinking over a whole grade (times `--timeout-scale`).
     pub const SHRINK_TIME: Duration = Duration::from_secs(60);
 
+    /// A fresh budget; the time bound is multiplied by `timeout_scale`.
     pub fn new(timeout_scale: f64) -> Self {
         GradeBudget {
             shrink_runs: Cell::new(0),

@@ -1,14 +1,14 @@
-//! One check's world: its deadlines and time budget, its transcript, and the program under test,
-//! launched fresh for it.
+//! One check's world (`Ctx`, internal to the grader): its deadlines and time budget, its
+//! transcript, and the program under test, launched fresh for it.
 //!
 //! Every launch gets its own network ([`Plan::network`]: a private namespace where the system allows
 //! it), and every socket of the grader's side is made in the network of the launch it talks to, through
 //! the methods here, which are the only way checks get one:
 //!
-//! - [`Ctx::launch_server`], then [`Ctx::connect`] (TCP) or [`Ctx::udp_socket`] (to send datagrams);
-//! - [`Ctx::launch_client`] (a listener, the program started with its port, its first connection), then
-//!   [`Ctx::accept`] for more;
-//! - [`Ctx::launch_sender`] (a UDP socket, the program started with its port).
+//! - `Ctx::launch_server`, then `Ctx::connect` (TCP) or `Ctx::udp_socket` (to send datagrams);
+//! - `Ctx::launch_client` (a listener, the program started with its port, its first connection),
+//!   then `Ctx::accept` for more;
+//! - `Ctx::launch_sender` (a UDP socket, the program started with its port).
 //!
 //! A socket keeps the network it was made in: after a relaunch, make new ones. Those methods live in
 //! `ctx/launch.rs`; waiting for what the program prints in `ctx/output.rs`; the time budgets in
@@ -40,6 +40,7 @@ pub use launch::free_port;
 /// Settings that hold for every check of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Exact comparison (`--strict`): no leeway for newlines or spacing the lesson allows.
     pub strict: bool,
     /// The reply prefix of echo suites.
     pub prefix: Vec<u8>,
@@ -95,7 +96,7 @@ struct Launched {
 
 /// What is left of a check's program once it is stopped, for the report.
 #[derive(Debug, Clone, Default)]
-pub struct Leftovers {
+pub(crate) struct Leftovers {
     pub exit: Option<String>,
     pub stdout_tail: Vec<u8>,
     pub stderr_tail: Vec<u8>,
@@ -110,7 +111,7 @@ pub struct Leftovers {
 /// program that closed and lives on waits it out).
 pub(crate) const REAP_SETTLE: Duration = Duration::from_millis(1000);
 
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub suite: &'a Suite,
     pub check: &'a Check,
     pub opts: &'a Options,

@@ -100,6 +100,8 @@ pub struct LaunchSpec {
 }
 
 impl LaunchSpec {
+    /// A launch of `argv` (program first) in `workdir`, with the default output cap, the machine's
+    /// network and no limits of its own.
     pub fn new(argv: Vec<String>, workdir: impl Into<PathBuf>) -> Self {
         LaunchSpec {
             argv,
@@ -116,30 +118,57 @@ impl LaunchSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error("no program to launch: the command is empty")]
+    /// The command has no program.
     Empty,
     #[error("cannot launch `{program}`: no such program on PATH")]
-    NotFound { program: String },
+    /// A bare program name not found on `PATH`.
+    NotFound {
+        /// The program's name as given.
+        program: String,
+    },
     #[error("cannot launch {}: no such file", path.display())]
-    NoSuchFile { path: PathBuf },
+    /// A program path that does not exist.
+    NoSuchFile {
+        /// The path as given.
+        path: PathBuf,
+    },
     #[error("cannot launch {}: it is a directory", path.display())]
-    IsDirectory { path: PathBuf },
+    /// A program path that is a directory.
+    IsDirectory {
+        /// The path as given.
+        path: PathBuf,
+    },
     #[error(
         "cannot launch {}: not executable (run `chmod +x` on it, or put its interpreter first, \
          e.g. `python3 {}`)", path.display(), path.display()
     )]
-    NotExecutable { path: PathBuf },
+    /// A program file without execute permission.
+    NotExecutable {
+        /// The path as given.
+        path: PathBuf,
+    },
     #[error("cannot run a program in {}: not a directory", path.display())]
-    Workdir { path: PathBuf },
+    /// The working directory is missing or not a directory.
+    Workdir {
+        /// The directory asked for.
+        path: PathBuf,
+    },
     #[error("cannot launch `{program}`")]
+    /// The operating system refused to start the program.
     Spawn {
+        /// The program as given.
         program: String,
         #[source]
+        /// Why it refused.
         source: io::Error,
     },
     #[error("cannot start reading the output of `{program}`")]
+    /// The program started but its output could not be read (a fault of the grader).
     Capture {
+        /// The program as given.
         program: String,
         #[source]
+        /// Why its output could not be read.
         source: io::Error,
     },
 }
@@ -159,9 +188,17 @@ impl LaunchError {
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 pub enum NotReady {
     #[error("the program ended ({status}) before it listened")]
-    Exited { status: ExitStatus },
+    /// The program ended before it listened.
+    Exited {
+        /// How the program ended.
+        status: ExitStatus,
+    },
     #[error("the program did not start listening within {secs:.1} s")]
-    Timeout { secs: f64 },
+    /// No listening socket appeared before the deadline.
+    Timeout {
+        /// The wait, in seconds.
+        secs: f64,
+    },
 }
 
 /// How [`Program::stop`] went.

@@ -201,6 +201,7 @@ impl Plan {
 pub enum Network {
     /// The machine's own network (its loopback).
     Shared,
+    /// A private network namespace made for the launch.
     Private(Arc<NetNs>),
 }
 
@@ -213,6 +214,7 @@ impl Network {
         }
     }
 
+    /// The private namespace, when there is one.
     pub fn namespace(&self) -> Option<&Arc<NetNs>> {
         match self {
             Network::Shared => None,
@@ -298,6 +300,7 @@ impl NetNs {
         }
     }
 
+    /// Whether BPF steering lets a connection to any port reach the grader.
     pub fn steers(&self) -> bool {
         self.steering.is_some()
     }

@@ -20,7 +20,7 @@
 //!
 //! Every step is checked when the suite is loaded ([`Step`] is read through [`StepFields`], so a step
 //! that does two things, or none, or holds a bad escape or regex, is an error naming the step), and every
-//! step that waits has a deadline. Playing a script is [`play`].
+//! step that waits has a deadline. Playing a script is `play` (run by the `script` check kind).
 
 mod play;
 
@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use play::play;
+pub(crate) use play::play;
 
 /// The longest `pause_ms` and `expect_silence_ms` a step may ask for: a script waits on answers, and a
 /// pause is only pacing.
@@ -107,7 +107,7 @@ pub enum CloseHow {
 
 /// What one step does.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub(crate) enum Action {
     Connect(String),
     Send(Vec<u8>),
     Expect(Vec<u8>),
@@ -123,9 +123,11 @@ pub enum Action {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(try_from = "StepFields", into = "StepFields")]
 pub struct Step {
-    pub action: Action,
-    pub client: Option<String>,
-    pub deadline: Option<Duration>,
+    pub(crate) action: Action,
+    /// The client it acts on, by the name given to `connect`; `None`: the last one connected.
+    pub(crate) client: Option<String>,
+    /// Its own deadline (before `--timeout-scale`); `None`: the check's.
+    pub(crate) deadline: Option<Duration>,
     /// As written, for the schema, `Serialize` and messages.
     fields: StepFields,
 }
@@ -406,7 +408,7 @@ pub fn validate(steps: &[Step]) -> Result<(), String> {
 }
 
 /// A step's action in a few words, for messages: `send "2 + 3\n"`, `expect a line matching /^5$/`.
-pub struct Describe<'a>(pub &'a Action);
+pub(crate) struct Describe<'a>(pub(crate) &'a Action);
 
 impl fmt::Display for Describe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

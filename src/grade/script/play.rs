@@ -27,7 +27,7 @@ struct Client {
 
 /// Plays `steps` (checked by [`super::validate`] when the suite was loaded) against a fresh copy of the
 /// program.
-pub fn play(ctx: &mut Ctx, steps: &[Step]) -> CheckResult {
+pub(crate) fn play(ctx: &mut Ctx, steps: &[Step]) -> CheckResult {
     let addr = ctx.launch_server(Proto::Tcp)?;
     // Open clients in the order they connected: a step without `client` acts on the last one.
     let mut clients: Vec<Client> = Vec::new();
