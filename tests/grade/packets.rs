@@ -102,9 +102,7 @@ fn a_server_that_resets_its_connection_shows_the_rst() {
     let reset_seen = wire
         .iter()
         // A write after the RST fails with EPIPE, the read before it with ECONNRESET.
-        .position(|l| {
-            l.contains("client 1") && (l.contains("reset") || l.contains("Broken pipe"))
-        })
+        .position(|l| l.contains("client 1") && (l.contains("reset") || l.contains("Broken pipe")))
         .unwrap_or_else(|| panic!("the client's error:\n{}", human.stdout));
     assert!(
         rst < reset_seen,
