@@ -206,7 +206,7 @@ pub(super) fn serve_http(args: &ServeHttpArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// An access log line per response (`127.0.0.1:40022 "GET /cat.png" 200 5120 bytes`); failures always.
+/// An access log line per response (`CLIENT_ADDR "GET /cat.png" 200 5120 bytes`); failures always.
 fn log_http_event(event: &HttpEvent, quiet: bool) {
     match event {
         HttpEvent::Served(s) if !quiet => eprintln!(

@@ -291,11 +291,16 @@ fn ended(end: ReadEnd, arrived: usize) -> ResponseError {
 /// Fetches `path` from `addr` with one `GET` (`Connection: close`), within `deadline`: the simplest
 /// client, for a test of your own server.
 ///
-/// ```no_run
-/// # use sockspec::peers::http::client;
-/// # use sockspec::wire::Deadline;
-/// let response = client::get("127.0.0.1:8000".parse()?, "/", Deadline::after(std::time::Duration::from_secs(5)))?;
-/// assert_eq!(response.status, 200);
+/// ```
+/// use std::time::Duration;
+/// use sockspec::peers::http::{client, HttpConfig, HttpServer};
+/// use sockspec::wire::Deadline;
+///
+/// let www = tempfile::tempdir()?;
+/// std::fs::write(www.path().join("index.html"), "hi")?;
+/// let server = HttpServer::bind("127.0.0.1:0".parse()?, HttpConfig::new(www.path()))?.spawn()?;
+/// let response = client::get(server.local_addr(), "/", Deadline::after(Duration::from_secs(10)))?;
+/// assert_eq!((response.status, response.body.as_slice()), (200, &b"hi"[..]));
 /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 pub fn get(
