@@ -174,7 +174,7 @@ impl SegmentLog {
         ((s.src, s.dst), 0)
     }
 
-    /// `program 127.0.0.1:8888` or `grader 127.0.0.1:40112`, for end `end` of a connection.
+    /// `program 127.0.0.1:8888` or `grader 127.0.0.1:40112`, for end `end` of a connection. // fixed-port-ok: text, never bound
     fn name(&self, c: &Connection, end: usize) -> String {
         let program_end = match self.program {
             ProgramEnd::Client => 0,
@@ -361,7 +361,7 @@ mod tests {
     use crate::packets::{Flags, TcpOptions};
     use std::time::SystemTime;
 
-    const GRADER: &str = "127.0.0.1:40112";
+    const GRADER: &str = "127.0.0.1:40112"; // fixed-port-ok: text, never bound
     const PROGRAM: &str = "127.0.0.1:8888"; // fixed-port-ok: never bound, only written
 
     fn segment(from_grader: bool, flags: &str, seq: u32, ack: u32, len: usize) -> Segment {
@@ -426,8 +426,8 @@ mod tests {
                 segment(false, "RST-ACK", s + 5, c + 13, 0),
             ],
         );
-        let g = "grader 127.0.0.1:40112";
-        let p = "program 127.0.0.1:8888";
+        let g = "grader 127.0.0.1:40112"; // fixed-port-ok: text, never bound
+        let p = "program 127.0.0.1:8888"; // fixed-port-ok: text, never bound
         assert_eq!(got[0], format!("{g} → {p}: SYN, seq 0 (ISN 1000)"));
         assert_eq!(
             got[1],
@@ -464,8 +464,8 @@ mod tests {
                 segment(true, "FIN-ACK", c + 3001, s + 1, 0),
             ],
         );
-        let g = "grader 127.0.0.1:40112";
-        let p = "program 127.0.0.1:8888";
+        let g = "grader 127.0.0.1:40112"; // fixed-port-ok: text, never bound
+        let p = "program 127.0.0.1:8888"; // fixed-port-ok: text, never bound
         assert_eq!(
             got[2],
             format!("{g} → {p}: data, seq 1:2001 (2000 bytes in 2 segments)")
@@ -501,8 +501,8 @@ mod tests {
             ],
         );
         // The program is the client here: its address is the one that sent the SYN.
-        let g = "grader 127.0.0.1:40112";
-        let p = "program 127.0.0.1:8888";
+        let g = "grader 127.0.0.1:40112"; // fixed-port-ok: text, never bound
+        let p = "program 127.0.0.1:8888"; // fixed-port-ok: text, never bound
         assert_eq!(
             got[2],
             format!("{p} → {g}: FIN with 3 bytes, seq 1:4, ack 1: it closes its side")

@@ -273,7 +273,7 @@ fn lifecycle_order(state: &str) -> usize {
         .unwrap_or(ORDER.len())
 }
 
-/// One change as a line (without its time): `new      TCP  127.0.0.1:40713  0.0.0.0:*  LISTEN  pid 8123`.
+/// One change as a line (without its time): `new      TCP  LOCAL_ADDR  0.0.0.0:*  LISTEN  pid 8123`.
 pub fn change_line(change: &Change) -> String {
     match change {
         Change::ProcessStarted { process } => format!(
@@ -394,15 +394,15 @@ mod tests {
             sockets: vec![
                 row(
                     Proto::Tcp,
-                    "127.0.0.1:40713",
+                    "127.0.0.1:40713", // fixed-port-ok: text parsed, never bound
                     "0.0.0.0:0",
                     State::Listen,
                     &[8123],
                 ),
                 row(
                     Proto::Tcp,
-                    "127.0.0.1:40713",
-                    "127.0.0.1:51230",
+                    "127.0.0.1:40713", // fixed-port-ok: text parsed, never bound
+                    "127.0.0.1:51230", // fixed-port-ok: text parsed, never bound
                     State::Other(6),
                     &[],
                 ),
@@ -417,7 +417,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "TCP    127.0.0.1:40713  0.0.0.0:*        LISTEN     8123  python3 server.py 0"
+                "TCP    127.0.0.1:40713  0.0.0.0:*        LISTEN     8123  python3 server.py 0" // fixed-port-ok: text parsed, never bound
             ),
             "{text}"
         );
@@ -443,8 +443,8 @@ mod tests {
         let change = Change::Changed {
             socket: row(
                 Proto::Tcp,
-                "127.0.0.1:4000",
-                "127.0.0.1:5000",
+                "127.0.0.1:4000", // fixed-port-ok: text parsed, never bound
+                "127.0.0.1:5000", // fixed-port-ok: text parsed, never bound
                 State::Other(6),
                 &[],
             ), // fixed-port-ok
@@ -452,7 +452,7 @@ mod tests {
             from_pids: vec![8123],
         };
         let line = change_line(&change);
-        assert!(line.starts_with("changed  TCP   127.0.0.1:4000"), "{line}");
+        assert!(line.starts_with("changed  TCP   127.0.0.1:4000"), "{line}"); // fixed-port-ok: text, never bound
         assert!(line.contains("ESTABLISHED -> TIME_WAIT"), "{line}");
         assert!(
             line.ends_with("pid 8123 closed it; the kernel keeps it"),

@@ -265,7 +265,7 @@ mod tests {
             out
         });
         let s = Segment::parse(&f).expect("a TCP segment");
-        assert_eq!(s.src, "127.0.0.1:41000".parse().unwrap());
+        assert_eq!(s.src, "127.0.0.1:41000".parse().unwrap()); // fixed-port-ok: a parsed header, never bound
         assert_eq!(s.dst.port(), 8888);
         assert_eq!((s.seq, s.len, s.seq_len()), (37467754, 0, 1));
         assert_eq!(s.flags.to_string(), "SYN");

@@ -163,7 +163,7 @@ fn with_server_closes_first_the_server_ends_in_time_wait() {
     );
     let report = json(&run);
     assert_connection(&report, "server", "你好");
-    assert_eq!(report["server"], "127.0.0.1:9999");
+    assert_eq!(report["server"], "127.0.0.1:9999"); // fixed-port-ok: text, never bound
 }
 
 /// The number after `key` in `line`.

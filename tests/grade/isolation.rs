@@ -99,7 +99,7 @@ fn two_grades_at_once_of_a_hard_coded_port_server_both_pass() {
         for (action, used) in used_addresses(&report) {
             assert_eq!(
                 (action.as_str(), used.as_str()),
-                ("listened", "127.0.0.1:8888")
+                ("listened", "127.0.0.1:8888") // fixed-port-ok: text, never bound
             );
         }
     }
@@ -109,7 +109,7 @@ fn two_grades_at_once_of_a_hard_coded_port_server_both_pass() {
 fn clients_that_hard_code_their_server_are_graded_and_the_report_names_the_address() {
     // One check each is enough here: the fixture tests grade these programs with the whole suite.
     for (program, dialled) in [
-        ("isolation/client_fixed_8888.py", "127.0.0.1:8888"),
+        ("isolation/client_fixed_8888.py", "127.0.0.1:8888"), // fixed-port-ok: text, never bound
         ("isolation/client_lesson_host.py", "192.168.1.100:54321"),
     ] {
         let Some(graded) = grade_isolated(

@@ -15,7 +15,7 @@
 //!   `0.0.0.0:PORT` takes it.
 //! - Where BPF is allowed (root), a `sk_lookup` program (`steer.rs`) that hands every new connection or
 //!   datagram, to any address and any port, to the grader socket registered for a client or sender
-//!   launch: a hard-coded `127.0.0.1:8888` reaches the grader too.
+//!   launch: a hard-coded `127.0.0.1:8888` reaches the grader too. // fixed-port-ok: text, never bound
 //!
 //! # How the grader gets in
 //! A namespace belongs to threads, not processes. [`NetNs::create`] runs on a short-lived thread that

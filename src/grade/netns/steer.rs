@@ -1,6 +1,6 @@
 //! Steering every connection and datagram in a namespace to the grader: a BPF `sk_lookup` program.
 //!
-//! A client that hard-codes `127.0.0.1:8888` connects to port 8888 whatever `{port}` says. The AnyIP
+//! A client that hard-codes `127.0.0.1:8888` connects to port 8888 whatever `{port}` says. The AnyIP // fixed-port-ok: text, never bound
 //! route (see `rtnetlink.rs`) already brings any IPv4 *address* to `lo`; the *port* needs the
 //! socket lookup itself to be changed. `BPF_PROG_TYPE_SK_LOOKUP` (Linux 5.9) is the kernel's hook for
 //! that: attached to a network namespace, it runs when the kernel looks for the listening TCP socket or
