@@ -367,9 +367,10 @@ pub fn details_in(check: &CheckReport, shown: Shown, lang: Lang) -> String {
                         s.runs
                     ),
                     None => format!(
-                        "(the input above is the smallest failing one, found in {} shrinking runs; the \
-                         replay finds it again)",
-                        s.runs
+                        "(the input above is the smallest failing one, found in {} shrinking run{}; \
+                         the replay finds it again)",
+                        s.runs,
+                        if s.runs == 1 { "" } else { "s" }
                     ),
                 },
                 (None, _) => "(the replay finds the same input again)".to_string(),

@@ -216,10 +216,10 @@ impl Conn {
                         "{name}: {noun} stopped short: nothing more {within}"
                     )),
                 };
-                let failure = if end == ReadEnd::Eof {
-                    failure.after_close()
-                } else {
-                    failure
+                let failure = match (end, settled) {
+                    (ReadEnd::Eof, _) => failure.after_close(),
+                    (_, Some(Stopped::Waiting)) => failure.while_waiting(),
+                    _ => failure,
                 };
                 Err(failure.with_expected(wanted).with_actual(actual))
             }
