@@ -110,8 +110,8 @@ pub(crate) struct Leftovers {
 /// traceback took more than 300 ms more to exit at load 30), short enough not to slow a grade (only a
 /// program that closed and lives on waits it out).
 pub(crate) const REAP_SETTLE: Duration = Duration::from_millis(1000);
-/// How often a program that may be ending is looked at, to see it back in `accept()` instead.
-const ACCEPT_LOOK: Duration = Duration::from_millis(25);
+/// How often a program that may be ending is looked at, to see it waiting instead.
+const ALIVE_LOOK: Duration = Duration::from_millis(25);
 
 pub(crate) struct Ctx<'a> {
     pub suite: &'a Suite,
@@ -361,19 +361,23 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Waits up to [`REAP_SETTLE`] for the program to exit, unless it is seen back in `accept()` first
-    /// (every thread of it waiting for a connection): a program that went back to listening is not
-    /// ending, and a server that closes each connection would otherwise wait out the whole settle
-    /// time at every failure.
-    fn reaped_unless_accepting(&mut self) -> Option<ExitStatus> {
+    /// Waits up to [`REAP_SETTLE`] for the program to exit, unless it is plainly alive first: back in
+    /// `accept()` (every thread of it waiting for a connection), or every thread of it waiting in two
+    /// looks in a row. A program on its way out runs (its exception printed, its files closed) until
+    /// it is reaped; one that waits is not ending, and a server that closes each connection, or a
+    /// client that connects again, would otherwise wait out the whole settle time at every failure.
+    fn reaped_unless_waiting(&mut self) -> Option<ExitStatus> {
         let deadline = Deadline::after(REAP_SETTLE);
+        let mut idle_looks = 0;
         loop {
             let program = &mut self.current.as_mut()?.program;
-            let look = deadline.remaining().unwrap_or_default().min(ACCEPT_LOOK);
+            let look = deadline.remaining().unwrap_or_default().min(ALIVE_LOOK);
             if let Some(status) = program.wait_exit(Deadline::after(look)) {
                 return Some(status);
             }
-            if deadline.passed() || self.accepting() {
+            let activity = self.activity();
+            idle_looks = if activity.idle() { idle_looks + 1 } else { 0 };
+            if deadline.passed() || activity.all_accepting() || idle_looks >= 2 {
                 return None;
             }
         }
@@ -407,7 +411,7 @@ impl<'a> Ctx<'a> {
         let status = if answered || failure.about().waiting {
             program.try_status()
         } else {
-            self.reaped_unless_accepting()
+            self.reaped_unless_waiting()
         };
         match status {
             Some(status) if !status.success() => {
