@@ -30,7 +30,7 @@ pub fn fresh_token() -> String {
 }
 
 /// A class in a temporary directory: `class/` (the students and the manifest), `tmp/` (the grader's
-/// TMPDIR, to see it left nothing), and room for output directories.
+/// TMPDIR, one folder in it per run, to see it left nothing), and room for output directories.
 pub struct TestClass {
     pub root: tempfile::TempDir,
 }
@@ -74,11 +74,14 @@ impl TestClass {
     #[track_caller]
     pub fn sockspec(&self, args: &[&str]) -> Run {
         let token = fresh_token();
+        // A TMPDIR of its own: runs of one class may go side by side, each must leave its own empty.
+        let tmp = self.path("tmp").join(&token);
+        fs::create_dir_all(&tmp).unwrap();
         let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_sockspec"))
             .args(args)
             .current_dir(self.root.path())
             .env(TOKEN_VAR, &token)
-            .env("TMPDIR", self.path("tmp"))
+            .env("TMPDIR", &tmp)
             .env("NO_COLOR", "1")
             .timeout(LIMIT)
             .output()
@@ -90,6 +93,8 @@ impl TestClass {
             command: format!("sockspec {}", args.join(" ")),
         };
         self.assert_nothing_left(&token, &run);
+        // Empty (just asserted): other runs on this class see the class's TMPDIR as they left it.
+        let _ = fs::remove_dir(&tmp);
         run
     }
 
@@ -97,7 +102,10 @@ impl TestClass {
     pub fn assert_nothing_left(&self, token: &str, run: &Run) {
         let left = processes_with(&format!("{TOKEN_VAR}={token}"));
         assert!(left.is_empty(), "processes left behind: {left:?}\n{run}");
-        let tmp = names_in(&self.path("tmp"));
+        // The run's own TMPDIR when it had one (see `sockspec`), else the class's.
+        let own = self.path("tmp").join(token);
+        let dir = if own.is_dir() { own } else { self.path("tmp") };
+        let tmp = names_in(&dir);
         assert!(tmp.is_empty(), "temporary files left: {tmp:?}\n{run}");
     }
 }
