@@ -18,3 +18,80 @@ not-run-interrupted = the grade was interrupted ({ $signal }) before this check 
 never-listened = the program did not start listening within { $secs } s (the start deadline)
 ended-before-listening = the program ended ({ $status }) before it listened (deadline { $deadline } s)
 exited-before-listening = the program exited ({ $status }) before it listened
+
+# Words the messages below take as arguments.
+party-client = client { $n }
+party-program = program
+within-secs = within { $secs } s
+within-budget = before the check's time budget ran out
+doing-sending = sending
+doing-receiving = receiving
+doing-waiting-message = waiting for a message
+doing-waiting-reply = waiting for a reply
+doing-waiting-the-reply = waiting for the reply
+doing-waiting-line = waiting for the line typed
+after-empty-line = an empty line
+after-stdin-ended = stdin ended (EOF)
+after-sending-file = sending the file
+after-sender-closed = the sender closed the connection
+after-client-closed = the client closed the connection
+what-server-reply = the server's reply
+what-server-line = the server's line
+what-client-line = the client's line
+awaited-reply = the reply
+awaited-typed-line = the line typed
+
+# A connection: $client is party-client (or a name from a suite's script), $within a within-*.
+connect-not-accepted = { $client }: the connection to { $addr } was not accepted within { $secs } s
+connect-refused = { $client }: the connection to { $addr } was refused: the program no longer listened
+connect-failed = { $client }: could not connect to { $addr }: { $error }
+stopped-reading = { $client }: the program stopped reading: it took { $sent } of the { $total } bytes sent, and no more { $within } (a program that neither reads nor closes blocks its peer)
+refused-after-close = { $client }: the program had closed the connection after its last reply, so what was sent next was refused ({ $error }): it serves one message per connection
+closed-while-sending = { $client }: the program closed the connection while the grader was still sending ({ $error })
+connection-broke = { $client }: the connection broke while { $doing }: { $error }
+read-and-waited-no-answer = { $client }: the program read the message and went back to waiting without answering
+nothing-arrived = { $client }: nothing arrived { $within }
+sent-too-much = { $client }: the program sent more than { $limit } bytes without closing
+sent-then-waited-open = { $client }: the program sent { $count } bytes, then waited without closing the connection: the receiver reads until EOF, so for it the file never ends (close the socket once everything is sent)
+did-not-close = { $client }: the program did not close the connection { $within } ({ $count } bytes arrived)
+
+# A reply judged: $what is awaited-*; $before and $where are empty or the messages after these.
+reply-followed-by = { $client }: { $what } came, followed by { $extra }: a message ends where its text ends
+extra-nul-bytes = { $count } NUL bytes (\0)
+extra-bytes = { $count } more bytes
+reply-differs = { $client }: the reply differs{ $before }{ $where }
+typed-line-differs = { $client }: what the program sent differs from the line typed{ $before }{ $where }
+nul-bytes-before = : { $count } NUL bytes (\0) came before it
+other-bytes-before = : { $count } other bytes came before it
+differs-from-byte = {" "}from byte { $at } on: expected …{ $expected }…, got …{ $actual }…
+traceback-before-reply = { $client }: the program stopped without replying to this client: a traceback appeared on its stderr (a thread died), and nothing of it runs
+traceback-mid-reply = { $client }: the program stopped in the middle of its reply to this client: a traceback appeared on its stderr (a thread died), and nothing of it runs
+read-and-waited-no-reply = { $client }: the program read the message and went back to waiting without replying
+stopped-short-waiting = { $client }: { $what } stopped short, and the program went back to waiting
+closed-after-replies = { $client }: the program closed the connection after its reply to message { $n }, without answering message { $next }
+closed-after-one-reply = { $client }: the program closed the connection after its reply to message { $n }, without answering message { $next }: it serves one message per connection
+closed-without-reply = { $client }: the program closed the connection without replying
+closed-without-typed-line = { $client }: the program closed the connection without sending the line typed
+closed-mid-reply = { $client }: the program closed the connection in the middle of { $what }
+no-reply = { $client }: no reply { $within }
+typed-line-not-sent = { $client }: the program did not send the line typed { $within }
+stopped-short-silent = { $client }: { $what } stopped short: nothing more { $within }
+
+# The program's exit: $after is after-* (what should have made it exit), $status an exit status.
+exited-with-after = the program exited with { $status } after { $after }
+did-not-exit-within = the program did not exit { $within } after { $after }
+did-not-exit-accepting = the program did not exit after { $after }: it went back to accept(), waiting for the next client
+did-not-exit-waiting = the program did not exit after { $after }: it waits for something more (input, or a connection)
+crashed-then = the program crashed ({ $status }): { $why }
+limit-then = the program { $breach }; then: { $why }
+
+# What the program printed: $what is what-* (or a datagram's name).
+shows-bytes-object = it shows the bytes object { $shown }, not the text: decode() the bytes before printing
+printed-wrongly = { $what } was printed wrongly: { $why }
+printed-not-own-line = the program printed { $what }, but not as a line of its own
+printed-part = the program printed only part of { $what }: one recv() returns what has arrived so far, not a whole message; receive until its newline
+exited-without-printing = the program exited ({ $status }) without printing { $what }
+printed-something-else = the program printed something else and went back to waiting: { $what } was not printed
+printed-own-line-instead = the program printed something else (it printed the line it sent itself, not the one it received) and went back to waiting: { $what } was not printed
+did-not-print = the program did not print { $what } { $within }
+printed-nothing = the program printed nothing { $within }: { $what } never showed (if it prints without a newline, as print(..., end='') or printf without \n do, the text waits in its output buffer: at a terminal only a newline sends it)
