@@ -95,3 +95,56 @@ printed-something-else = the program printed something else and went back to wai
 printed-own-line-instead = the program printed something else (it printed the line it sent itself, not the one it received) and went back to waiting: { $what } was not printed
 did-not-print = the program did not print { $what } { $within }
 printed-nothing = the program printed nothing { $within }: { $what } never showed (if it prints without a newline, as print(..., end='') or printf without \n do, the text waits in its output buffer: at a terminal only a newline sends it)
+
+# Causes: one explanation for several checks (src/grade/cause.rs), with the fix.
+cause-nul-padding = the program sends NUL bytes (\0) after what it means to send: the whole buffer goes out, as write(fd, buf, sizeof buf) does; send only the bytes that hold the message (the count read() returned, or strlen())
+cause-no-prefix = the replies have no prefix: "{ $prefix }" was expected before each message
+cause-wrong-prefix = the replies start with "{ $got }" where "{ $prefix }" was expected{ $differs }
+char-is-not = : { $got } is not { $want }
+char-named = "{ $char }" U+{ $code } ({ $name }, { $bytes })
+char-unnamed = "{ $char }" U+{ $code } ({ $bytes })
+char-byte = byte { $hex }
+char-bytes = bytes { $hex }
+char-ascii-colon = ASCII colon
+char-full-width-colon = full-width colon
+char-space = space
+char-full-width-space = full-width space
+char-ascii-comma = ASCII comma
+char-full-width-comma = full-width comma
+cause-framing-pieces = a message that arrives in several recv() calls is answered piece by piece, a reply per recv(): collect the bytes up to the newline, then answer the whole line once
+cause-stripped = the replies lose the spaces and tabs at the ends of the message: strip() removes them; remove only the line ending (rstrip('\n')), or answer the bytes as they came
+cause-framing-together = messages that arrive together (one recv() returns several lines) are answered as one: split what recv() returns at each newline and answer each line
+cause-prints-bytes = the program prints the bytes object that recv() returns (b'...') instead of the text: decode() the bytes before printing
+cause-never-ready = the program never became ready in { $count } checks in a row ({ $how }); the checks after them that need a ready program were not run (`--only ID` runs one alone)
+
+# A Python traceback: $name the exception, $at empty or raised-at, $hint one of hint-*.
+cause-raises = the program raises { $name }{ $at }
+cause-raises-hint = the program raises { $name }{ $at }: { $hint }
+raised-at = {" "}({ $file } line { $line })
+hint-ascii-codec = decode() and encode() with UTF-8 (the default), not 'ascii': Chinese text is not ASCII
+hint-file-decode = a file is bytes, not text: write what recv() returns unchanged, in binary mode ('wb'), and never decode() it
+hint-datagram-decode = the bytes were decoded in pieces, or a datagram was cut by a small recvfrom() buffer inside a character: receive each datagram whole (recvfrom(65535)), then decode()
+hint-cut-character = a character was cut between two recv() calls (a Chinese character is 3 bytes in UTF-8) and each part was decoded on its own: collect the bytes up to the newline, then decode() the whole line
+hint-not-utf8 = bytes were decoded that are not a whole UTF-8 text (the middle of a character cut by a recv(), or not UTF-8 at all): collect the bytes up to the newline, then decode() the whole line with UTF-8
+hint-eof-error = input() raises EOFError at end of input (Ctrl+D): catch it (except EOFError) and close the connection
+hint-connection-reset = recv() raises ConnectionResetError when the peer resets the connection: catch it, close that connection and go on
+hint-broken-pipe = sending to a peer that has left raises BrokenPipeError: leave the loop when recv() returns b''
+hint-encode-ascii = encode() with UTF-8 (the default, encode()), not 'ascii': Chinese text is not ASCII
+
+# Why the shrinking of a failing input stopped early ($count: runs, or seconds).
+shrink-timeout = a timeout: each try would wait out the deadline again
+shrink-waited = the failure shows only once a deadline has passed, and each try would wait it out again
+shrink-budget-spent = the check's time budget ran out (a time: on a faster machine shrinking may go further)
+shrink-check-runs-used = the check's { $count } shrinking runs were used up
+shrink-grade-runs-used = the grade's shrinking budget of { $count } runs was used up
+shrink-grade-time-used = the grade's shrinking time budget of { $count } s was used up (a time: on another machine shrinking may go further)
+
+# A program that never became ready: how, in the same words for the same behaviour ($how below).
+how-exited-before-listening = exited ({ $status }) before it listened
+how-not-listening-within = did not start listening within { $secs } s
+how-ended-before-listening = ended ({ $status }) before it listened
+how-exited-without-connecting = exited ({ $status }) without connecting
+how-not-connected-within = did not connect within { $secs } s
+not-run-never-ready = not run: the program never became ready in the checks before it ({ $how })
+exited-without-connecting = the program exited ({ $status }) without connecting
+did-not-connect = the program did not connect within { $secs } s (the start deadline)

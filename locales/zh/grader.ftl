@@ -86,3 +86,52 @@ printed-something-else = 程序打印了别的内容，然后回去等待了：�
 printed-own-line-instead = 程序打印了别的内容（它打印的是自己发出去的那一行，而不是收到的那一行），然后回去等待了：没有打印{ $what }
 did-not-print = 程序{ $within }没有打印{ $what }
 printed-nothing = 程序{ $within }什么也没有打印：{ $what }一直没有出现（如果程序打印时不换行，比如 print(..., end='') 或者不带 \n 的 printf，文字会留在输出缓冲区里：在终端上只有换行才会把它送出去）
+
+cause-nul-padding = 程序在要发送的内容后面还发送了 NUL 字节（\0）：整个缓冲区都发了出去，就像 write(fd, buf, sizeof buf) 那样；只应该发送装着消息的那些字节（read() 返回的字节数，或者 strlen()）
+cause-no-prefix = 回复没有前缀：每条消息前面都应该有 "{ $prefix }"
+cause-wrong-prefix = 回复以 "{ $got }" 开头，而期望的是 "{ $prefix }"{ $differs }
+char-is-not = ：{ $got } 不是 { $want }
+char-named = "{ $char }" U+{ $code }（{ $name }，{ $bytes }）
+char-unnamed = "{ $char }" U+{ $code }（{ $bytes }）
+char-byte = 字节 { $hex }
+char-bytes = 字节 { $hex }
+char-ascii-colon = 英文半角冒号
+char-full-width-colon = 中文全角冒号
+char-space = 空格
+char-full-width-space = 全角空格
+char-ascii-comma = 英文半角逗号
+char-full-width-comma = 中文全角逗号
+cause-framing-pieces = 一条分几次 recv() 才收完的消息被一段一段地回复了，每次 recv() 回复一次：应该先把字节收集到换行符为止，再对整行回复一次
+cause-stripped = 回复丢掉了消息两端的空格和制表符：是 strip() 把它们去掉的；只去掉行尾的换行符（rstrip('\n')），或者收到什么字节就原样回复什么
+cause-framing-together = 一起到达的几条消息（一次 recv() 返回了好几行）被当成一条来回复了：应该把 recv() 返回的内容按换行符分开，每一行分别回复
+cause-prints-bytes = 程序打印的是 recv() 返回的 bytes 对象（b'...'），而不是文字：打印之前先用 decode() 把字节解码
+cause-never-ready = 程序在连续 { $count } 项检查里都没有准备好（{ $how }）；后面需要程序先准备好的检查都没有运行（用 `--only ID` 可以单独运行其中一项）
+
+cause-raises = 程序抛出了 { $name }{ $at }
+cause-raises-hint = 程序抛出了 { $name }{ $at }：{ $hint }
+raised-at = （{ $file } 第 { $line } 行）
+hint-ascii-codec = decode() 和 encode() 要用 UTF-8（默认就是），不要用 'ascii'：中文不是 ASCII 文字
+hint-file-decode = 文件是字节，不是文字：把 recv() 返回的内容原样写入，用二进制模式（'wb'）打开文件，不要对它 decode()
+hint-datagram-decode = 字节被分成几段分别解码了，或者 recvfrom() 的缓冲区太小，把数据报从一个字符中间截断了：每个数据报要完整地接收（recvfrom(65535)），然后再 decode()
+hint-cut-character = 一个字符被两次 recv() 切开了（一个汉字在 UTF-8 里占 3 个字节），两半又各自解码：应该先把字节收集到换行符为止，再对整行 decode()
+hint-not-utf8 = 被解码的字节不是完整的 UTF-8 文字（可能是 recv() 从一个字符中间切开了，也可能根本不是 UTF-8）：应该先把字节收集到换行符为止，再用 UTF-8 对整行 decode()
+hint-eof-error = 输入结束（Ctrl+D）时 input() 会抛出 EOFError：要捕获它（except EOFError），然后关闭连接
+hint-connection-reset = 对方重置连接时 recv() 会抛出 ConnectionResetError：要捕获它，关闭这个连接，然后继续运行
+hint-broken-pipe = 向已经离开的对方发送数据会抛出 BrokenPipeError：recv() 返回 b'' 时就应该退出循环
+hint-encode-ascii = encode() 要用 UTF-8（默认就是，直接写 encode()），不要用 'ascii'：中文不是 ASCII 文字
+
+shrink-timeout = 这是超时：每试一次都要再等到期限过去
+shrink-waited = 这个失败要等期限过去才看得出来，每试一次都要再等一遍
+shrink-budget-spent = 这项检查的时间预算用完了（这是时间上的限制：在更快的机器上可能缩小得更多）
+shrink-check-runs-used = 这项检查的 { $count } 次缩小运行已经用完
+shrink-grade-runs-used = 整次评分的缩小预算（{ $count } 次运行）已经用完
+shrink-grade-time-used = 整次评分的缩小时间预算（{ $count } 秒）已经用完（这是时间上的限制：在别的机器上可能缩小得更多）
+
+how-exited-before-listening = 还没开始监听就退出了（{ $status }）
+how-not-listening-within = 在 { $secs } 秒内没有开始监听
+how-ended-before-listening = 还没开始监听就结束了（{ $status }）
+how-exited-without-connecting = 还没连接就退出了（{ $status }）
+how-not-connected-within = 在 { $secs } 秒内没有连接
+not-run-never-ready = 没有运行：在前面的检查里，程序一直没有准备好（{ $how }）
+exited-without-connecting = 程序还没连接就退出了（{ $status }）
+did-not-connect = 程序在 { $secs } 秒内没有连接（启动期限）

@@ -324,8 +324,13 @@ fn assemble(
     for report in &mut reports {
         report.localized = Some(localize::check_texts(&config.suite, report, config.lang));
     }
-    let localized =
-        localize::report_texts(&config.suite, &notes, cannot_launch.as_ref(), config.lang);
+    let localized = localize::report_texts(
+        &config.suite,
+        &notes,
+        cannot_launch.as_ref(),
+        &causes,
+        config.lang,
+    );
     let summary = summarize(&reports);
     GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -5,9 +5,12 @@ use super::cause;
 use super::not_run::not_run;
 use super::suite::{self, Program, Suite};
 use super::verdict::{CheckReport, Outcome};
+use super::words::phrase;
 use super::GradeConfig;
+use crate::i18n::{key, Message};
 
-/// The start of the message of a check not run because the program never became ready.
+/// The start of the message of a check not run because the program never became ready (the English
+/// text of `not-run-never-ready`).
 const NEVER_READY: &str = "not run: the program never became ready";
 
 /// How the program failed to become ready, check after check.
@@ -83,7 +86,7 @@ pub(super) fn not_run_never_ready(
     let mut report = not_run(
         config,
         check,
-        super::verbatim(&format!("{NEVER_READY} in the checks before it ({how})")),
+        Message::new(key::NOT_RUN_NEVER_READY).arg("how", phrase(how)),
     );
     // Alone, the check may well find a program that starts: it can be replayed.
     report.replay = Some(config.replay(Some(&check.id)));

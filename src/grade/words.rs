@@ -34,7 +34,9 @@ pub fn within(wait: Duration, budget_out: bool) -> Message {
 }
 
 /// The phrases the grader passes around as English text (what a program was doing, what should have
-/// made it exit) that have a message of their own: [`phrase`] finds them by their English words.
+/// made it exit, why shrinking stopped) that have a message of their own: [`phrase`] finds them by
+/// their English words. One may take an argument ([`PHRASE_ARGS`]), found in the words where the
+/// message has it.
 const PHRASES: &[&str] = &[
     key::DOING_SENDING,
     key::DOING_RECEIVING,
@@ -50,15 +52,43 @@ const PHRASES: &[&str] = &[
     key::WHAT_SERVER_REPLY,
     key::WHAT_SERVER_LINE,
     key::WHAT_CLIENT_LINE,
+    key::SHRINK_TIMEOUT,
+    key::SHRINK_WAITED,
+    key::SHRINK_BUDGET_SPENT,
+    key::SHRINK_CHECK_RUNS_USED,
+    key::SHRINK_GRADE_RUNS_USED,
+    key::SHRINK_GRADE_TIME_USED,
+    key::HOW_EXITED_BEFORE_LISTENING,
+    key::HOW_NOT_LISTENING_WITHIN,
+    key::HOW_ENDED_BEFORE_LISTENING,
+    key::HOW_EXITED_WITHOUT_CONNECTING,
+    key::HOW_NOT_CONNECTED_WITHIN,
 ];
+
+/// The names a phrase's one argument may have.
+const PHRASE_ARGS: &[&str] = &["count", "status", "secs"];
 
 /// A phrase of the grader's (`sending`, `stdin ended (EOF)`) in the report's language when it has a
 /// message ([`PHRASES`]), else as it is.
 pub fn phrase(words: &str) -> Arg {
+    // The message rendered with a mark for its argument shows the words around the argument.
+    const HOLE: &str = "\u{1}";
+    let with = |id: &str, value: &str| {
+        PHRASE_ARGS
+            .iter()
+            .fold(Message::new(id), |m, name| m.arg(name, value))
+    };
     PHRASES
         .iter()
-        .map(|id| Message::new(id))
-        .find(|m| m.english() == words)
+        .filter_map(|id| {
+            let template = with(id, HOLE).english();
+            let value = match template.split_once(HOLE) {
+                None => "",
+                Some((before, after)) => words.strip_prefix(before)?.strip_suffix(after)?,
+            };
+            Some(with(id, value)).filter(|m| m.english() == words)
+        })
+        .next()
         .map_or_else(|| words.into(), Arg::from)
 }
 
@@ -92,9 +122,19 @@ mod tests {
         );
         assert_eq!(said(phrase("something else"), Lang::Zh), "something else");
         for id in PHRASES {
-            let english = Message::new(id).english();
-            assert_eq!(phrase(&english), Arg::from(Message::new(id)), "{id}");
+            let message = PHRASE_ARGS
+                .iter()
+                .fold(Message::new(id), |m, name| m.arg(name, "16"));
+            let found = said(phrase(&message.english()), Lang::Zh);
+            assert_eq!(found, message.render(Lang::Zh), "{id}");
         }
+        let how = phrase("exited (exit status 1) before it listened");
+        assert_eq!(said(how, Lang::Zh), "还没开始监听就退出了（exit status 1）");
+        let runs = phrase("the grade's shrinking budget of 200 runs was used up");
+        assert_eq!(
+            said(runs, Lang::Zh),
+            "整次评分的缩小预算（200 次运行）已经用完"
+        );
     }
 
     #[test]
