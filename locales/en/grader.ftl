@@ -148,3 +148,54 @@ how-not-connected-within = did not connect within { $secs } s
 not-run-never-ready = not run: the program never became ready in the checks before it ({ $how })
 exited-without-connecting = the program exited ({ $status }) without connecting
 did-not-connect = the program did not connect within { $secs } s (the start deadline)
+
+# Several clients, and a client that leaves ($left is left-*).
+answered-together = { $client }: message { $next } got no reply of its own: the reply to message { $n } went on with its text (one recv() returned both, answered as one)
+left-reset = reset the connection
+left-closed = closed the connection
+exited-after-client-left = the program exited with { $status } after the client { $left }
+spins-after-client-left = after the client { $left }, the program kept running without a pause ({ $busy }% of the time, { $before }% before): a loop on recv() returning b'' that never ends
+exited-before-client-left = the program started had exited ({ $status }) before the client left, and after the client { $left } nothing of it was left listening: there is no evidence it survived the close
+neither-exited-nor-listening = after the client { $left }, the program neither exited nor went on listening within { $secs } s
+second-closed-unanswered = after client 1 { $left }, client 2 was accepted but the program closed it without answering
+second-not-served = after client 1 { $left }, the program stayed but did not serve client 2: { $why }
+single-client-exited = client { $i } was not served: the program exited ({ $status }) after client { $prev }; it serves a single client
+only-in-turn = client 2 got no reply within { $secs } s while client 1 stayed connected and idle; the reply came only after client 1 closed: the server serves one client at a time
+only-in-turn-wrong = client 2 got no reply within { $secs } s while client 1 stayed connected and idle; the reply came only after client 1 closed (and it was wrong): the server serves one client at a time
+single-client-idle = client 2 got no reply within { $secs } s while client 1 stayed connected and idle; when client 1 closed, the program exited ({ $status }): it serves a single client
+not-at-once = client { $i } got no reply within { $secs } s while { $others } other client(s) stayed connected: the server does not serve its clients at once
+first-turn-failed = the first turn failed, so the close could not be tested: { $why }
+fine-at-basic-chat = { $why } (fine at the basic level, client-close; the lesson's chat ends when its client leaves: leave the loop, close and exit)
+
+# A client program: the end of its input ($after is after-*).
+reconnected = { $client }: the program closed its connection and connected again instead of sending the line on it; keep one connection for the whole conversation
+line-before-end-not-handled = a line before the end of input was not handled, so the end could not be tested: { $why }
+open-after-empty-line = after { $after }, the program did not close the connection: it waits for more input (leave the loop when input() returns an empty line, then close the socket)
+open-after-eof = after { $after }, the program did not close the connection: it waits for more input (leave the loop at end of input (input() raises EOFError), then close the socket)
+not-closed-after = the program did not close the connection { $within } after { $after }
+
+# A file transfer: $whole, $got and $verb are file-whole-*, file-got-*, file-verb-*; $m bytes sent, $n in the file or arrived.
+file-whole-written = the file
+file-whole-sent = what the program sent
+file-got-written = in the file
+file-got-sent = arrived
+file-verb-written = were written to the file
+file-verb-sent = arrived before the program closed
+file-stripped = { $whole } lost { $how } ({ $n } of { $m } bytes { $got }): strip() removes them; keep the bytes unchanged
+file-only-first = only the first { $n } of { $m } bytes { $verb }
+file-only-first-recv-1024 = only the first { $n } of { $m } bytes { $verb } ({ $k } × 1024: a fixed number of recv(1024) calls? loop until recv() returns b'')
+file-grew-nul = { $whole } grew: { $m } bytes were sent, { $n } are { $got }; the { $extra } extra are NUL bytes (\0): a whole fixed-size buffer was written, not just the bytes received
+file-grew-unsent = { $whole } grew: { $m } bytes were sent, { $n } are { $got }; the { $extra } extra are bytes that were never sent
+file-text-mode = every \n became \r\n ({ $m } bytes sent, { $n } { $got }): the file was written in text mode; use binary mode ('wb' / 'rb')
+file-replaced = bytes that are not UTF-8 text became U+FFFD (decode(errors='replace')), { $m } bytes sent, { $n } { $got }: a file is bytes: never decode() it, write what recv() returns
+file-dropped-or-changed = bytes were dropped or changed
+file-changed = bytes were changed
+file-differs = { $change }: { $whole } differs from byte { $at } on ({ $m } bytes sent, { $n } { $got }); the program changed the data on its way (decode() or encode(), text mode?): write the bytes recv() returns, unchanged, in binary mode ('wb')
+file-transfer-not-ended = the transfer did not end for the program { $within } after the sender closed: it neither exited, nor closed the connection, nor went back to accept(), nor stopped
+file-exited-not-written = the program exited ({ $status }) without writing the output file { $path }
+file-done-not-written = the program finished with the connection without writing the output file { $path }
+file-then-stopped-reading = { $why }; the program then stopped reading: { $unread } bytes it was sent wait unread, and it neither closes the connection nor exits (loop on recv() until it returns b'')
+file-still-running = { $why } (the program is still running: bytes it has not flushed to the file yet do not count; close the file, e.g. with open(...) as f, once the transfer is over)
+file-state-written = { $why }; { $n } of the { $sent } bytes are in the file
+file-state-none = { $why }; no output file was written
+file-fine-receiver = { $why } (the content checks do not ask more; the lesson's receiver exits once its file is written)

@@ -120,6 +120,16 @@ fn every_message_renders_in_both_languages_without_errors() {
             "how",
             "id",
             "runs",
+            "left",
+            "busy",
+            "i",
+            "prev",
+            "others",
+            "whole",
+            "m",
+            "k",
+            "unread",
+            "change",
         ]
         .map(|name| (name, FluentValue::from("x"))),
     );
