@@ -130,6 +130,7 @@ fn every_message_renders_in_both_languages_without_errors() {
             "k",
             "unread",
             "change",
+            "verb",
         ]
         .map(|name| (name, FluentValue::from("x"))),
     );
