@@ -199,3 +199,5 @@ file-still-running = { $why } (the program is still running: bytes it has not fl
 file-state-written = { $why }; { $n } of the { $sent } bytes are in the file
 file-state-none = { $why }; no output file was written
 file-fine-receiver = { $why } (the content checks do not ask more; the lesson's receiver exits once its file is written)
+not-run-over-limit = not run: the program went over { $limit } in the checks before it, at each launch
+cause-over-limit = the program went over { $limit } in { $count } checks in a row; the checks after them were not run (`--only ID` runs one alone)

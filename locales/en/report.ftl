@@ -79,5 +79,8 @@ label-cause = cause:
 cause-above = { $id } (above: { $count } checks)
 shrink-not-shrunk = (the input above is the one that failed; it was not shrunk: { $why })
 shrink-stopped = (the input above is the smallest failing one found before shrinking stopped after { $runs } runs: { $why }; a smaller one may fail too)
-shrink-smallest = (the input above is the smallest failing one, found in { $runs } shrinking runs; the replay finds it again)
+shrink-smallest = (the input above is the smallest failing one, found in { $runs } shrinking { $runs ->
+        [one] run
+       *[other] runs
+    }; the replay finds it again)
 shrink-replay = (the replay finds the same input again)

@@ -183,3 +183,5 @@ file-still-running = { $why }（程序还在运行：还没有写到文件里（
 file-state-written = { $why }；文件里有 { $sent } 个字节中的 { $n } 个
 file-state-none = { $why }；没有写出输出文件
 file-fine-receiver = { $why }（内容方面的检查不要求更多；课上的接收端在文件写完之后就退出）
+not-run-over-limit = 没有运行：在前面的检查里，程序每次启动都超出了 { $limit }
+cause-over-limit = 程序在连续 { $count } 项检查里都超出了 { $limit }；后面的检查都没有运行（用 `--only ID` 可以单独运行其中一项）

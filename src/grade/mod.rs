@@ -199,11 +199,9 @@ pub fn grade(config: &GradeConfig, mut on_check: impl FnMut(&CheckReport)) -> Re
     let mut readiness = Readiness::default();
     let mut reports = Vec::with_capacity(selected.len());
     for check in selected {
-        let report = match (&cannot_launch, readiness.never()) {
+        let report = match (&cannot_launch, readiness.stuck(&config.suite)) {
             (Some(why), _) => not_run(config, check, cannot_be_launched(why)),
-            (None, Some(how)) if readiness::needs_ready(&config.suite) => {
-                readiness::not_run_never_ready(config, check, how)
-            }
+            (None, Some(stuck)) => readiness::not_run_stuck(config, check, stuck),
             (None, _) => {
                 let result = run_check(config, &setup.plan, check, &budget);
                 // The interruption killed the program under test: what the check saw proves nothing.
@@ -550,6 +548,11 @@ fn run_check(
             .map_or(passed_serving, |f| f.about().serving),
         shrinking: failure.as_ref().and_then(|f| f.about().shrinking.clone()),
         not_ready: failure.as_ref().and_then(|f| f.about().not_ready.clone()),
+        over_limit: leftovers
+            .breach
+            .as_ref()
+            .filter(|b| b.certain && outcome == Outcome::Limit)
+            .map(|b| config.suite.limits.describe(b.limit)),
         diagnosis: cause,
     };
     Ok(report)

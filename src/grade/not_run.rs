@@ -84,6 +84,7 @@ pub(super) fn not_run(config: &GradeConfig, check: &suite::Check, message: Messa
         serving: None,
         shrinking: None,
         not_ready: None,
+        over_limit: None,
         diagnosis: None,
     }
 }

@@ -1,7 +1,9 @@
-//! A program that never becomes ready: when it fails to listen or to connect the same way in two checks
-//! in a row, the checks after them that need a ready program are not run, with one cause for all.
+//! A program that never becomes ready, or goes over a resource limit at every launch: when it fails to
+//! listen or to connect the same way in two checks in a row, or goes over the same limit in two checks in
+//! a row (a fork bomb, a program that allocates too much as it starts), the checks after them are not
+//! run, with one cause for all. Each further check would only wait out its deadlines to say it again.
 
-use super::cause;
+use super::cause::{self, Cause};
 use super::not_run::not_run;
 use super::suite::{self, Program, Suite};
 use super::verdict::{CheckReport, Outcome};
@@ -9,66 +11,123 @@ use super::words::phrase;
 use super::GradeConfig;
 use crate::i18n::{key, Message};
 
-/// The start of the message of a check not run because the program never became ready (the English
-/// text of `not-run-never-ready`).
-const NEVER_READY: &str = "not run: the program never became ready";
+/// Why the checks after two alike are not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Stuck {
+    /// The program failed to become ready, this way, in two checks in a row.
+    NeverReady(String),
+    /// The program went over this limit ("the process limit of 128") in two checks in a row.
+    OverLimit(String),
+}
 
-/// How the program failed to become ready, check after check.
+impl Stuck {
+    /// How the check just made was stuck, if it was.
+    fn of(report: &CheckReport) -> Option<Stuck> {
+        report
+            .not_ready
+            .clone()
+            .map(Stuck::NeverReady)
+            .or_else(|| report.over_limit.clone().map(Stuck::OverLimit))
+    }
+
+    /// True when `report` failed this way.
+    fn marks(&self, report: &CheckReport) -> bool {
+        Stuck::of(report).as_ref() == Some(self)
+    }
+
+    /// The message of a check not run for it.
+    fn not_run_message(&self) -> Message {
+        match self {
+            Stuck::NeverReady(how) => {
+                Message::new(key::NOT_RUN_NEVER_READY).arg("how", phrase(how))
+            }
+            Stuck::OverLimit(limit) => {
+                Message::new(key::NOT_RUN_OVER_LIMIT).arg("limit", limit.as_str())
+            }
+        }
+    }
+
+    /// True when `report` is a check not run for it.
+    fn not_run_for(&self, report: &CheckReport) -> bool {
+        report.outcome == Outcome::NotRun
+            && report.diagnosis.is_none()
+            && report.message == self.not_run_message().english()
+    }
+}
+
+/// How the program failed, check after check.
 #[derive(Debug, Default)]
 pub(super) struct Readiness {
-    /// How the last check that ran failed to get a ready program, if it did.
-    last: Option<String>,
-    /// Set once two checks in a row failed the same way: the checks after them will not run.
-    never: Option<String>,
+    /// How the last check that ran was stuck, if it was.
+    last: Option<Stuck>,
+    /// Set once two checks in a row were stuck the same way: the checks after them will not run.
+    never: Option<Stuck>,
 }
 
 impl Readiness {
-    /// How the program never became ready, once it failed twice the same way in a row.
-    pub(super) fn never(&self) -> Option<&str> {
-        self.never.as_deref()
+    /// Why the next check is not run, once the program was stuck twice the same way in a row and the
+    /// suite's checks need what it lacked (the UDP sender's need no ready program, only its limits).
+    pub(super) fn stuck(&self, suite: &Suite) -> Option<&Stuck> {
+        self.never
+            .as_ref()
+            .filter(|stuck| matches!(stuck, Stuck::OverLimit(_)) || needs_ready(suite))
     }
 
     /// Takes in the report of the check just made.
     pub(super) fn saw(&mut self, report: &CheckReport) {
-        match &report.not_ready {
-            Some(how) => {
-                if self.never.is_none() && self.last.as_ref() == Some(how) {
-                    self.never = Some(how.clone());
+        match Stuck::of(report) {
+            Some(stuck) => {
+                if self.never.is_none() && self.last.as_ref() == Some(&stuck) {
+                    self.never = Some(stuck.clone());
                 }
-                self.last = Some(how.clone());
+                self.last = Some(stuck);
             }
-            // A check that ran and got a ready program breaks the row; one that did not run does not.
+            // A check that ran and was not stuck breaks the row; one that did not run does not.
             None if report.outcome != Outcome::NotRun => self.last = None,
             None => {}
         }
     }
 
-    /// Gives the checks that failed to start and those not run for it one cause; a traceback that
-    /// one of them found is its detail.
+    /// Gives the checks that were stuck and those not run for it one cause; a traceback that one of
+    /// them found is its detail.
     pub(super) fn explain(&self, reports: &mut [CheckReport]) {
-        let Some(how) = &self.never else {
+        let Some(stuck) = &self.never else {
             return;
         };
-        let detail = reports
-            .iter()
-            .filter_map(|r| r.diagnosis.as_ref())
-            .find_map(|c| c.detail.clone());
-        let count = reports
-            .iter()
-            .filter(|r| r.not_ready.as_deref() == Some(how))
-            .count();
-        let mut shared = cause::never_ready(how, count);
-        shared.detail = detail;
+        let count = reports.iter().filter(|r| stuck.marks(r)).count();
+        let shared = match stuck {
+            Stuck::NeverReady(how) => {
+                let mut shared = cause::never_ready(how, count);
+                shared.detail = reports
+                    .iter()
+                    .filter_map(|r| r.diagnosis.as_ref())
+                    .find_map(|c| c.detail.clone());
+                shared
+            }
+            // What the checks over the limit were found to share (the traceback of a refused fork)
+            // explains the checks not run as well; without it, the limit itself.
+            Stuck::OverLimit(limit) => reports
+                .iter()
+                .filter(|r| stuck.marks(r))
+                .find_map(|r| r.diagnosis.clone())
+                .unwrap_or_else(|| over_limit(limit, count)),
+        };
         for report in reports {
-            if report.not_ready.as_deref() == Some(how.as_str())
-                || report.outcome == Outcome::NotRun
-                    && report.diagnosis.is_none()
-                    && report.message.starts_with(NEVER_READY)
-            {
+            if stuck.marks(report) || stuck.not_run_for(report) {
                 report.diagnosis = Some(shared.clone());
             }
         }
     }
+}
+
+/// The cause of checks over a limit, and of those not run after them, when nothing more precise is known.
+fn over_limit(limit: &str, checks: usize) -> Cause {
+    Cause::new(
+        format!("over-limit:{limit}"),
+        Message::new(key::CAUSE_OVER_LIMIT)
+            .arg("limit", limit)
+            .arg("count", checks),
+    )
 }
 
 /// True when the suite's checks need a program that listens or connects first (all but the UDP
@@ -77,17 +136,13 @@ pub(super) fn needs_ready(suite: &Suite) -> bool {
     suite.program != Program::UdpSender
 }
 
-/// The report of a check not run because the program never became ready in the checks before it.
-pub(super) fn not_run_never_ready(
+/// The report of a check not run because the program was stuck the same way in the checks before it.
+pub(super) fn not_run_stuck(
     config: &GradeConfig,
     check: &suite::Check,
-    how: &str,
+    stuck: &Stuck,
 ) -> CheckReport {
-    let mut report = not_run(
-        config,
-        check,
-        Message::new(key::NOT_RUN_NEVER_READY).arg("how", phrase(how)),
-    );
+    let mut report = not_run(config, check, stuck.not_run_message());
     // Alone, the check may well find a program that starts: it can be replayed.
     report.replay = Some(config.replay(Some(&check.id)));
     report

@@ -88,6 +88,9 @@ pub struct About {
     /// The program closed (or reset) the connection: it may be ending, so its exit is worth waiting
     /// for before the verdict is given.
     pub closed: bool,
+    /// The program was seen alive and waiting (every thread blocked, all it was sent read) when the
+    /// failure was judged: it is not ending, so there is no exit to wait for.
+    pub waiting: bool,
 }
 
 /// What a check learnt about how a server serves several clients; [`crate::grade::ServerMode`] is
@@ -251,6 +254,12 @@ impl Failure {
     /// Marks a failure seen when the program closed the connection (see [`About::closed`]).
     pub fn after_close(mut self) -> Self {
         self.about_mut().closed = true;
+        self
+    }
+
+    /// Marks a failure seen while the program waited, alive (see [`About::waiting`]).
+    pub fn while_waiting(mut self) -> Self {
+        self.about_mut().waiting = true;
         self
     }
 
@@ -585,6 +594,10 @@ pub struct CheckReport {
     /// How the program failed to become ready, when it did (not serialized: the message says it).
     #[serde(skip)]
     pub not_ready: Option<String>,
+    /// The limit the program went over, on the kernel's evidence ("the process limit of 128"), when it
+    /// did (not serialized: the message says it).
+    #[serde(skip)]
+    pub over_limit: Option<String>,
     /// What explains this check's failure, before the grade groups the causes (not serialized: the
     /// report's `causes` and `cause` say it).
     #[serde(skip)]

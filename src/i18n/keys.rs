@@ -259,6 +259,9 @@ keys! {
     FILE_STATE_NONE = "file-state-none",
     FILE_FINE_RECEIVER = "file-fine-receiver",
 
+    NOT_RUN_OVER_LIMIT = "not-run-over-limit",
+    CAUSE_OVER_LIMIT = "cause-over-limit",
+
     // grade-help.ftl: `sockspec grade --help`.
     GRADE_ABOUT = "grade-about",
     GRADE_AFTER_HELP = "grade-after-help",

@@ -201,3 +201,26 @@ fn labels_are_padded_by_the_columns_they_take() {
     assert_eq!(pad("requirement:", 5), "requirement: ");
     assert_eq!(display_width("ECHO：你好"), 4 + 2 + 4);
 }
+
+#[test]
+fn counts_pick_the_plural_form_in_english() {
+    let smallest = |runs: u32| {
+        Message::new(key::SHRINK_SMALLEST)
+            .arg("runs", runs)
+            .english()
+    };
+    assert!(
+        smallest(1).contains("found in 1 shrinking run;"),
+        "{}",
+        smallest(1)
+    );
+    assert!(
+        smallest(7).contains("found in 7 shrinking runs;"),
+        "{}",
+        smallest(7)
+    );
+    assert!(Message::new(key::SHRINK_SMALLEST)
+        .arg("runs", 1u32)
+        .render(Lang::Zh)
+        .contains("经过 1 次缩小运行"));
+}

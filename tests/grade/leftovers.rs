@@ -46,3 +46,30 @@ fn a_daemon_that_drops_its_environment_is_stopped_with_the_run() {
     );
     assert_eq!(graded.json()["checks"][0]["outcome"], "pass");
 }
+
+#[test]
+fn a_program_starts_with_no_signal_blocked_so_sigterm_stops_it() {
+    // The grader blocks SIGINT, SIGTERM and SIGHUP for its signal thread; a launched program must not
+    // inherit that mask, or every check would end in SIGKILL after the grace period.
+    let args = strings(&[
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/ascii",
+        "--format",
+        "json",
+        "--",
+        "python3",
+        "misbehaving/shows_signal_mask.py",
+        "{port}",
+    ]);
+    let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(120));
+    let report = graded.json();
+    let check = &report["checks"][0];
+    assert_eq!(check["outcome"], "pass", "{check}");
+    let printed = check["stdout_tail"].as_str().unwrap_or_default();
+    assert!(
+        printed.contains("signals blocked: 0000000000000000"),
+        "the program started with signals blocked: {printed:?}"
+    );
+}

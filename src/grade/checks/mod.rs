@@ -2,6 +2,7 @@
 
 mod client;
 mod file;
+mod floor;
 pub mod generate;
 pub mod http;
 mod server;
@@ -238,7 +239,7 @@ where
     // Runs of the program since the first failure (the shrinking runs), and why shrinking stopped early.
     let shrink_runs = Cell::new(None::<u32>);
     let stopped: RefCell<Option<String>> = RefCell::new(None);
-    let result = runner.run(&strategy, |value| {
+    let result = runner.run(&floor::FloorFirst(strategy), |value| {
         // Once shrinking has stopped, the remaining steps are taken as passing: the input reported is
         // the smallest failing one found so far.
         if stopped.borrow().is_some() {

@@ -221,10 +221,10 @@ impl Conn {
                     (_, Awaited::TypedLine, true) => said(timeout, key::TYPED_LINE_NOT_SENT),
                     (_, _, false) => said(timeout, key::STOPPED_SHORT_SILENT),
                 };
-                let failure = if end == ReadEnd::Eof {
-                    failure.after_close()
-                } else {
-                    failure
+                let failure = match (end, settled) {
+                    (ReadEnd::Eof, _) => failure.after_close(),
+                    (_, Some(Stopped::Waiting)) => failure.while_waiting(),
+                    _ => failure,
                 };
                 Err(failure.with_expected(wanted).with_actual(actual))
             }

@@ -112,6 +112,8 @@ pub(crate) struct Leftovers {
 /// traceback took more than 300 ms more to exit at load 30), short enough not to slow a grade (only a
 /// program that closed and lives on waits it out).
 pub(crate) const REAP_SETTLE: Duration = Duration::from_millis(1000);
+/// How often a program that may be ending is looked at, to see it waiting instead.
+const ALIVE_LOOK: Duration = Duration::from_millis(25);
 
 pub(crate) struct Ctx<'a> {
     pub suite: &'a Suite,
@@ -366,6 +368,28 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Waits up to [`REAP_SETTLE`] for the program to exit, unless it is plainly alive first: back in
+    /// `accept()` (every thread of it waiting for a connection), or every thread of it waiting in two
+    /// looks in a row. A program on its way out runs (its exception printed, its files closed) until
+    /// it is reaped; one that waits is not ending, and a server that closes each connection, or a
+    /// client that connects again, would otherwise wait out the whole settle time at every failure.
+    fn reaped_unless_waiting(&mut self) -> Option<ExitStatus> {
+        let deadline = Deadline::after(REAP_SETTLE);
+        let mut idle_looks = 0;
+        loop {
+            let program = &mut self.current.as_mut()?.program;
+            let look = deadline.remaining().unwrap_or_default().min(ALIVE_LOOK);
+            if let Some(status) = program.wait_exit(Deadline::after(look)) {
+                return Some(status);
+            }
+            let activity = self.activity();
+            idle_looks = if activity.idle() { idle_looks + 1 } else { 0 };
+            if deadline.passed() || activity.all_accepting() || idle_looks >= 2 {
+                return None;
+            }
+        }
+    }
+
     /// True when every thread of the program waits, none running or asleep on a timer.
     pub fn idle(&mut self) -> bool {
         self.activity().idle()
@@ -385,15 +409,16 @@ impl<'a> Ctx<'a> {
         let Some(Launched { program, .. }) = self.current.as_mut() else {
             return failure;
         };
-        // A program that just sent a wrong answer is alive: look once. Otherwise (silence, a closed
-        // connection) it may be dying, and takes a moment to be reaped after its socket closed.
+        // A program that just sent a wrong answer, or was just seen waiting, is alive: look once.
+        // Otherwise (silence, a closed connection) it may be dying, and takes a moment to be reaped
+        // after its socket closed.
         let answered = failure.outcome() == super::verdict::Outcome::Fail
             && failure.actual.as_ref().is_some_and(|a| !a.is_empty())
             && !failure.about().closed;
-        let status = if answered {
+        let status = if answered || failure.about().waiting {
             program.try_status()
         } else {
-            program.wait_exit(Deadline::after(REAP_SETTLE))
+            self.reaped_unless_waiting()
         };
         match status {
             Some(status) if !status.success() => {

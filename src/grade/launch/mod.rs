@@ -300,10 +300,16 @@ impl Program {
         let netns = spec.network.namespace().map(|ns| ns.raw_fd());
         let parent_death = runs::parent_death();
         // SAFETY: the closure runs in the child between fork and exec and only makes system calls (open,
-        // write, close, setrlimit, setns, prctl, getppid) on values prepared before the fork; it
-        // allocates nothing.
+        // write, close, sigprocmask, setrlimit, setns, prctl, getppid) on values prepared before the
+        // fork; it allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
+                // The grader blocks its stop signals for its signal thread, and a mask survives exec:
+                // a program started with SIGTERM blocked would be stopped only by SIGKILL, after the
+                // whole grace period, at every check.
+                let mut empty: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut empty);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
                 if let Some(join) = &join {
                     join.join_self();
                 }
