@@ -41,7 +41,6 @@ label-stderr = stderr (last lines):
 label-note = note:{ " " }
 
 differs-at = first at byte { $at } (0x{ $hex }); shown: the bytes around it
-smallest-input = (the input above is the smallest failing one found; the replay finds it again)
 # Evidence shown in part: from a byte other than the first, or its start only.
 evidence-window = { " " }(bytes { $from }..{ $end } of { $len }, sha256 { $sha256 })
 evidence-head = { " " }… ({ $len } bytes in all, sha256 { $sha256 })
@@ -71,3 +70,17 @@ summary-not-run = { $count } not run
 summary-over-limit = { $count } over a limit
 report-incomplete = INCOMPLETE: the grade was interrupted by { $signal }; the checks it had not finished are marked not run
 report-replay = replay:
+
+# Causes said once for several checks, and the shrinking of a property check's input.
+causes-heading = causes
+causes-heading-note = {" "}(one explanation for several checks)
+cause-explains = explains { $count } checks, marked { $id } below
+label-cause = cause:
+cause-above = { $id } (above: { $count } checks)
+shrink-not-shrunk = (the input above is the one that failed; it was not shrunk: { $why })
+shrink-stopped = (the input above is the smallest failing one found before shrinking stopped after { $runs } runs: { $why }; a smaller one may fail too)
+shrink-smallest = (the input above is the smallest failing one, found in { $runs } shrinking { $runs ->
+        [one] run
+       *[other] runs
+    }; the replay finds it again)
+shrink-replay = (the replay finds the same input again)

@@ -37,7 +37,6 @@ label-stderr = 标准错误（最后几行）：
 label-note = 注意：
 
 differs-at = 第一个不同的字节在第 { $at } 字节处（0x{ $hex }）；下面显示它前后的字节
-smallest-input = （上面的输入是找到的最小的失败输入；用重现命令可以再次得到它）
 evidence-window = （共 { $len } 字节，这里显示第 { $from }..{ $end } 字节，sha256 { $sha256 }）
 evidence-head = { " " }…（共 { $len } 字节，sha256 { $sha256 }）
 wire-skipped = … 省略 { $count } 个事件 …
@@ -64,3 +63,13 @@ summary-not-run = { $count } 项未运行
 summary-over-limit = { $count } 项超出资源限制
 report-incomplete = 未完成：评分被 { $signal } 中断；还没做完的检查都标记为未运行
 report-replay = 重现：
+
+causes-heading = 根本原因
+causes-heading-note = （一个原因解释了好几项检查）
+cause-explains = 解释了 { $count } 项检查，下面标为 { $id }
+label-cause = 根本原因：
+cause-above = { $id }（见上文，涉及 { $count } 项检查）
+shrink-not-shrunk = （上面的输入就是失败的那个输入，没有缩小：{ $why }）
+shrink-stopped = （上面的输入是缩小在 { $runs } 次运行后停下之前找到的最小失败输入：{ $why }；更小的输入也可能失败）
+shrink-smallest = （上面的输入是最小的失败输入，经过 { $runs } 次缩小运行找到；用重现命令可以再次得到它）
+shrink-replay = （用重现命令可以再次得到同样的输入）

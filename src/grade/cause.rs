@@ -5,9 +5,10 @@
 use serde::Serialize;
 
 use super::suite::Run;
+use crate::i18n::{key, Arg, Message};
 
 /// What a program does wrong, once, with the fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cause {
     /// Groups failures with the same cause: the same words for the same behaviour
     /// (`prefix:4543484f3a`, `nul-padding`, `exception:UnicodeDecodeError@server.py:12`).
@@ -15,6 +16,9 @@ pub struct Cause {
     pub key: String,
     /// One or two sentences: what the program does, and what to do instead.
     pub summary: String,
+    /// `summary` by its id and arguments, to say in the report's language.
+    #[serde(skip)]
+    pub said: Message,
     /// Evidence shown once with the cause (a traceback).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -22,10 +26,11 @@ pub struct Cause {
 
 impl Cause {
     /// A cause grouped by `key` (the same words for the same behaviour), said in `summary`.
-    pub fn new(key: impl Into<String>, summary: impl Into<String>) -> Self {
+    pub fn new(key: impl Into<String>, summary: Message) -> Self {
         Cause {
             key: key.into(),
-            summary: summary.into(),
+            summary: summary.english(),
+            said: summary,
             detail: None,
         }
     }
@@ -87,14 +92,8 @@ pub fn diagnose(
 
 /// The cause for bytes that came after (or before) the expected ones and are NUL bytes.
 pub fn nul_padding(expected: &[u8], actual: &[u8]) -> Option<Cause> {
-    (actual.contains(&0) && !expected.contains(&0)).then(|| {
-        Cause::new(
-            "nul-padding",
-            "the program sends NUL bytes (\\0) after what it means to send: the whole buffer goes out, \
-             as write(fd, buf, sizeof buf) does; send only the bytes that hold the message (the count \
-             read() returned, or strlen())",
-        )
-    })
+    (actual.contains(&0) && !expected.contains(&0))
+        .then(|| Cause::new("nul-padding", Message::new(key::CAUSE_NUL_PADDING)))
 }
 
 /// A reply that holds the expected message after another prefix than the expected one.
@@ -127,24 +126,19 @@ pub fn wrong_prefix(expected: &[u8], actual: &[u8], prefix: &[u8]) -> Option<Cau
     }
     let shown = |b: &[u8]| crate::wire::escape_bytes(b).replace('"', "\\\"");
     let summary = if got.is_empty() {
-        format!(
-            "the replies have no prefix: \"{}\" was expected before each message",
-            shown(prefix)
-        )
+        Message::new(key::CAUSE_NO_PREFIX).arg("prefix", shown(prefix))
     } else {
-        let mut summary = format!(
-            "the replies start with \"{}\" where \"{}\" was expected",
-            shown(got),
-            shown(prefix)
-        );
-        if let Some((g, w)) = first_different_chars(got, prefix) {
-            summary.push_str(&format!(
-                ": {} is not {}",
-                describe_char(g),
-                describe_char(w)
-            ));
-        }
-        summary
+        let differs: Arg = match first_different_chars(got, prefix) {
+            Some((g, w)) => Message::new(key::CHAR_IS_NOT)
+                .arg("got", describe_char(g))
+                .arg("want", describe_char(w))
+                .into(),
+            None => "".into(),
+        };
+        Message::new(key::CAUSE_WRONG_PREFIX)
+            .arg("got", shown(got))
+            .arg("prefix", shown(prefix))
+            .arg("differs", differs)
     };
     Some(Cause::new(format!("prefix:{}", hex(got)), summary))
 }
@@ -160,13 +154,7 @@ pub fn answered_in_pieces(actual: &[u8], prefix: &[u8]) -> Option<Cause> {
     let again = !prefix.is_empty()
         && line.starts_with(prefix)
         && find(&line[prefix.len()..], prefix).is_some();
-    again.then(|| {
-        Cause::new(
-            "framing-pieces",
-            "a message that arrives in several recv() calls is answered piece by piece, a reply per \
-             recv(): collect the bytes up to the newline, then answer the whole line once",
-        )
-    })
+    again.then(|| Cause::new("framing-pieces", Message::new(key::CAUSE_FRAMING_PIECES)))
 }
 
 /// A reply that is PREFIX + the message without the spaces and tabs at its ends.
@@ -182,41 +170,29 @@ pub fn stripped(expected: &[u8], actual: &[u8], prefix: &[u8]) -> Option<Cause> 
         && (got == message.trim_ascii()
             || got == message.trim_ascii_end()
             || got == message.trim_ascii_start());
-    lost_ends.then(|| {
-        Cause::new(
-            "stripped",
-            "the replies lose the spaces and tabs at the ends of the message: strip() removes them; \
-             remove only the line ending (rstrip('\\n')), or answer the bytes as they came",
-        )
-    })
+    lost_ends.then(|| Cause::new("stripped", Message::new(key::CAUSE_STRIPPED)))
 }
 
 /// Two messages that arrived together were answered as one.
 pub fn answered_together() -> Cause {
     Cause::new(
         "framing-together",
-        "messages that arrive together (one recv() returns several lines) are answered as one: split \
-         what recv() returns at each newline and answer each line",
+        Message::new(key::CAUSE_FRAMING_TOGETHER),
     )
 }
 
 /// The cause when a program prints the bytes object `recv()` returned.
 pub fn printed_bytes() -> Cause {
-    Cause::new(
-        "prints-bytes",
-        "the program prints the bytes object that recv() returns (b'...') instead of the text: \
-         decode() the bytes before printing",
-    )
+    Cause::new("prints-bytes", Message::new(key::CAUSE_PRINTS_BYTES))
 }
 
 /// The cause when the program never became ready, `how` saying in what way.
 pub fn never_ready(how: &str, checks: usize) -> Cause {
     Cause::new(
         format!("not-ready:{how}"),
-        format!(
-            "the program never became ready in {checks} checks in a row ({how}); the checks after \
-             them that need a ready program were not run (`--only ID` runs one alone)"
-        ),
+        Message::new(key::CAUSE_NEVER_READY)
+            .arg("count", checks)
+            .arg("how", super::words::phrase(how)),
     )
 }
 
@@ -239,14 +215,19 @@ pub fn traceback(stderr: &[u8], carried: Carried) -> Option<Cause> {
         .rev()
         .find_map(|l| frame_place(l))
         .unwrap_or_default();
-    let mut summary = format!("the program raises {name}");
-    if !place.is_empty() {
-        summary.push_str(&format!(" ({place})"));
+    let at: Arg = match place.rsplit_once(" line ") {
+        Some((file, line)) => Message::new(key::RAISED_AT)
+            .arg("file", file)
+            .arg("line", line)
+            .into(),
+        None => "".into(),
+    };
+    let summary = match exception_hint(name, text, carried) {
+        Some(hint) => Message::new(key::CAUSE_RAISES_HINT).arg("hint", hint),
+        None => Message::new(key::CAUSE_RAISES),
     }
-    if let Some(hint) = exception_hint(name, text, carried) {
-        summary.push_str(": ");
-        summary.push_str(hint);
-    }
+    .arg("name", name)
+    .arg("at", at);
     // The traceback as Python printed it, from its header ("Exception in thread ..." included).
     let from = if start > 0 && lines[start - 1].starts_with("Exception in thread") {
         start - 1
@@ -259,9 +240,8 @@ pub fn traceback(stderr: &[u8], carried: Carried) -> Option<Cause> {
         .take(TRACEBACK_LINES)
         .collect();
     Some(Cause {
-        key: format!("exception:{name}@{place}"),
-        summary,
         detail: Some(shown.join("\n")),
+        ..Cause::new(format!("exception:{name}@{place}"), summary)
     })
 }
 
@@ -297,49 +277,27 @@ fn frame_place(line: &str) -> Option<String> {
 }
 
 /// What to do about an exception the lesson's programs commonly raise (`text`: what follows its name).
-pub fn exception_hint(name: &str, text: &str, carried: Carried) -> Option<&'static str> {
+pub fn exception_hint(name: &str, text: &str, carried: Carried) -> Option<Message> {
     let ascii = text.contains("'ascii' codec");
-    Some(match (name, carried) {
+    let id = match (name, carried) {
         ("UnicodeDecodeError" | "UnicodeEncodeError", Carried::Stream | Carried::Datagram)
             if ascii =>
         {
-            "decode() and encode() with UTF-8 (the default), not 'ascii': Chinese text is not ASCII"
+            key::HINT_ASCII_CODEC
         }
-        ("UnicodeDecodeError", Carried::File) => {
-            "a file is bytes, not text: write what recv() returns unchanged, in binary mode ('wb'), \
-             and never decode() it"
-        }
-        ("UnicodeDecodeError", Carried::Datagram) => {
-            "the bytes were decoded in pieces, or a datagram was cut by a small recvfrom() buffer \
-             inside a character: receive each datagram whole (recvfrom(65535)), then decode()"
-        }
+        ("UnicodeDecodeError", Carried::File) => key::HINT_FILE_DECODE,
+        ("UnicodeDecodeError", Carried::Datagram) => key::HINT_DATAGRAM_DECODE,
         ("UnicodeDecodeError", Carried::Stream) if text.contains("unexpected end of data") => {
-            "a character was cut between two recv() calls (a Chinese character is 3 bytes in UTF-8) \
-             and each part was decoded on its own: collect the bytes up to the newline, then decode() \
-             the whole line"
+            key::HINT_CUT_CHARACTER
         }
-        ("UnicodeDecodeError", Carried::Stream) => {
-            "bytes were decoded that are not a whole UTF-8 text (the middle of a character cut by a \
-             recv(), or not UTF-8 at all): collect the bytes up to the newline, then decode() the \
-             whole line with UTF-8"
-        }
-        ("EOFError", _) => {
-            "input() raises EOFError at end of input (Ctrl+D): catch it (except EOFError) and close \
-             the connection"
-        }
-        ("ConnectionResetError", _) => {
-            "recv() raises ConnectionResetError when the peer resets the connection: catch it, close \
-             that connection and go on"
-        }
-        ("BrokenPipeError", _) => {
-            "sending to a peer that has left raises BrokenPipeError: leave the loop when recv() \
-             returns b''"
-        }
-        ("UnicodeEncodeError", _) => {
-            "encode() with UTF-8 (the default, encode()), not 'ascii': Chinese text is not ASCII"
-        }
+        ("UnicodeDecodeError", Carried::Stream) => key::HINT_NOT_UTF8,
+        ("EOFError", _) => key::HINT_EOF_ERROR,
+        ("ConnectionResetError", _) => key::HINT_CONNECTION_RESET,
+        ("BrokenPipeError", _) => key::HINT_BROKEN_PIPE,
+        ("UnicodeEncodeError", _) => key::HINT_ENCODE_ASCII,
         _ => return None,
-    })
+    };
+    Some(Message::new(id))
 }
 
 /// The first characters where `a` and `b` differ.
@@ -352,32 +310,32 @@ fn first_different_chars(a: &[u8], b: &[u8]) -> Option<(String, String)> {
 }
 
 /// `":" U+003A (ASCII colon, byte 3a)`, `"：" U+FF1A (full-width colon, bytes ef bc 9a)`.
-fn describe_char(c: String) -> String {
+fn describe_char(c: String) -> Message {
     let ch = c.chars().next().unwrap_or_default();
     let name = match ch {
-        ':' => Some("ASCII colon"),
-        '：' => Some("full-width colon"),
-        ' ' => Some("space"),
-        '\u{3000}' => Some("full-width space"),
-        ',' => Some("ASCII comma"),
-        '，' => Some("full-width comma"),
+        ':' => Some(key::CHAR_ASCII_COLON),
+        '：' => Some(key::CHAR_FULL_WIDTH_COLON),
+        ' ' => Some(key::CHAR_SPACE),
+        '\u{3000}' => Some(key::CHAR_FULL_WIDTH_SPACE),
+        ',' => Some(key::CHAR_ASCII_COMMA),
+        '，' => Some(key::CHAR_FULL_WIDTH_COMMA),
         _ => None,
     };
     let bytes: Vec<String> = c.bytes().map(|b| format!("{b:02x}")).collect();
-    let bytes = format!(
-        "{} {}",
-        if bytes.len() == 1 { "byte" } else { "bytes" },
-        bytes.join(" ")
-    );
-    let about = match name {
-        Some(name) => format!("{name}, {bytes}"),
-        None => bytes,
+    let bytes = Message::new(if bytes.len() == 1 {
+        key::CHAR_BYTE
+    } else {
+        key::CHAR_BYTES
+    })
+    .arg("hex", bytes.join(" "));
+    let described = match name {
+        Some(name) => Message::new(key::CHAR_NAMED).arg("name", Message::new(name)),
+        None => Message::new(key::CHAR_UNNAMED),
     };
-    format!(
-        "\"{}\" U+{:04X} ({about})",
-        c.replace('"', "\\\""),
-        ch as u32
-    )
+    described
+        .arg("char", c.replace('"', "\\\""))
+        .arg("code", format!("{:04X}", ch as u32))
+        .arg("bytes", bytes)
 }
 
 fn hex(bytes: &[u8]) -> String {

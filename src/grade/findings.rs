@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::cause::Cause;
 use super::suite::{Run, Suite};
 use super::verdict::{AddressAction, AddressIgnored, CheckReport, Outcome, Serving};
+use crate::i18n::Message;
 
 /// The server mode a program achieves, judged from the sequential and concurrent checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +32,9 @@ pub struct CauseReport {
     pub id: String,
     /// What the program does wrong, and the fix.
     pub summary: String,
+    /// `summary` by its id and arguments (the report's `localized` texts hold it in its language).
+    #[serde(skip)]
+    pub said: Option<Message>,
     /// Evidence shown once (a traceback).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -83,6 +87,7 @@ pub fn group_causes(reports: &mut [CheckReport]) -> Vec<CauseReport> {
                     CauseReport {
                         id: format!("C{}", causes.len() + 1),
                         summary: cause.summary.clone(),
+                        said: Some(cause.said.clone()),
                         detail: cause.detail.clone(),
                         checks: Vec::new(),
                     },

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::findings::CauseReport;
 use super::suite::Suite;
 use super::verdict::CheckReport;
 use crate::i18n::{Lang, Message};
@@ -29,6 +30,9 @@ pub struct LocalizedReport {
     /// Why the program could not be launched, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cannot_launch: Option<String>,
+    /// One per cause of the report (`causes`), in the same order: its summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
 }
 
 /// A check's texts in `lang`, from the suite (the check as the suite has it, if it still does) and
@@ -54,11 +58,20 @@ pub fn report_texts(
     suite: &Suite,
     notes: &[Message],
     cannot_launch: Option<&Message>,
+    causes: &[CauseReport],
     lang: Lang,
 ) -> LocalizedReport {
     LocalizedReport {
         suite_description: suite.description_in(lang).to_string(),
         notes: notes.iter().map(|n| n.render(lang)).collect(),
         cannot_launch: cannot_launch.map(|m| m.render(lang)),
+        causes: causes
+            .iter()
+            .map(|c| {
+                c.said
+                    .as_ref()
+                    .map_or_else(|| c.summary.clone(), |m| m.render(lang))
+            })
+            .collect(),
     }
 }

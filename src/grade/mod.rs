@@ -41,6 +41,7 @@ pub mod sweep;
 pub mod template;
 pub mod verdict;
 pub(crate) mod watch;
+pub(crate) mod words;
 
 use std::time::Instant;
 
@@ -321,8 +322,13 @@ fn assemble(
     for report in &mut reports {
         report.localized = Some(localize::check_texts(&config.suite, report, config.lang));
     }
-    let localized =
-        localize::report_texts(&config.suite, &notes, cannot_launch.as_ref(), config.lang);
+    let localized = localize::report_texts(
+        &config.suite,
+        &notes,
+        cannot_launch.as_ref(),
+        &causes,
+        config.lang,
+    );
     let summary = summarize(&reports);
     GradeReport {
         sockspec_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -448,9 +454,12 @@ fn run_check(
             Some(f) if f.harness => {}
             Some(f) => {
                 f.outcome = Some(Outcome::Limit);
-                f.message = format!("the program {breach}; then: {}", f.message);
-                // The message is no longer the one its id names.
-                f.key = None;
+                let why = f.said_message();
+                f.reword(
+                    Message::new(key::LIMIT_THEN)
+                        .arg("breach", breach.to_string())
+                        .arg("why", why),
+                );
             }
             // A check that passed stays passed on the program's words alone (a `MemoryError` it caught
             // and printed); only the kernel's evidence makes it a breach.
@@ -506,7 +515,14 @@ fn run_check(
             .as_ref()
             .map(|f| f.message.clone())
             .unwrap_or_default(),
-        message_key: failure.as_ref().and_then(|f| f.key.as_deref().cloned()),
+        // A message changed after it was said (`f.message` written over) is shown as it is, never as
+        // the translation of what it said before.
+        message_key: failure.as_ref().and_then(|f| {
+            f.key
+                .as_deref()
+                .filter(|k| k.english() == f.message)
+                .cloned()
+        }),
         deadline_secs,
         duration_secs: started.elapsed().as_secs_f64(),
         input: failure

@@ -1,6 +1,8 @@
 //! How a program's printed output is judged: did it print the text, print it wrongly (the bytes object
 //! Python's `print(data)` shows), or print only a part of it.
 
+use crate::i18n::{key, Message};
+
 /// True when `text` shows in `out` the way the comparison asks, and not only inside a printed bytes
 /// object (`b'hello'` holds `hello`, but a person reading it sees a bytes object, not the text).
 ///
@@ -46,7 +48,7 @@ pub fn printed_part(out: &[u8], text: &[u8]) -> Option<usize> {
 
 /// Says how `out` shows `text` in a wrong form, if it does: Python printing the bytes object that
 /// `recv()` returned (`b'\xe4\xbd\xa0'`, or `b'hello'` for ASCII) instead of the decoded text.
-pub fn misprinted(out: &[u8], text: &[u8]) -> Option<String> {
+pub fn misprinted(out: &[u8], text: &[u8]) -> Option<Message> {
     let literal = bytes_literal(text);
     if !contains(out, literal.as_bytes()) {
         return None;
@@ -61,9 +63,7 @@ pub fn misprinted(out: &[u8], text: &[u8]) -> Option<String> {
     } else {
         shown.push(python_quote(text));
     }
-    Some(format!(
-        "it shows the bytes object {shown}, not the text: decode() the bytes before printing"
-    ))
+    Some(Message::new(key::SHOWS_BYTES_OBJECT).arg("shown", shown))
 }
 
 /// `out` with every printed bytes object holding `text` taken out.
@@ -128,7 +128,9 @@ mod tests {
     #[test]
     fn a_printed_bytes_object_is_told_apart_from_the_text() {
         let out = "from ('127.0.0.1', 5) : b'\\xe4\\xbd\\xa0\\xe5\\xa5\\xbd'\n".as_bytes();
-        let why = misprinted(out, "你好".as_bytes()).expect("the repr is recognised");
+        let why = misprinted(out, "你好".as_bytes())
+            .expect("the repr is recognised")
+            .english();
         assert!(why.contains("decode()"), "{why}");
         assert!(!printed(out, "你好".as_bytes(), false));
         // The text itself is not a misprint.
@@ -146,7 +148,7 @@ mod tests {
         assert!(!printed(out, b"hello", false));
         // recv() returned the line with its newline.
         let out = b"client: b'hello\\n'\n";
-        let why = misprinted(out, b"hello").expect("a misprint");
+        let why = misprinted(out, b"hello").expect("a misprint").english();
         assert!(why.contains("b'hello'"), "{why}");
         assert!(!printed(out, b"hello", false));
         // The text printed as text as well: not a misprint.

@@ -7,12 +7,9 @@ use super::cause::{self, Cause};
 use super::not_run::not_run;
 use super::suite::{self, Program, Suite};
 use super::verdict::{CheckReport, Outcome};
+use super::words::phrase;
 use super::GradeConfig;
-
-/// The start of the message of a check not run because the program never became ready.
-const NEVER_READY: &str = "not run: the program never became ready";
-/// The start of the message of a check not run because the program went over a limit each time.
-const OVER_LIMIT: &str = "not run: the program went over";
+use crate::i18n::{key, Message};
 
 /// Why the checks after two alike are not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,11 +36,13 @@ impl Stuck {
     }
 
     /// The message of a check not run for it.
-    fn not_run_message(&self) -> String {
+    fn not_run_message(&self) -> Message {
         match self {
-            Stuck::NeverReady(how) => format!("{NEVER_READY} in the checks before it ({how})"),
+            Stuck::NeverReady(how) => {
+                Message::new(key::NOT_RUN_NEVER_READY).arg("how", phrase(how))
+            }
             Stuck::OverLimit(limit) => {
-                format!("{OVER_LIMIT} {limit} in the checks before it, at each launch")
+                Message::new(key::NOT_RUN_OVER_LIMIT).arg("limit", limit.as_str())
             }
         }
     }
@@ -52,7 +51,7 @@ impl Stuck {
     fn not_run_for(&self, report: &CheckReport) -> bool {
         report.outcome == Outcome::NotRun
             && report.diagnosis.is_none()
-            && report.message == self.not_run_message()
+            && report.message == self.not_run_message().english()
     }
 }
 
@@ -125,10 +124,9 @@ impl Readiness {
 fn over_limit(limit: &str, checks: usize) -> Cause {
     Cause::new(
         format!("over-limit:{limit}"),
-        format!(
-            "the program went over {limit} in {checks} checks in a row; the checks after them were \
-             not run (`--only ID` runs one alone)"
-        ),
+        Message::new(key::CAUSE_OVER_LIMIT)
+            .arg("limit", limit)
+            .arg("count", checks),
     )
 }
 
@@ -144,7 +142,7 @@ pub(super) fn not_run_stuck(
     check: &suite::Check,
     stuck: &Stuck,
 ) -> CheckReport {
-    let mut report = not_run(config, check, super::verbatim(&stuck.not_run_message()));
+    let mut report = not_run(config, check, stuck.not_run_message());
     // Alone, the check may well find a program that starts: it can be replayed.
     report.replay = Some(config.replay(Some(&check.id)));
     report

@@ -159,6 +159,21 @@ impl Failure {
         }
     }
 
+    /// The message by its id and arguments; an English text without an id as it is ([`super::verbatim`]).
+    pub fn said_message(&self) -> Message {
+        match &self.key {
+            Some(message) => (**message).clone(),
+            None => super::verbatim(&self.message),
+        }
+    }
+
+    /// Says `message` instead (its English text and its id together), the outcome and evidence kept:
+    /// a message that wraps the one before takes it as an argument ([`Failure::said_message`]).
+    pub fn reword(&mut self, message: Message) {
+        self.message = message.english();
+        self.key = Some(Box::new(message));
+    }
+
     /// An earlier step made the check impossible (see [`Outcome::NotRun`]).
     pub fn not_run(message: impl Into<String>) -> Self {
         Failure {

@@ -89,6 +89,48 @@ fn every_message_renders_in_both_languages_without_errors() {
             "error",
             "deadline",
             "status",
+            "n",
+            "client",
+            "addr",
+            "sent",
+            "what",
+            "extra",
+            "before",
+            "where",
+            "expected",
+            "actual",
+            "next",
+            "within",
+            "doing",
+            "limit",
+            "after",
+            "breach",
+            "shown",
+            "prefix",
+            "got",
+            "want",
+            "differs",
+            "char",
+            "code",
+            "name",
+            "bytes",
+            "file",
+            "line",
+            "hint",
+            "how",
+            "id",
+            "runs",
+            "left",
+            "busy",
+            "i",
+            "prev",
+            "others",
+            "whole",
+            "m",
+            "k",
+            "unread",
+            "change",
+            "verb",
         ]
         .map(|name| (name, FluentValue::from("x"))),
     );
@@ -158,4 +200,27 @@ fn labels_are_padded_by_the_columns_they_take() {
     assert_eq!(pad("要求：", 13), "要求：       ");
     assert_eq!(pad("requirement:", 5), "requirement: ");
     assert_eq!(display_width("ECHO：你好"), 4 + 2 + 4);
+}
+
+#[test]
+fn counts_pick_the_plural_form_in_english() {
+    let smallest = |runs: u32| {
+        Message::new(key::SHRINK_SMALLEST)
+            .arg("runs", runs)
+            .english()
+    };
+    assert!(
+        smallest(1).contains("found in 1 shrinking run;"),
+        "{}",
+        smallest(1)
+    );
+    assert!(
+        smallest(7).contains("found in 7 shrinking runs;"),
+        "{}",
+        smallest(7)
+    );
+    assert!(Message::new(key::SHRINK_SMALLEST)
+        .arg("runs", 1u32)
+        .render(Lang::Zh)
+        .contains("经过 1 次缩小运行"));
 }

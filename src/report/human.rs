@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    cause_of, details_in, incomplete_line_in, level_word_in, outcome_word_in, summary_line_in,
-    trim_points, Shown,
+    cause_of, details_in, incomplete_line_in, level_word_in, localized_summary, outcome_word_in,
+    summary_in, summary_line_in, trim_points, Shown,
 };
 use crate::grade::suite::Level;
 use crate::grade::verdict::Outcome;
@@ -72,21 +72,17 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
     if !shared.is_empty() {
         let _ = writeln!(
             out,
-            "\n{} {}",
-            paint.bold("causes"),
-            paint.dim("(one explanation for several checks)")
+            "\n{}{}",
+            paint.bold(&text(lang, key::CAUSES_HEADING)),
+            paint.dim(&text(lang, key::CAUSES_HEADING_NOTE))
         );
         for cause in &shared {
-            let _ = writeln!(out, "  {} {}", paint.red(&cause.id), cause.summary);
-            let _ = writeln!(
-                out,
-                "     {}",
-                paint.dim(&format!(
-                    "explains {} checks, marked {} below",
-                    cause.checks.len(),
-                    cause.id
-                ))
-            );
+            let summary = summary_in(cause, localized_summary(report, cause), lang);
+            let _ = writeln!(out, "  {} {summary}", paint.red(&cause.id));
+            let explains = Message::new(key::CAUSE_EXPLAINS)
+                .arg("count", cause.checks.len())
+                .arg("id", cause.id.as_str());
+            let _ = writeln!(out, "     {}", paint.dim(&explains.render(lang)));
             if let Some(detail) = &cause.detail {
                 for line in detail.lines() {
                     let _ = writeln!(out, "     | {line}");
@@ -141,6 +137,7 @@ pub fn human(report: &GradeReport, colour: bool) -> String {
                 // The first check of a shared cause shows its wire, as the example of it.
                 Some(cause) => Shown {
                     cause: Some(cause),
+                    cause_localized: localized_summary(report, cause),
                     cause_above: true,
                     wire: cause.checks.first() == Some(&check.id),
                 },

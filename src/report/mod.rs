@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 
 use crate::grade::suite::Level;
 use crate::grade::verdict::{CheckReport, Direction, Evidence, Outcome};
+use crate::grade::words::phrase;
 use crate::grade::{CauseReport, GradeReport, ServerMode};
 use crate::i18n::{key, pad, text, Lang, Message};
 use crate::results::class::Class;
@@ -265,6 +266,8 @@ pub fn quoted(escaped: &str) -> String {
 pub struct Shown<'a> {
     /// The check's cause, if it has one.
     pub cause: Option<&'a CauseReport>,
+    /// The cause's summary in the report's language (from its `localized` texts), when it has one.
+    pub cause_localized: Option<&'a str>,
     /// The cause was printed once at the top of the report: refer to it.
     pub cause_above: bool,
     /// Show the wire transcript (off for the later checks of a cause already shown).
@@ -274,8 +277,10 @@ pub struct Shown<'a> {
 impl<'a> Shown<'a> {
     /// Everything, the cause said in full: for reports without a causes section (JUnit, Gradescope).
     pub fn all(report: &'a GradeReport, check: &CheckReport) -> Self {
+        let cause = cause_of(report, check);
         Shown {
-            cause: cause_of(report, check),
+            cause,
+            cause_localized: cause.and_then(|c| localized_summary(report, c)),
             cause_above: false,
             wire: true,
         }
@@ -286,6 +291,30 @@ impl<'a> Shown<'a> {
 pub fn cause_of<'a>(report: &'a GradeReport, check: &CheckReport) -> Option<&'a CauseReport> {
     let id = check.cause.as_deref()?;
     report.causes.iter().find(|c| c.id == id)
+}
+
+/// The summary of `cause` in the report's language, from its `localized` texts (one per cause, in
+/// order), when it has them.
+pub(crate) fn localized_summary<'a>(
+    report: &'a GradeReport,
+    cause: &CauseReport,
+) -> Option<&'a str> {
+    let localized = report.localized.as_ref()?;
+    let n = report.causes.iter().position(|c| c.id == cause.id)?;
+    (localized.causes.len() == report.causes.len()).then(|| localized.causes[n].as_str())
+}
+
+/// The summary of `cause` in `lang`: the English one, or the report's localized one for another
+/// language (see [`check_texts`]).
+pub(crate) fn summary_in<'a>(
+    cause: &'a CauseReport,
+    localized: Option<&'a str>,
+    lang: Lang,
+) -> &'a str {
+    match (localized, lang) {
+        (Some(l), Lang::Zh) => l,
+        _ => &cause.summary,
+    }
 }
 
 /// A check's requirement, concept and message in `lang`: the English fields, or the report's
@@ -303,7 +332,6 @@ pub fn details(check: &CheckReport, shown: Shown) -> String {
 }
 
 /// [`details`] in `lang`: its labels, and the check's texts from `localized` (see `check_texts`).
-/// Causes and the shrinking note are English for now.
 pub fn details_in(check: &CheckReport, shown: Shown, lang: Lang) -> String {
     let mut out = String::new();
     let i = "    ";
@@ -312,18 +340,17 @@ pub fn details_in(check: &CheckReport, shown: Shown, lang: Lang) -> String {
     let _ = writeln!(out, "{i}{}{requirement}", label(key::LABEL_REQUIREMENT));
     let _ = writeln!(out, "{i}{}{concept}", label(key::LABEL_CONCEPT));
     let _ = writeln!(out, "{i}{}{message}", label(key::LABEL_WHY));
-    let cause_label = pad("cause:", LABEL_WIDTH);
+    let cause_label = label(key::LABEL_CAUSE);
     match shown.cause {
         Some(cause) if shown.cause_above => {
-            let _ = writeln!(
-                out,
-                "{i}{cause_label}{} (above: {} checks)",
-                cause.id,
-                cause.checks.len()
-            );
+            let above = Message::new(key::CAUSE_ABOVE)
+                .arg("id", cause.id.as_str())
+                .arg("count", cause.checks.len());
+            let _ = writeln!(out, "{i}{cause_label}{}", above.render(lang));
         }
         Some(cause) => {
-            let _ = writeln!(out, "{i}{cause_label}{}", cause.summary);
+            let summary = summary_in(cause, shown.cause_localized, lang);
+            let _ = writeln!(out, "{i}{cause_label}{summary}");
             if let Some(detail) = &cause.detail {
                 for line in detail.lines() {
                     let _ = writeln!(out, "{i}  | {line}");
@@ -355,26 +382,19 @@ pub fn details_in(check: &CheckReport, shown: Shown, lang: Lang) -> String {
     if let Some(replay) = &check.replay {
         let _ = writeln!(out, "{i}{}{replay}", label(key::LABEL_REPLAY));
         if check.seed.is_some() && check.input.is_some() {
-            let note = match (check.shrinking.as_ref(), lang) {
-                (_, Lang::Zh) => text(lang, key::SMALLEST_INPUT),
-                (Some(s), _) => match &s.stopped {
-                    Some(why) if s.runs == 0 => format!(
-                        "(the input above is the one that failed; it was not shrunk: {why})"
-                    ),
-                    Some(why) => format!(
-                        "(the input above is the smallest failing one found before shrinking stopped \
-                         after {} runs: {why}; a smaller one may fail too)",
-                        s.runs
-                    ),
-                    None => format!(
-                        "(the input above is the smallest failing one, found in {} shrinking run{}; \
-                         the replay finds it again)",
-                        s.runs,
-                        if s.runs == 1 { "" } else { "s" }
-                    ),
+            let note = match check.shrinking.as_ref() {
+                Some(s) => match &s.stopped {
+                    Some(why) if s.runs == 0 => {
+                        Message::new(key::SHRINK_NOT_SHRUNK).arg("why", phrase(why))
+                    }
+                    Some(why) => Message::new(key::SHRINK_STOPPED)
+                        .arg("runs", s.runs)
+                        .arg("why", phrase(why)),
+                    None => Message::new(key::SHRINK_SMALLEST).arg("runs", s.runs),
                 },
-                (None, _) => "(the replay finds the same input again)".to_string(),
+                None => Message::new(key::SHRINK_REPLAY),
             };
+            let note = note.render(lang);
             let _ = writeln!(out, "{i}{}{note}", " ".repeat(LABEL_WIDTH));
         }
     }

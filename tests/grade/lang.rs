@@ -81,8 +81,15 @@ fn a_failing_echo_server_is_reported_in_chinese() {
             "  程序：python3 echo/wrong_prefix.py {port}\n",
             "  随机种子 5 · 必须达到的级别：基础 basic · 宽松比较\n",
             "\n基础 basic（必须通过）\n",
+            // The shared cause, said once at the top, with the bytes of both colons.
+            "\n根本原因（一个原因解释了好几项检查）\n",
+            "  C1 回复以 \"ECHO:\" 开头，而期望的是 \"ECHO：\"：\":\" U+003A（英文半角冒号，字节 3a） 不是 \
+             \"：\" U+FF1A（中文全角冒号，字节 ef bc 9a）\n",
+            "     解释了 2 项检查，下面标为 C1\n",
             "  ✗ echo-server/basic/ascii 失败 [C1]  0/2 · ",
             "    要求：       一条简短的 ASCII 消息得到的回复是 前缀 + 这条消息。\n",
+            "    原因：       客户端 1：回复与期望的不一致\n",
+            "    根本原因：   C1（见上文，涉及 2 项检查）\n",
             "    知识点：     TCP：用 accept() 接受连接，在这个连接上 recv() 和 send()\n",
             "    输入：    \"hello\\n\"\n",
             "    期望：    \"ECHO：hello\"\n",
@@ -97,11 +104,18 @@ fn a_failing_echo_server_is_reported_in_chinese() {
             "\n重现：   sockspec grade echo-server --seed 5",
         ],
     );
-    // The frame is all Chinese: no English label or outcome word is left.
+    // All Chinese: no English label, outcome word or explanation is left.
     assert_never_says(
         &graded,
         &[
-            // As labels at the start of a line: the shared causes' own sentences are English still.
+            "causes",
+            "explains 2 checks",
+            "the reply differs",
+            "the replies start with",
+            "ASCII colon",
+            "full-width colon",
+            "cause:",
+            "above:",
             "    requirement:",
             "    concept:",
             "    expected:",
@@ -110,6 +124,101 @@ fn a_failing_echo_server_is_reported_in_chinese() {
             " FAIL ",
             "    wire:",
         ],
+    );
+}
+
+/// `sockspec grade SUITE --lang zh ARGS` in the submissions directory, no locale set.
+fn grade_in_chinese(args: &[&str]) -> Graded {
+    let mut all = vec!["grade", args[0], "--lang", "zh"];
+    all.extend(&args[1..]);
+    run_in_locale(None, &all)
+}
+
+#[test]
+fn a_server_that_never_replies_is_told_so_in_chinese_and_json_keeps_the_english() {
+    let args = [
+        "echo-server",
+        "--only",
+        "echo-server/basic/ascii",
+        "--",
+        "python3",
+        "misbehaving/never_replies.py",
+        "{port}",
+    ];
+    let graded = grade_in_chinese(&args);
+    assert_eq!(graded.code, 1, "{}\n{}", graded.stdout, graded.stderr);
+    assert_says(
+        &graded,
+        &["    原因：       客户端 1：程序读取了消息，却没有回复，又回去等待了\n"],
+    );
+    assert_never_says(&graded, &["went back to waiting", "client 1:"]);
+
+    let mut json_args = args.to_vec();
+    json_args.splice(1..1, ["--format", "json"]);
+    let json = grade_in_chinese(&json_args).json();
+    let check = &json["checks"][0];
+    assert_eq!(
+        check["message"],
+        "client 1: the program read the message and went back to waiting without replying"
+    );
+    assert_eq!(
+        check["localized"]["message"],
+        "客户端 1：程序读取了消息，却没有回复，又回去等待了"
+    );
+    assert_eq!(check["message_key"]["id"], "read-and-waited-no-reply");
+}
+
+#[test]
+fn a_client_that_dies_of_eof_error_is_told_the_fix_in_chinese() {
+    let args = [
+        "echo-client",
+        "--only",
+        "echo-client/robust/exit-on-eof",
+        "--",
+        "python3",
+        "echo_client/eof_error.py",
+        "{host}",
+        "{port}",
+    ];
+    let graded = grade_in_chinese(&args);
+    assert_says(
+        &graded,
+        &[
+            "  ✗ echo-client/robust/exit-on-eof 崩溃  0/1 · ",
+            "    原因：       标准输入结束（EOF）之后，程序以 exit status 1 退出了\n",
+            "    根本原因：   程序抛出了 EOFError（eof_error.py 第 ",
+            " 行）：输入结束（Ctrl+D）时 input() 会抛出 EOFError：要捕获它（except EOFError），\
+             然后关闭连接\n",
+        ],
+    );
+    assert_never_says(
+        &graded,
+        &[
+            "the program exited with",
+            "stdin ended",
+            "the program raises",
+            "at end of input",
+            "catch it",
+            "    cause:",
+        ],
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.splice(1..1, ["--format", "json"]);
+    let json = grade_in_chinese(&json_args).json();
+    let summary = json["causes"][0]["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with("the program raises EOFError (eof_error.py line "),
+        "{summary}"
+    );
+    let localized = json["localized"]["causes"][0].as_str().unwrap_or_default();
+    assert!(
+        localized.starts_with("程序抛出了 EOFError（eof_error.py 第 "),
+        "{localized}"
+    );
+    assert_eq!(
+        json["checks"][0]["message"],
+        "the program exited with exit status 1 after stdin ended (EOF)"
     );
 }
 

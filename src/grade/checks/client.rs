@@ -7,7 +7,9 @@ use super::property_on_one_connection;
 use crate::grade::conn::{Awaited, Closing, Compare, Conn, Then};
 use crate::grade::ctx::Ctx;
 use crate::grade::suite::{Leave, Peer};
-use crate::grade::verdict::{CheckResult, Failure};
+use crate::grade::verdict::{CheckResult, Failure, Outcome};
+use crate::grade::words::{party, phrase};
+use crate::i18n::{key, Message};
 
 /// Pause between the pieces of a reply sent in slices: long enough for a client's `recv()` to return
 /// with only the first piece.
@@ -25,11 +27,7 @@ pub fn receive_typed(ctx: &Ctx, conn: &mut Conn, typed: &[u8]) -> CheckResult {
         .map_err(|mut f| {
             let closed = f.message.contains("closed the connection");
             if closed && ctx.reconnected() {
-                f.message = format!(
-                    "{}: the program closed its connection and connected again instead of sending \
-                     the line on it; keep one connection for the whole conversation",
-                    conn.name()
-                );
+                f.reword(Message::new(key::RECONNECTED).arg("client", party(conn.name())));
             }
             f
         })
@@ -178,30 +176,32 @@ pub fn exit(ctx: &mut Ctx, how: Leave, lines: &[Vec<u8>], peer: Peer) -> CheckRe
             .and_then(|_| receive_typed(ctx, &mut conn, typed))
             .and_then(|_| send_reply(&mut conn, &answer, None));
         answered.map_err(|f| {
-            Failure::not_run(format!(
-                "a line before the end of input was not handled, so the end could not be tested: {}",
-                f.message
-            ))
+            Failure::said(
+                Outcome::NotRun,
+                Message::new(key::LINE_BEFORE_END_NOT_HANDLED).arg("why", f.said_message()),
+            )
         })?;
     }
     let why = end_input(ctx, how)?;
     match conn.wait_closed() {
         Closing::Closed => {}
         Closing::Waiting => {
-            return Err(Failure::fail(format!(
-                "after {why}, the program did not close the connection: it waits for more input \
-                 (leave the loop {}, then close the socket)",
-                match how {
-                    Leave::EmptyLine => "when input() returns an empty line",
-                    _ => "at end of input (input() raises EOFError)",
-                }
-            )))
+            let id = match how {
+                Leave::EmptyLine => key::OPEN_AFTER_EMPTY_LINE,
+                _ => key::OPEN_AFTER_EOF,
+            };
+            return Err(Failure::said(
+                Outcome::Fail,
+                Message::new(id).arg("after", phrase(why)),
+            ));
         }
         Closing::Deadline => {
-            return Err(Failure::timeout(format!(
-                "the program did not close the connection {} after {why}",
-                conn.limits().within()
-            )))
+            return Err(Failure::said(
+                Outcome::Timeout,
+                Message::new(key::NOT_CLOSED_AFTER)
+                    .arg("within", conn.limits().within_said())
+                    .arg("after", phrase(why)),
+            ))
         }
     }
     // The server side of the four-way close: a client may wait for it before it exits.

@@ -15,6 +15,7 @@ use crate::grade::ctx::{describe_status, Ctx, REAP_SETTLE};
 use crate::grade::procfs::{self, Proto};
 use crate::grade::suite::{Pattern, Program};
 use crate::grade::verdict::{CheckResult, Failure, Outcome};
+use crate::i18n::{key, Message};
 use crate::wire::Deadline;
 
 /// How long the output file must keep its size before it is taken as written.
@@ -95,25 +96,23 @@ fn receive_side(ctx: &mut Ctx, content: &[u8], pacing: Option<(usize, Duration)>
     conn.finish();
     let over = transfer_over(ctx, &mut conn, &out)?;
     if over == Over::Deadline {
-        let failure = Failure::timeout(format!(
-            "the transfer did not end for the program {} after the sender closed: it neither exited, \
-             nor closed the connection, nor went back to accept(), nor stopped",
-            ctx.limits().within()
-        ))
+        let failure = Failure::said(
+            Outcome::Timeout,
+            Message::new(key::FILE_TRANSFER_NOT_ENDED).arg("within", ctx.limits().within_said()),
+        )
         .after_waiting();
         return Err(with_file_state(failure, file_len(), content.len()));
     }
     let written = match std::fs::read(&out) {
         Ok(written) => written,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let how = match ctx.exited()? {
-                Some(status) => format!("exited ({})", describe_status(status)),
-                None => "finished with the connection".to_string(),
+            let message = match ctx.exited()? {
+                Some(status) => Message::new(key::FILE_EXITED_NOT_WRITTEN)
+                    .arg("status", describe_status(status)),
+                None => Message::new(key::FILE_DONE_NOT_WRITTEN),
             };
-            return Err(Failure::fail(format!(
-                "the program {how} without writing the output file {}",
-                out.display()
-            )));
+            let message = message.arg("path", out.display().to_string());
+            return Err(Failure::said(Outcome::Fail, message));
         }
         Err(e) => {
             return Err(Failure::harness(format!(
@@ -184,16 +183,16 @@ fn explain_stop(mut failure: Failure, over: Over, cut_while_running: bool) -> Fa
     }
     match over {
         Over::Idle { unread } if unread > 0 => {
-            failure.message.push_str(&format!(
-                "; the program then stopped reading: {unread} bytes it was sent wait unread, and it \
-                 neither closes the connection nor exits (loop on recv() until it returns b'')"
-            ));
+            let why = failure.said_message();
+            failure.reword(
+                Message::new(key::FILE_THEN_STOPPED_READING)
+                    .arg("why", why)
+                    .arg("unread", unread),
+            );
         }
         Over::Idle { .. } | Over::Accepting | Over::Closed => {
-            failure.message.push_str(
-                " (the program is still running: bytes it has not flushed to the file yet do not \
-                 count; close the file, e.g. with open(...) as f, once the transfer is over)",
-            );
+            let why = failure.said_message();
+            failure.reword(Message::new(key::FILE_STILL_RUNNING).arg("why", why));
         }
         _ => {}
     }
@@ -202,12 +201,14 @@ fn explain_stop(mut failure: Failure, over: Over, cut_while_running: bool) -> Fa
 
 /// Adds how much of the file was written to a failure seen before the transfer was over.
 fn with_file_state(mut failure: Failure, written: Option<u64>, sent: usize) -> Failure {
-    match written {
-        Some(n) => failure
-            .message
-            .push_str(&format!("; {n} of the {sent} bytes are in the file")),
-        None => failure.message.push_str("; no output file was written"),
-    }
+    let why = failure.said_message();
+    failure.reword(match written {
+        Some(n) => Message::new(key::FILE_STATE_WRITTEN)
+            .arg("why", why)
+            .arg("n", n)
+            .arg("sent", sent),
+        None => Message::new(key::FILE_STATE_NONE).arg("why", why),
+    });
     failure
 }
 
@@ -223,10 +224,8 @@ pub fn receiver_exit(ctx: &mut Ctx, size: usize) -> CheckResult {
         return Ok(());
     };
     if failure.message.contains("accept()") {
-        failure.message.push_str(
-            " (the content checks do not ask more; the lesson's receiver exits once its file is \
-             written)",
-        );
+        let why = failure.said_message();
+        failure.reword(Message::new(key::FILE_FINE_RECEIVER).arg("why", why));
     }
     Err(failure)
 }
@@ -246,47 +245,41 @@ fn same_bytes(expected: &[u8], actual: &[u8], side: Side) -> CheckResult {
         return Ok(());
     }
     let (got, whole) = match side {
-        Side::Written => ("in the file", "the file"),
-        Side::Sent => ("arrived", "what the program sent"),
+        Side::Written => (key::FILE_GOT_WRITTEN, key::FILE_WHOLE_WRITTEN),
+        Side::Sent => (key::FILE_GOT_SENT, key::FILE_WHOLE_SENT),
     };
     let (m, n) = (expected.len(), actual.len());
+    let said = |id: &str| {
+        Message::new(id)
+            .arg("whole", Message::new(whole))
+            .arg("got", Message::new(got))
+            .arg("m", m)
+            .arg("n", n)
+    };
     let message = if let Some(how) = stripped(expected, actual) {
-        format!(
-            "{whole} lost {how} ({n} of {m} bytes {got}): strip() removes them; keep the bytes \
-             unchanged"
-        )
+        said(key::FILE_STRIPPED).arg("how", how)
     } else if expected.starts_with(actual) {
-        let mut message = format!("only the first {n} of {m} bytes {}", verb(side));
+        let verb = Message::new(verb(side));
         if n > 0 && n % 1024 == 0 {
-            message.push_str(&format!(
-                " ({} × 1024: a fixed number of recv(1024) calls? loop until recv() returns b'')",
-                n / 1024
-            ));
+            said(key::FILE_ONLY_FIRST_RECV_1024)
+                .arg("verb", verb)
+                .arg("k", n / 1024)
+        } else {
+            said(key::FILE_ONLY_FIRST).arg("verb", verb)
         }
-        message
     } else if actual.starts_with(expected) {
         let extra = &actual[m..];
-        let what = if extra.iter().all(|&b| b == 0) {
-            "NUL bytes (\\0): a whole fixed-size buffer was written, not just the bytes received"
-                .to_string()
+        let id = if extra.iter().all(|&b| b == 0) {
+            key::FILE_GREW_NUL
         } else {
-            "bytes that were never sent".to_string()
+            key::FILE_GREW_UNSENT
         };
-        format!(
-            "{whole} grew: {m} bytes were sent, {n} are {got}; the {} extra are {what}",
-            n - m
-        )
+        said(id).arg("extra", n - m)
     } else if replace(expected, b"\n", b"\r\n") == actual {
-        format!(
-            "every \\n became \\r\\n ({m} bytes sent, {n} {got}): the file was written in text mode; \
-             use binary mode ('wb' / 'rb')"
-        )
+        said(key::FILE_TEXT_MODE)
     } else if contains(actual, "\u{fffd}".as_bytes()) && !contains(expected, "\u{fffd}".as_bytes())
     {
-        format!(
-            "bytes that are not UTF-8 text became U+FFFD (decode(errors='replace')), {m} bytes sent, \
-             {n} {got}: a file is bytes: never decode() it, write what recv() returns"
-        )
+        said(key::FILE_REPLACED)
     } else {
         let at = expected
             .iter()
@@ -294,25 +287,23 @@ fn same_bytes(expected: &[u8], actual: &[u8], side: Side) -> CheckResult {
             .position(|(a, b)| a != b)
             .unwrap_or(m.min(n));
         let change = if n < m {
-            "bytes were dropped or changed"
+            key::FILE_DROPPED_OR_CHANGED
         } else {
-            "bytes were changed"
+            key::FILE_CHANGED
         };
-        format!(
-            "{change}: {whole} differs from byte {at} on ({m} bytes sent, {n} {got}); the program \
-             changed the data on its way (decode() or encode(), text mode?): write the bytes recv() \
-             returns, unchanged, in binary mode ('wb')"
-        )
+        said(key::FILE_DIFFERS)
+            .arg("change", Message::new(change))
+            .arg("at", at)
     };
-    Err(Failure::fail(message)
+    Err(Failure::said(Outcome::Fail, message)
         .with_expected(expected)
         .with_actual(actual))
 }
 
 fn verb(side: Side) -> &'static str {
     match side {
-        Side::Written => "were written to the file",
-        Side::Sent => "arrived before the program closed",
+        Side::Written => key::FILE_VERB_WRITTEN,
+        Side::Sent => key::FILE_VERB_SENT,
     }
 }
 

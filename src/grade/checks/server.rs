@@ -12,6 +12,8 @@ use crate::grade::launch::NotReady;
 use crate::grade::procfs::{self, Proto};
 use crate::grade::suite::{Leave, Peer, WriteStyle};
 use crate::grade::verdict::{CheckResult, Failure, Outcome, Serving};
+use crate::grade::words::{self, party};
+use crate::i18n::{key, Message};
 
 /// Pause between the slices of a message sent byte by byte: long enough that each slice is read on its
 /// own, as over a slow network.
@@ -95,10 +97,11 @@ fn together(failure: Failure, name: &str, i: usize, message: &[u8]) -> Failure {
         return failure;
     }
     let mut failure = failure.with_cause(cause::answered_together());
-    failure.message = format!(
-        "{name}: message {} got no reply of its own: the reply to message {i} went on with its text (one \
-         recv() returned both, answered as one)",
-        i + 1
+    failure.reword(
+        Message::new(key::ANSWERED_TOGETHER)
+            .arg("client", party(name))
+            .arg("n", i)
+            .arg("next", i + 1),
     );
     failure
 }
@@ -196,11 +199,11 @@ pub fn survive_close(ctx: &mut Ctx, how: Leave, first: Peer) -> CheckResult {
     let left = match how {
         Leave::Reset => {
             conn.reset();
-            "reset the connection"
+            Message::new(key::LEFT_RESET)
         }
         _ => {
             conn.close();
-            "closed the connection"
+            Message::new(key::LEFT_CLOSED)
         }
     };
     // Watched for a while: it exits (how?), or stays (spinning?).
@@ -219,41 +222,51 @@ pub fn survive_close(ctx: &mut Ctx, how: Leave, first: Peer) -> CheckResult {
             return Ok(());
         }
         Some(status) => {
-            return Err(Failure::crash(format!(
-                "the program exited with {} after the client {left}",
-                describe_status(status)
-            )))
+            return Err(Failure::said(
+                Outcome::Crash,
+                Message::new(key::EXITED_AFTER_CLIENT_LEFT)
+                    .arg("status", describe_status(status))
+                    .arg("left", left),
+            ))
         }
         None => {}
     }
     if busy > SPIN_SHARE && baseline < SPIN_SHARE / 2.0 {
-        return Err(Failure::fail(format!(
-            "after the client {left}, the program kept running without a pause ({:.0}% of the time, \
-             {:.0}% before): a loop on recv() returning b'' that never ends",
-            busy.min(1.0) * 100.0,
-            baseline.min(1.0) * 100.0
-        )));
+        return Err(Failure::said(
+            Outcome::Fail,
+            Message::new(key::SPINS_AFTER_CLIENT_LEFT)
+                .arg("left", left)
+                .arg("busy", format!("{:.0}", busy.min(1.0) * 100.0))
+                .arg("before", format!("{:.0}", baseline.min(1.0) * 100.0)),
+        ));
     }
     let wait = ctx.wait();
     if how != Leave::Reset {
         let deadline = ctx.deadline();
         return match ctx.program()?.wait_listening(Proto::Tcp, deadline) {
             Ok(_) => Ok(()),
-            Err(NotReady::Exited { .. }) if ended_before.is_some() => Err(Failure::fail(format!(
-                "the program started had exited ({}) before the client left, and after the client \
-                 {left} nothing of it was left listening: there is no evidence it survived the close",
-                ended_before.map(describe_status).unwrap_or_default()
-            ))),
+            Err(NotReady::Exited { .. }) if ended_before.is_some() => Err(Failure::said(
+                Outcome::Fail,
+                Message::new(key::EXITED_BEFORE_CLIENT_LEFT)
+                    .arg(
+                        "status",
+                        ended_before.map(describe_status).unwrap_or_default(),
+                    )
+                    .arg("left", left),
+            )),
             Err(NotReady::Exited { status }) if status.success() => Ok(()),
-            Err(NotReady::Exited { status }) => Err(Failure::crash(format!(
-                "the program exited with {} after the client {left}",
-                describe_status(status)
-            ))),
-            Err(NotReady::Timeout { .. }) => Err(Failure::fail(format!(
-                "after the client {left}, the program neither exited nor went on listening within \
-                 {:.1} s",
-                wait.as_secs_f64()
-            ))),
+            Err(NotReady::Exited { status }) => Err(Failure::said(
+                Outcome::Crash,
+                Message::new(key::EXITED_AFTER_CLIENT_LEFT)
+                    .arg("status", describe_status(status))
+                    .arg("left", left),
+            )),
+            Err(NotReady::Timeout { .. }) => Err(Failure::said(
+                Outcome::Fail,
+                Message::new(key::NEITHER_EXITED_NOR_LISTENING)
+                    .arg("left", left)
+                    .arg("secs", words::secs(wait)),
+            )),
         };
     }
     // After a reset, the next client must get an answer (any answer: replies are judged elsewhere).
@@ -261,13 +274,16 @@ pub fn survive_close(ctx: &mut Ctx, how: Leave, first: Peer) -> CheckResult {
     next.send(b"are you still there?\n")?;
     match next.read_message() {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(Failure::fail(format!(
-            "after client 1 {left}, client 2 was accepted but the program closed it without answering"
-        ))),
+        Ok(None) => Err(Failure::said(
+            Outcome::Fail,
+            Message::new(key::SECOND_CLOSED_UNANSWERED).arg("left", left),
+        )),
         Err(mut f) => {
-            f.message = format!(
-                "after client 1 {left}, the program stayed but did not serve client 2: {}",
-                f.message
+            let why = f.said_message();
+            f.reword(
+                Message::new(key::SECOND_NOT_SERVED)
+                    .arg("left", left)
+                    .arg("why", why),
             );
             Err(f)
         }
@@ -278,12 +294,13 @@ pub fn survive_close(ctx: &mut Ctx, how: Leave, first: Peer) -> CheckResult {
 /// its first client.
 fn not_served_after_first(ctx: &mut Ctx, i: usize, failure: Failure) -> Failure {
     match ctx.wait_exit(Duration::from_millis(300)) {
-        Ok(Some(status)) if status.success() => Failure::fail(format!(
-            "client {i} was not served: the program exited ({}) after client {}; it serves a \
-             single client",
-            describe_status(status),
-            i - 1
-        ))
+        Ok(Some(status)) if status.success() => Failure::said(
+            Outcome::Fail,
+            Message::new(key::SINGLE_CLIENT_EXITED)
+                .arg("i", i)
+                .arg("prev", i - 1)
+                .arg("status", describe_status(status)),
+        )
         .with_serving(Serving::SingleClient),
         Ok(Some(_)) => failure.with_serving(Serving::SingleClient),
         _ => failure,
@@ -341,12 +358,13 @@ pub fn idle_first_client(ctx: &mut Ctx) -> CheckResult {
                 }
             };
             if answered {
-                let mut failure = Failure::fail(format!(
-                    "client 2 got no reply within {secs:.1} s while client 1 stayed connected and \
-                     idle; the reply came only after client 1 closed{}: the server serves one client \
-                     at a time",
-                    if late.is_err() { " (and it was wrong)" } else { "" }
-                ));
+                let id = if late.is_err() {
+                    key::ONLY_IN_TURN_WRONG
+                } else {
+                    key::ONLY_IN_TURN
+                };
+                let secs = format!("{secs:.1}");
+                let mut failure = Failure::said(Outcome::Fail, Message::new(id).arg("secs", secs));
                 // A wrong reply is evidence too: it shows what else is wrong.
                 if let Err(wrong) = late {
                     failure.expected = wrong.expected;
@@ -355,11 +373,12 @@ pub fn idle_first_client(ctx: &mut Ctx) -> CheckResult {
                 return Err(failure.with_input(input).with_serving(Serving::OnlyInTurn));
             }
             match ctx.wait_exit(Duration::from_millis(300))? {
-                Some(status) => Err(Failure::fail(format!(
-                    "client 2 got no reply within {secs:.1} s while client 1 stayed connected and \
-                     idle; when client 1 closed, the program exited ({}): it serves a single client",
-                    describe_status(status)
-                ))
+                Some(status) => Err(Failure::said(
+                    Outcome::Fail,
+                    Message::new(key::SINGLE_CLIENT_IDLE)
+                        .arg("secs", format!("{secs:.1}"))
+                        .arg("status", describe_status(status)),
+                )
                 .with_input(input)
                 .with_serving(Serving::SingleClient)
                 .settled()),
@@ -390,12 +409,13 @@ pub fn many_clients(ctx: &mut Ctx, clients: usize, wave: usize, messages: usize)
             let reply = ctx.prefixed(&hello(j + 1));
             if let Err(f) = conn.expect_reply(&reply, compare, Awaited::Reply, Then::End) {
                 let f = if f.outcome() == Outcome::Timeout && j > 0 {
-                    Failure::fail(format!(
-                        "client {} got no reply within {:.1} s while {j} other client(s) stayed \
-                         connected: the server does not serve its clients at once",
-                        j + 1,
-                        ctx.wait().as_secs_f64()
-                    ))
+                    Failure::said(
+                        Outcome::Fail,
+                        Message::new(key::NOT_AT_ONCE)
+                            .arg("i", j + 1)
+                            .arg("others", j)
+                            .arg("secs", words::secs(ctx.wait())),
+                    )
                     .with_serving(Serving::NotAtOnce)
                 } else {
                     f
@@ -486,19 +506,17 @@ pub fn exit_on_client_close(ctx: &mut Ctx) -> CheckResult {
     let addr = ctx.launch_server(Proto::Tcp)?;
     let mut conn = ctx.connect(addr, "client")?;
     chat_turn(ctx, &mut conn, b"hi", b"hello").map_err(|f| {
-        Failure::not_run(format!(
-            "the first turn failed, so the close could not be tested: {}",
-            f.message
-        ))
+        Failure::said(
+            Outcome::NotRun,
+            Message::new(key::FIRST_TURN_FAILED).arg("why", f.said_message()),
+        )
     })?;
     conn.close();
     ctx.expect_clean_exit("the client closed the connection")
         .map_err(|mut f| {
             if f.message.contains("accept()") {
-                f.message.push_str(
-                    " (fine at the basic level, client-close; the lesson's chat ends when its client \
-                     leaves: leave the loop, close and exit)",
-                );
+                let why = f.said_message();
+                f.reword(Message::new(key::FINE_AT_BASIC_CHAT).arg("why", why));
             }
             f
         })

@@ -85,7 +85,7 @@ fn send_and_watch(
             .any(|l| contains(l, &messages[k - 1]) && contains(l, missing))
         || messages.len() > 1 && run_together(&out, messages);
     let failure = if let Some(why) = misprinted(&out, missing) {
-        Failure::fail(format!("{nth} was printed wrongly: {why}"))
+        Failure::fail(format!("{nth} was printed wrongly: {}", why.english()))
             .with_cause(cause::printed_bytes())
     } else if merged {
         Failure::fail(format!(

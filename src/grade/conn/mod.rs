@@ -5,7 +5,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::verdict::{CheckResult, Direction, Failure, Transcript};
+use super::verdict::{CheckResult, Direction, Failure, Outcome, Transcript};
+use super::words::{self, party};
+use crate::i18n::{key, Message};
 use crate::wire::{self, Deadline, ReadEnd};
 
 mod http;
@@ -40,11 +42,12 @@ impl Limits {
 
     /// "within 5.0 s", or the budget when it is what cut the wait.
     pub fn within(&self) -> String {
-        if Instant::now() >= self.end {
-            "before the check's time budget ran out".to_string()
-        } else {
-            format!("within {:.1} s", self.wait.as_secs_f64())
-        }
+        self.within_said().english()
+    }
+
+    /// [`Limits::within`] as a message, to say in any language.
+    pub fn within_said(&self) -> Message {
+        words::within(self.wait, Instant::now() >= self.end)
     }
 }
 
@@ -127,14 +130,27 @@ impl Conn {
         limits: Limits,
     ) -> CheckResult<Conn> {
         let stream = wire::connect(addr, limits.deadline()).map_err(|e| match e {
-            crate::Error::ConnectTimeout { secs, .. } => Failure::timeout(format!(
-                "{name}: the connection to {addr} was not accepted within {secs:.1} s"
-            )),
+            crate::Error::ConnectTimeout { secs, .. } => Failure::said(
+                Outcome::Timeout,
+                Message::new(key::CONNECT_NOT_ACCEPTED)
+                    .arg("client", party(name))
+                    .arg("addr", addr.to_string())
+                    .arg("secs", format!("{secs:.1}")),
+            ),
             // The program is the one that should be listening: no advice to "start the server".
-            crate::Error::Refused { .. } => Failure::fail(format!(
-                "{name}: the connection to {addr} was refused: the program no longer listened"
-            )),
-            e => Failure::fail(format!("{name}: could not connect to {addr}: {e}")),
+            crate::Error::Refused { .. } => Failure::said(
+                Outcome::Fail,
+                Message::new(key::CONNECT_REFUSED)
+                    .arg("client", party(name))
+                    .arg("addr", addr.to_string()),
+            ),
+            e => Failure::said(
+                Outcome::Fail,
+                Message::new(key::CONNECT_FAILED)
+                    .arg("client", party(name))
+                    .arg("addr", addr.to_string())
+                    .arg("error", e.to_string()),
+            ),
         })?;
         Ok(Conn::accepted(stream, name, log, parking, limits))
     }
@@ -243,13 +259,14 @@ impl Conn {
             &self.name,
             &format!("only {sent} of {} bytes were taken", bytes.len()),
         );
-        Err(Failure::timeout(format!(
-            "{}: the program stopped reading: it took {sent} of the {} bytes sent, and no more {} \
-             (a program that neither reads nor closes blocks its peer)",
-            self.name,
-            bytes.len(),
-            self.limits.within()
-        ))
+        Err(Failure::said(
+            Outcome::Timeout,
+            Message::new(key::STOPPED_READING)
+                .arg("client", party(&self.name))
+                .arg("sent", sent)
+                .arg("total", bytes.len())
+                .arg("within", self.limits.within_said()),
+        )
         .after_waiting())
     }
 
@@ -315,23 +332,25 @@ impl Conn {
             e.kind(),
             io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
         );
+        let said = |id: &str| {
+            let message = Message::new(id)
+                .arg("client", party(&self.name))
+                .arg("error", e.to_string());
+            Failure::said(Outcome::Fail, message)
+        };
         if self.peer_closed && reset {
-            return Failure::fail(format!(
-                "{}: the program had closed the connection after its last reply, so what was sent \
-                 next was refused ({e}): it serves one message per connection",
-                self.name
-            ));
+            return said(key::REFUSED_AFTER_CLOSE);
         }
         if reset && doing == "sending" {
-            return Failure::fail(format!(
-                "{}: the program closed the connection while the grader was still sending ({e})",
-                self.name
-            ));
+            return said(key::CLOSED_WHILE_SENDING);
         }
-        Failure::fail(format!(
-            "{}: the connection broke while {doing}: {e}",
-            self.name
-        ))
+        Failure::said(
+            Outcome::Fail,
+            Message::new(key::CONNECTION_BROKE)
+                .arg("client", party(&self.name))
+                .arg("doing", words::phrase(doing))
+                .arg("error", e.to_string()),
+        )
     }
 
     /// Half-closes: the program reads EOF.
@@ -392,15 +411,16 @@ impl Conn {
         if len == 0 {
             return match (end, stopped) {
                 (ReadEnd::Eof, _) => Ok(None),
-                (_, Some(_)) => Err(Failure::fail(format!(
-                    "{}: the program read the message and went back to waiting without answering",
-                    self.name
-                ))),
-                _ => Err(Failure::timeout(format!(
-                    "{}: nothing arrived {}",
-                    self.name,
-                    self.limits.within()
-                ))),
+                (_, Some(_)) => Err(Failure::said(
+                    Outcome::Fail,
+                    Message::new(key::READ_AND_WAITED_NO_ANSWER).arg("client", party(&self.name)),
+                )),
+                _ => Err(Failure::said(
+                    Outcome::Timeout,
+                    Message::new(key::NOTHING_ARRIVED)
+                        .arg("client", party(&self.name))
+                        .arg("within", self.limits.within_said()),
+                )),
             };
         }
         let mut message: Vec<u8> = self.pending.drain(..len).collect();
@@ -420,21 +440,26 @@ impl Conn {
         let name = &self.name;
         match (end, stopped) {
             (ReadEnd::Eof, _) => Ok(data),
-            (ReadEnd::Done, _) => Err(Failure::fail(format!(
-                "{name}: the program sent more than {limit} bytes without closing"
-            ))),
-            (_, Some(_)) => Err(Failure::fail(format!(
-                "{name}: the program sent {} bytes, then waited without closing the connection: the \
-                 receiver reads until EOF, so for it the file never ends (close the socket once \
-                 everything is sent)",
-                data.len()
-            ))
+            (ReadEnd::Done, _) => Err(Failure::said(
+                Outcome::Fail,
+                Message::new(key::SENT_TOO_MUCH)
+                    .arg("client", party(name))
+                    .arg("limit", limit),
+            )),
+            (_, Some(_)) => Err(Failure::said(
+                Outcome::Fail,
+                Message::new(key::SENT_THEN_WAITED_OPEN)
+                    .arg("client", party(name))
+                    .arg("count", data.len()),
+            )
             .with_actual(data)),
-            _ => Err(Failure::timeout(format!(
-                "{name}: the program did not close the connection {} ({} bytes arrived)",
-                self.limits.within(),
-                data.len()
-            ))
+            _ => Err(Failure::said(
+                Outcome::Timeout,
+                Message::new(key::DID_NOT_CLOSE)
+                    .arg("client", party(name))
+                    .arg("within", self.limits.within_said())
+                    .arg("count", data.len()),
+            )
             .with_actual(data)),
         }
     }

@@ -5,8 +5,11 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::Conn;
+use crate::grade::verdict::Outcome;
 use crate::grade::verdict::{CheckResult, Direction, Failure};
 use crate::grade::watch::Stopped;
+use crate::grade::words::party;
+use crate::i18n::{key, Arg, Message};
 use crate::wire::{self, Deadline, ReadEnd};
 
 /// What the grader waits for on a connection, for the words of its messages.
@@ -24,6 +27,14 @@ impl Awaited {
             Awaited::Reply => "the reply",
             Awaited::TypedLine => "the line typed",
         }
+    }
+
+    /// [`Awaited::noun`] as a message, to say in any language.
+    fn noun_said(self) -> Message {
+        Message::new(match self {
+            Awaited::Reply => key::AWAITED_REPLY,
+            Awaited::TypedLine => key::AWAITED_TYPED_LINE,
+        })
     }
 }
 
@@ -121,15 +132,18 @@ impl Conn {
                 if then == Then::End && rest.len() > line_end {
                     let extra = &rest[line_end..];
                     let what = if extra.iter().all(|&b| b == 0) {
-                        format!("{} NUL bytes (\\0)", extra.len())
+                        Message::new(key::EXTRA_NUL_BYTES).arg("count", extra.len())
                     } else {
-                        format!("{} more bytes", extra.len())
+                        Message::new(key::EXTRA_BYTES).arg("count", extra.len())
                     };
                     let actual = std::mem::take(&mut self.pending);
-                    return Err(Failure::fail(format!(
-                        "{}: {noun} came, followed by {what}: a message ends where its text ends",
-                        self.name
-                    ))
+                    return Err(Failure::said(
+                        Outcome::Fail,
+                        Message::new(key::REPLY_FOLLOWED_BY)
+                            .arg("client", party(&self.name))
+                            .arg("what", awaited.noun_said())
+                            .arg("extra", what),
+                    )
                     .with_expected(wanted)
                     .with_actual(actual));
                 }
@@ -149,72 +163,63 @@ impl Conn {
                     skip_line_ends(&actual)
                 };
                 let what = match awaited {
-                    Awaited::Reply => "the reply differs".to_string(),
-                    Awaited::TypedLine => {
-                        "what the program sent differs from the line typed".to_string()
-                    }
+                    Awaited::Reply => key::REPLY_DIFFERS,
+                    Awaited::TypedLine => key::TYPED_LINE_DIFFERS,
                 };
-                Err(Failure::fail(format!(
-                    "{}: {what}{}{}",
-                    self.name,
-                    before_it(&wanted, shown),
-                    locate(&wanted, shown)
-                ))
+                Err(Failure::said(
+                    Outcome::Fail,
+                    Message::new(what)
+                        .arg("client", party(&self.name))
+                        .arg("before", before_it(&wanted, shown))
+                        .arg("where", locate(&wanted, shown)),
+                )
                 .with_expected(wanted)
                 .with_actual(actual))
             }
             Judgement::SoFarSoGood => {
                 let actual = std::mem::take(&mut self.pending);
-                let within = self.limits.within();
-                let name = &self.name;
+                let said = |outcome: Outcome, id: &str| {
+                    let message = Message::new(id)
+                        .arg("client", party(&self.name))
+                        .arg("what", awaited.noun_said())
+                        .arg("within", self.limits.within_said());
+                    Failure::said(outcome, message)
+                };
+                let (fail, timeout) = (Outcome::Fail, Outcome::Timeout);
                 let failure = match (end, awaited, actual.is_empty()) {
-                    _ if settled == Some(Stopped::Traceback) => Failure::fail(format!(
-                        "{name}: the program stopped {} this client: a traceback appeared on its \
-                         stderr (a thread died), and nothing of it runs",
+                    _ if settled == Some(Stopped::Traceback) => said(
+                        fail,
                         if actual.is_empty() {
-                            "without replying to"
+                            key::TRACEBACK_BEFORE_REPLY
                         } else {
-                            "in the middle of its reply to"
-                        }
-                    )),
-                    _ if settled.is_some() && actual.is_empty() => Failure::fail(format!(
-                        "{name}: the program read the message and went back to waiting without \
-                         replying"
-                    )),
-                    _ if settled.is_some() => Failure::fail(format!(
-                        "{name}: {noun} stopped short, and the program went back to waiting"
-                    )),
+                            key::TRACEBACK_MID_REPLY
+                        },
+                    ),
+                    _ if settled.is_some() && actual.is_empty() => {
+                        said(fail, key::READ_AND_WAITED_NO_REPLY)
+                    }
+                    _ if settled.is_some() => said(fail, key::STOPPED_SHORT_WAITING),
                     (ReadEnd::Eof, Awaited::Reply, true) if closed_before || self.replies > 0 => {
                         let n = self.replies;
-                        Failure::fail(format!(
-                            "{name}: the program closed the connection after its reply to message \
-                             {n}, without answering message {}{}",
-                            n + 1,
-                            if n == 1 {
-                                ": it serves one message per connection"
-                            } else {
-                                ""
-                            }
-                        ))
+                        let id = if n == 1 {
+                            key::CLOSED_AFTER_ONE_REPLY
+                        } else {
+                            key::CLOSED_AFTER_REPLIES
+                        };
+                        let message = Message::new(id)
+                            .arg("client", party(&self.name))
+                            .arg("n", n)
+                            .arg("next", n + 1);
+                        Failure::said(fail, message)
                     }
-                    (ReadEnd::Eof, Awaited::Reply, true) => Failure::fail(format!(
-                        "{name}: the program closed the connection without replying"
-                    )),
-                    (ReadEnd::Eof, Awaited::TypedLine, true) => Failure::fail(format!(
-                        "{name}: the program closed the connection without sending the line typed"
-                    )),
-                    (ReadEnd::Eof, _, false) => Failure::fail(format!(
-                        "{name}: the program closed the connection in the middle of {noun}"
-                    )),
-                    (_, Awaited::Reply, true) => {
-                        Failure::timeout(format!("{name}: no reply {within}"))
+                    (ReadEnd::Eof, Awaited::Reply, true) => said(fail, key::CLOSED_WITHOUT_REPLY),
+                    (ReadEnd::Eof, Awaited::TypedLine, true) => {
+                        said(fail, key::CLOSED_WITHOUT_TYPED_LINE)
                     }
-                    (_, Awaited::TypedLine, true) => Failure::timeout(format!(
-                        "{name}: the program did not send the line typed {within}"
-                    )),
-                    (_, _, false) => Failure::timeout(format!(
-                        "{name}: {noun} stopped short: nothing more {within}"
-                    )),
+                    (ReadEnd::Eof, _, false) => said(fail, key::CLOSED_MID_REPLY),
+                    (_, Awaited::Reply, true) => said(timeout, key::NO_REPLY),
+                    (_, Awaited::TypedLine, true) => said(timeout, key::TYPED_LINE_NOT_SENT),
+                    (_, _, false) => said(timeout, key::STOPPED_SHORT_SILENT),
                 };
                 let failure = match (end, settled) {
                     (ReadEnd::Eof, _) => failure.after_close(),
@@ -295,26 +300,28 @@ enum Judgement {
     Differs,
 }
 
-/// When the expected reply shows up later in what came, what came before it.
-fn before_it(wanted: &[u8], actual: &[u8]) -> String {
+/// When the expected reply shows up later in what came, what came before it (nothing: an empty text).
+fn before_it(wanted: &[u8], actual: &[u8]) -> Arg {
     let Some(at) = (1..actual.len().saturating_sub(wanted.len()) + 1)
         .find(|&i| actual[i..].starts_with(wanted))
     else {
-        return String::new();
+        return "".into();
     };
     let junk = &actual[..at];
-    if junk.iter().all(|&b| b == 0) {
-        format!(": {at} NUL bytes (\\0) came before it")
+    let id = if junk.iter().all(|&b| b == 0) {
+        key::NUL_BYTES_BEFORE
     } else {
-        format!(": {at} other bytes came before it")
-    }
+        key::OTHER_BYTES_BEFORE
+    };
+    Message::new(id).arg("count", at).into()
 }
 
-/// For long replies, where the first difference is, with a few bytes of context on each side.
-fn locate(wanted: &[u8], actual: &[u8]) -> String {
+/// For long replies, where the first difference is, with a few bytes of context on each side (for
+/// short ones, an empty text).
+fn locate(wanted: &[u8], actual: &[u8]) -> Arg {
     const LONG: usize = 80;
     if wanted.len() <= LONG {
-        return String::new();
+        return "".into();
     }
     let at = wanted
         .iter()
@@ -323,11 +330,11 @@ fn locate(wanted: &[u8], actual: &[u8]) -> String {
         .unwrap_or(wanted.len().min(actual.len()));
     let around =
         |b: &[u8]| wire::escape_bytes(&b[at.saturating_sub(12).min(b.len())..b.len().min(at + 24)]);
-    format!(
-        " from byte {at} on: expected …{}…, got …{}…",
-        around(wanted),
-        around(actual)
-    )
+    Message::new(key::DIFFERS_FROM_BYTE)
+        .arg("at", at)
+        .arg("expected", around(wanted))
+        .arg("actual", around(actual))
+        .into()
 }
 
 fn skip_line_ends(buf: &[u8]) -> &[u8] {

@@ -15,6 +15,7 @@ use crate::grade::procfs::Proto;
 use crate::grade::template::Values;
 use crate::grade::verdict::{AddressAction, AddressIgnored, CheckResult, Failure, Outcome};
 use crate::grade::watch::Tap;
+use crate::grade::words;
 use crate::i18n::{key, Message};
 use crate::wire::{self, Deadline};
 
@@ -251,14 +252,14 @@ impl Ctx<'_> {
             // A program that dies before connecting will never connect: say so at once.
             if let Some(status) = self.program()?.try_status() {
                 let how = format!("exited ({}) without connecting", describe_status(status));
-                return Err(Failure::crash(format!("the program {how}")).not_ready(how));
+                let message = Message::new(key::EXITED_WITHOUT_CONNECTING)
+                    .arg("status", describe_status(status));
+                return Err(Failure::said(Outcome::Crash, message).not_ready(how));
             }
             if deadline.passed() {
                 let how = format!("did not connect within {:.1} s", wait.as_secs_f64());
-                return Err(
-                    Failure::timeout(format!("the program {how} (the start deadline)"))
-                        .not_ready(how),
-                );
+                let message = Message::new(key::DID_NOT_CONNECT).arg("secs", words::secs(wait));
+                return Err(Failure::said(Outcome::Timeout, message).not_ready(how));
             }
         }
     }

@@ -32,6 +32,8 @@ use super::suite::{Check, Suite};
 use super::template::{Template, Values};
 use super::verdict::{AddressIgnored, CheckResult, Direction, Failure, Serving, Transcript};
 use super::watch::Tap;
+use super::words::phrase;
+use crate::i18n::{key, Message};
 use crate::wire::Deadline;
 
 pub use budget::{budget_answers, GradeBudget, BUDGET_ANSWERS, PROPERTY_BUDGET_ANSWERS};
@@ -329,18 +331,22 @@ impl<'a> Ctx<'a> {
             match self.wait_exit(left.min(EXIT_LOOK))? {
                 Some(status) if status.success() => return Ok(()),
                 Some(status) => {
-                    return Err(Failure::crash(format!(
-                        "the program exited with {} after {after}",
-                        describe_status(status)
-                    )))
+                    return Err(Failure::said(
+                        super::verdict::Outcome::Crash,
+                        Message::new(key::EXITED_WITH_AFTER)
+                            .arg("status", describe_status(status))
+                            .arg("after", phrase(after)),
+                    ))
                 }
                 None => {}
             }
             if deadline.passed() {
-                return Err(Failure::timeout(format!(
-                    "the program did not exit {} after {after}",
-                    self.limits().within()
-                )));
+                return Err(Failure::said(
+                    super::verdict::Outcome::Timeout,
+                    Message::new(key::DID_NOT_EXIT_WITHIN)
+                        .arg("within", self.limits().within_said())
+                        .arg("after", phrase(after)),
+                ));
             }
             let now = printed(self);
             if now != last {
@@ -350,13 +356,14 @@ impl<'a> Ctx<'a> {
             }
             if quiet_since.elapsed() >= quiet && self.idle() {
                 let waits = if self.accepting() {
-                    "it went back to accept(), waiting for the next client"
+                    key::DID_NOT_EXIT_ACCEPTING
                 } else {
-                    "it waits for something more (input, or a connection)"
+                    key::DID_NOT_EXIT_WAITING
                 };
-                return Err(Failure::fail(format!(
-                    "the program did not exit after {after}: {waits}"
-                )));
+                return Err(Failure::said(
+                    super::verdict::Outcome::Fail,
+                    Message::new(waits).arg("after", phrase(after)),
+                ));
             }
         }
     }
@@ -417,10 +424,11 @@ impl<'a> Ctx<'a> {
             Some(status) if !status.success() => {
                 let mut crashed = failure;
                 crashed.outcome = Some(super::verdict::Outcome::Crash);
-                crashed.message = format!(
-                    "the program crashed ({}): {}",
-                    describe_status(status),
-                    crashed.message
+                let why = crashed.said_message();
+                crashed.reword(
+                    Message::new(key::CRASHED_THEN)
+                        .arg("status", describe_status(status))
+                        .arg("why", why),
                 );
                 crashed
             }

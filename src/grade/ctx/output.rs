@@ -3,8 +3,10 @@
 use super::{describe_status, Ctx, REAP_SETTLE};
 use crate::grade::cause;
 use crate::grade::printed::{contains, misprinted, partly_printed, printed};
-use crate::grade::verdict::{CheckResult, Failure};
+use crate::grade::verdict::{CheckResult, Failure, Outcome};
 use crate::grade::watch::{self, Watched};
+use crate::grade::words::phrase;
+use crate::i18n::{key, Message};
 use crate::wire::Deadline;
 
 impl Ctx<'_> {
@@ -33,17 +35,16 @@ impl Ctx<'_> {
             return Ok(());
         }
         let failure = if let Some(why) = misprinted(&out, text) {
-            Failure::fail(format!("{what} was printed wrongly: {why}"))
-                .with_cause(cause::printed_bytes())
+            let message = Message::new(key::PRINTED_WRONGLY)
+                .arg("what", phrase(what))
+                .arg("why", why);
+            Failure::said(Outcome::Fail, message).with_cause(cause::printed_bytes())
         } else if strict && contains(&out, text) {
-            Failure::fail(format!(
-                "the program printed {what}, but not as a line of its own"
-            ))
+            let message = Message::new(key::PRINTED_NOT_OWN_LINE).arg("what", phrase(what));
+            Failure::said(Outcome::Fail, message)
         } else if partly_printed(&out, text) {
-            Failure::fail(format!(
-                "the program printed only part of {what}: one recv() returns what has arrived so \
-                 far, not a whole message; receive until its newline"
-            ))
+            let message = Message::new(key::PRINTED_PART).arg("what", phrase(what));
+            Failure::said(Outcome::Fail, message)
         } else {
             self.not_printed(watched, what, &out, own)?
         };
@@ -80,7 +81,7 @@ impl Ctx<'_> {
         out: &[u8],
         own: Option<&[u8]>,
     ) -> CheckResult<Failure> {
-        let within = self.limits().within();
+        let within = self.limits().within_said();
         // stdout at its end most likely means the program is ending: give it the moment to be reaped,
         // so the verdict does not depend on how fast that happens.
         let program = self.program()?;
@@ -90,31 +91,29 @@ impl Ctx<'_> {
             program.try_status()
         };
         let printed_something = !out.trim_ascii().is_empty();
+        let said = |outcome: Outcome, message: Message| {
+            Failure::said(outcome, message.arg("what", phrase(what)))
+        };
         let failure = match exited {
-            Some(status) => Failure::fail(format!(
-                "the program exited ({}) without printing {what}",
-                describe_status(status)
-            )),
+            Some(status) => said(
+                Outcome::Fail,
+                Message::new(key::EXITED_WITHOUT_PRINTING).arg("status", describe_status(status)),
+            ),
             None if watched == Watched::Settled => {
-                let instead = match own {
-                    Some(own) if contains(out, own) => {
-                        " (it printed the line it sent itself, not the one it received)"
-                    }
-                    _ => "",
+                let id = match own {
+                    Some(own) if contains(out, own) => key::PRINTED_OWN_LINE_INSTEAD,
+                    _ => key::PRINTED_SOMETHING_ELSE,
                 };
-                Failure::fail(format!(
-                    "the program printed something else{instead} and went back to waiting: {what} \
-                     was not printed"
-                ))
+                said(Outcome::Fail, Message::new(id))
             }
-            None if printed_something => {
-                Failure::timeout(format!("the program did not print {what} {within}"))
-            }
-            None => Failure::timeout(format!(
-                "the program printed nothing {within}: {what} never showed (if it prints without a \
-                 newline, as print(..., end='') or printf without \\n do, the text waits in its \
-                 output buffer: at a terminal only a newline sends it)"
-            )),
+            None if printed_something => said(
+                Outcome::Timeout,
+                Message::new(key::DID_NOT_PRINT).arg("within", within),
+            ),
+            None => said(
+                Outcome::Timeout,
+                Message::new(key::PRINTED_NOTHING).arg("within", within),
+            ),
         };
         Ok(if matches!(watched, Watched::Deadline) {
             failure.after_waiting()
