@@ -1,5 +1,6 @@
 //! Wall time of `sockspec grade` over the project's own fixture submissions (fixtures/submissions/
-//! manifest.toml, correct and buggy ones), every check of every level, at `--timeout-scale 1`.
+//! manifest.toml, correct and buggy ones), every check of every level, at `--timeout-scale 1`: a
+//! submission's `grade_args` give its isolation and check selection, never its deadlines.
 //!
 //! Prints per suite the median and the maximum grade time, the time of the correct course-style ECHO
 //! server, and as an anchor measured in the same run the time Python takes to start (`-c pass`):
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use sockspec::grade::netns::Isolate;
 use sockspec::grade::Grade;
 
 /// The correct course-style ECHO server of the fixtures, whose full grade has its own target.
@@ -41,6 +43,10 @@ struct Submission {
     command: Vec<String>,
     #[serde(default)]
     compile: Option<String>,
+    /// Arguments the tests grade it with; the bench takes its isolation and check selection, never its
+    /// `--timeout-scale` (the target is at scale 1).
+    #[serde(default)]
+    grade_args: Vec<String>,
 }
 
 fn main() {
@@ -145,10 +151,31 @@ fn grade_one(sub: &Submission, build: &Path, python: &str) -> Option<(f64, usize
             None => w.clone(),
         })
         .collect();
-    let grading = Grade::suite(&sub.suite)
+    let mut grading = Grade::suite(&sub.suite)
         .expect("a built-in suite")
         .command(command)
         .seed(SEED);
+    let mut args = sub.grade_args.iter();
+    while let Some(arg) = args.next() {
+        grading = match arg.as_str() {
+            "--isolate=on" => grading.isolate(Isolate::On),
+            "--isolate=off" => grading.isolate(Isolate::Off),
+            "--only" => grading.only(args.next()?.clone()),
+            "--skip" => grading.skip(args.next()?.clone()),
+            // Deadlines stay as graded: the target is at scale 1.
+            "--timeout-scale" => {
+                args.next();
+                grading
+            }
+            other => {
+                eprintln!(
+                    "{}: grade argument {other} not known to the bench, left out",
+                    sub.name
+                );
+                grading
+            }
+        };
+    }
     let started = Instant::now();
     match grading.run() {
         Ok(report) => Some((started.elapsed().as_secs_f64(), report.checks.len())),
