@@ -34,6 +34,9 @@ use crate::wire;
 const CHUNK: usize = 64 * 1024;
 /// A request body is read and dropped (the server only serves files); past this it is refused with 413.
 const MAX_BODY: u64 = 16 * 1024 * 1024;
+/// How long a stop waits for the responses being written to be counted (see [`HttpStats`]); a client
+/// that stopped reading holds its response no longer than this.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Settings of the HTTP server: `HttpConfig::new("www")`.
 #[derive(Debug, Clone)]
@@ -225,6 +228,8 @@ impl HttpServer {
             config: self.config,
             events: self.events,
             responses: AtomicU64::new(0),
+            writing: AtomicU64::new(0),
+            written: tokio::sync::Notify::new(),
         });
         let mut connections = 0u64;
         loop {
@@ -241,7 +246,7 @@ impl HttpServer {
                 _ = &mut stop => {
                     return Ok(HttpStats {
                         connections,
-                        responses: shared.responses.load(Ordering::Relaxed),
+                        responses: shared.responses_counted(STOP_GRACE).await,
                     })
                 }
             };
@@ -262,9 +267,47 @@ struct Shared {
     config: HttpConfig,
     events: Option<EventSink>,
     responses: AtomicU64,
+    /// Responses being written now, and the wake-up of a stop waiting for them to be counted.
+    writing: AtomicU64,
+    written: tokio::sync::Notify,
+}
+
+/// A response being written: counted in [`Shared::writing`] until dropped.
+struct Writing<'a>(&'a Shared);
+
+impl<'a> Writing<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.writing.fetch_add(1, Ordering::SeqCst);
+        Writing(shared)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if self.0.writing.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.written.notify_waiters();
+        }
+    }
 }
 
 impl Shared {
+    /// Waits, at most `grace`, until no response is being written: a client that has read its whole
+    /// response may stop the server before the task that wrote it has counted it.
+    async fn responses_counted(&self, grace: Duration) -> u64 {
+        let settled = async {
+            loop {
+                // Made before the count is read: a wake-up between the two is not lost.
+                let written = self.written.notified();
+                if self.writing.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                written.await;
+            }
+        };
+        let _ = tokio::time::timeout(grace, settled).await;
+        self.responses.load(Ordering::Relaxed)
+    }
+
     fn emit(&self, event: HttpEvent) {
         if let Some(events) = &self.events {
             events(&event);
@@ -304,6 +347,7 @@ impl<'a> Connection<'a> {
                 None => return Ok(()),
                 Some(Ok(head)) => head,
                 Some(Err((status, why))) => {
+                    let _writing = Writing::new(self.shared);
                     self.respond_error("", "", status, why, After::Close)
                         .await?;
                     return Ok(());
@@ -316,6 +360,7 @@ impl<'a> Connection<'a> {
                 Body::Length(n) => self.skip(n).await.map(|()| Ok(()))?,
                 Body::Chunked => self.skip_chunked().await?,
             };
+            let _writing = Writing::new(self.shared);
             if let Err((status, why)) = body_ok {
                 self.respond_error(&head.method, &head.target, status, why, After::Close)
                     .await?;
