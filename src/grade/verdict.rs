@@ -159,7 +159,7 @@ impl Failure {
         }
     }
 
-    /// The message by its id and arguments; an English text without an id as it is ([`super::verbatim`]).
+    /// The message by its id and arguments; an English text without an id as it is (the `verbatim` id).
     pub fn said_message(&self) -> Message {
         match &self.key {
             Some(message) => (**message).clone(),
