@@ -2,9 +2,9 @@
 
 mod client;
 mod file;
-mod floor;
 pub mod generate;
 pub mod http;
+mod jumps;
 mod server;
 mod udp;
 
@@ -239,10 +239,13 @@ where
     // Runs of the program since the first failure (the shrinking runs), and why shrinking stopped early.
     let shrink_runs = Cell::new(None::<u32>);
     let stopped: RefCell<Option<String>> = RefCell::new(None);
-    let result = runner.run(&floor::FloorFirst(strategy), |value| {
+    // Inputs already tried that passed: shrinking may come back to one, and it is not run again.
+    let passed: RefCell<std::collections::HashSet<String>> = RefCell::default();
+    let result = runner.run(&jumps::InJumps(std::sync::Arc::new(strategy)), |value| {
         // Once shrinking has stopped, the remaining steps are taken as passing: the input reported is
         // the smallest failing one found so far.
-        if stopped.borrow().is_some() {
+        let tried = format!("{value:?}");
+        if stopped.borrow().is_some() || passed.borrow().contains(&tried) {
             return Ok(());
         }
         let mut guard = state.borrow_mut();
@@ -271,6 +274,7 @@ where
             budget.spend(started.elapsed());
         }
         let Err(failure) = result else {
+            passed.borrow_mut().insert(tried);
             return Ok(());
         };
         // A shrinking step cut short by the check's time budget failed for the grader's reason, not
