@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::parse_seconds;
+use super::{parse_seconds, signals};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::peers::chat::{self, ChatConfig, ChatEnd, ChatServer};
@@ -269,7 +269,7 @@ fn note_chat_end(end: ChatEnd) {
 pub(super) fn serve_file(args: &ServeFileArgs) -> Result<u8> {
     // Blocked before any thread starts, so that every thread inherits the mask and only the waiter
     // below takes these signals.
-    let signals = block_signals(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    let blocked = signals::block()?;
     let existing = if args.force {
         Existing::Replace
     } else {
@@ -281,7 +281,7 @@ pub(super) fn serve_file(args: &ServeFileArgs) -> Result<u8> {
         .sha256(false);
     let receiver = FileReceiver::bind(args.listen.addr()?, config)?;
     remove_on_signal(
-        signals,
+        blocked,
         receiver.temp_path().to_path_buf(),
         args.out.clone(),
     )?;
@@ -296,50 +296,22 @@ pub(super) fn serve_file(args: &ServeFileArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// Blocks `signals` in the calling thread (and the threads it starts later); returns them as a set.
-fn block_signals(signals: &[libc::c_int]) -> Result<libc::sigset_t> {
-    // SAFETY: sigemptyset initialises the set before sigaddset and pthread_sigmask read it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &signal in signals {
-            libc::sigaddset(&mut set, signal);
-        }
-        match libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) {
-            0 => Ok(set),
-            rc => Err(Error::io(
-                "cannot block the stop signals",
-                io::Error::from_raw_os_error(rc),
-            )),
-        }
-    }
-}
-
-/// Starts a thread that waits for one of the blocked `signals`, then removes `temp`, says so on one line
-/// and exits with 128 + the signal number (as a shell reports a process killed by it).
-fn remove_on_signal(signals: libc::sigset_t, temp: PathBuf, out: PathBuf) -> Result<()> {
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let mut signal = 0;
-            // SAFETY: `signals` is an initialised set and `signal` a valid out-parameter.
-            if unsafe { libc::sigwait(&signals, &mut signal) } != 0 {
-                return;
+/// When a stop signal comes: removes `temp`, says so on one line and exits with 128 + the signal number
+/// (as a shell reports a process killed by it).
+fn remove_on_signal(blocked: signals::Blocked, temp: PathBuf, out: PathBuf) -> Result<()> {
+    signals::on_signal(blocked, move |signal| {
+        // Held until the exit, so that an error the main thread is about to print cannot follow ours.
+        let mut stderr = io::stderr().lock();
+        let said = match std::fs::remove_file(&temp) {
+            // Renamed already: the transfer ended just before the signal.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && out.exists() => {
+                format!("interrupted after {} was written", out.display())
             }
-            // Held until the exit, so that an error the main thread is about to print cannot follow ours.
-            let mut stderr = io::stderr().lock();
-            let said = match std::fs::remove_file(&temp) {
-                // Renamed already: the transfer ended just before the signal.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && out.exists() => {
-                    format!("interrupted after {} was written", out.display())
-                }
-                _ => format!("interrupted; nothing written to {}", out.display()),
-            };
-            let _ = writeln!(stderr, "sockspec: {said}");
-            std::process::exit(128 + signal);
-        })
-        .map(drop)
-        .map_err(|e| Error::io("cannot start the signal thread", e))
+            _ => format!("interrupted; nothing written to {}", out.display()),
+        };
+        let _ = writeln!(stderr, "sockspec: {said}");
+        std::process::exit(128 + signal);
+    })
 }
 
 /// `sockspec send-file HOST PORT FILE`: sends the file, prints `sent N bytes`.
