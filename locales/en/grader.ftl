@@ -201,3 +201,17 @@ file-state-none = { $why }; no output file was written
 file-fine-receiver = { $why } (the content checks do not ask more; the lesson's receiver exits once its file is written)
 not-run-over-limit = not run: the program went over { $limit } in the checks before it, at each launch
 cause-over-limit = the program went over { $limit } in { $count } checks in a row; the checks after them were not run (`--only ID` runs one alone)
+
+# UDP: $what is datagram-nth (datagram $k of $n), $len its bytes, $n the bytes printed, $within a within-*.
+datagram-nth = datagram { $k } of { $n }
+datagram-same-line = { $what } was printed on the same line as the one before: each datagram must be printed on a line of its own (print() ends the line; print(..., end='') does not)
+datagram-printed-part = { $what } ({ $len } bytes) was printed only in part, its first { $n } bytes: the datagram was cut (a recvfrom() buffer smaller than the datagram keeps only its start and drops the rest)
+datagram-not-own-line = { $what } was printed, but not as a line of its own
+datagram-differs-from-typed = the datagram differs from the line typed
+datagram-nul-padded = the datagram holds the line typed, then NUL bytes: the whole buffer was sent
+datagram-sent-at-end = nothing was sent while the line was typed; after stdin ended one datagram came holding it: send one datagram per line as it is typed
+crashed-before-sending-typed = the program crashed ({ $status }) before sending the line typed
+exited-without-sending-typed = the program exited (status 0) without sending the line typed
+no-datagram-after-typing = no datagram arrived { $within } of typing the line
+line-before-end-not-sent = a line before the end of input was not sent, so the end could not be tested: { $why }
+empty-line-empty-datagram = the empty line was sent as an empty datagram

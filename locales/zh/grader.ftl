@@ -185,3 +185,16 @@ file-state-none = { $why }；没有写出输出文件
 file-fine-receiver = { $why }（内容方面的检查不要求更多；课上的接收端在文件写完之后就退出）
 not-run-over-limit = 没有运行：在前面的检查里，程序每次启动都超出了 { $limit }
 cause-over-limit = 程序在连续 { $count } 项检查里都超出了 { $limit }；后面的检查都没有运行（用 `--only ID` 可以单独运行其中一项）
+
+datagram-nth = 第 { $k } 个数据报（共 { $n } 个）
+datagram-same-line = { $what }和前一个数据报打印在了同一行：每个数据报都应该单独打印成一行（print() 会自动换行；print(..., end='') 不会）
+datagram-printed-part = { $what }（{ $len } 个字节）只打印了一部分，即前 { $n } 个字节：数据报被截断了（recvfrom() 的缓冲区比数据报小时，只保留数据报的开头，其余部分直接丢弃）
+datagram-not-own-line = { $what }打印出来了，但没有单独占一行
+datagram-differs-from-typed = 收到的数据报与键入的那一行不一致
+datagram-nul-padded = 数据报里先是键入的那一行，后面跟着 NUL 字节（\0）：整个缓冲区都发了出去
+datagram-sent-at-end = 键入这一行的时候什么也没有发送；标准输入结束之后才来了一个装着它的数据报：应该每键入一行就发送一个数据报
+crashed-before-sending-typed = 程序还没发送键入的那一行就崩溃了（{ $status }）
+exited-without-sending-typed = 程序没有发送键入的那一行就退出了（退出状态 0）
+no-datagram-after-typing = 键入这一行之后，{ $within }没有收到任何数据报
+line-before-end-not-sent = 输入结束之前的某一行就没有发送出去，所以没法测试输入结束：{ $why }
+empty-line-empty-datagram = 空行被当作一个空数据报发送了出去

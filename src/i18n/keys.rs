@@ -262,6 +262,19 @@ keys! {
     NOT_RUN_OVER_LIMIT = "not-run-over-limit",
     CAUSE_OVER_LIMIT = "cause-over-limit",
 
+    DATAGRAM_NTH = "datagram-nth",
+    DATAGRAM_SAME_LINE = "datagram-same-line",
+    DATAGRAM_PRINTED_PART = "datagram-printed-part",
+    DATAGRAM_NOT_OWN_LINE = "datagram-not-own-line",
+    DATAGRAM_DIFFERS_FROM_TYPED = "datagram-differs-from-typed",
+    DATAGRAM_NUL_PADDED = "datagram-nul-padded",
+    DATAGRAM_SENT_AT_END = "datagram-sent-at-end",
+    CRASHED_BEFORE_SENDING_TYPED = "crashed-before-sending-typed",
+    EXITED_WITHOUT_SENDING_TYPED = "exited-without-sending-typed",
+    NO_DATAGRAM_AFTER_TYPING = "no-datagram-after-typing",
+    LINE_BEFORE_END_NOT_SENT = "line-before-end-not-sent",
+    EMPTY_LINE_EMPTY_DATAGRAM = "empty-line-empty-datagram",
+
     // grade-help.ftl: `sockspec grade --help`.
     GRADE_ABOUT = "grade-about",
     GRADE_AFTER_HELP = "grade-after-help",
