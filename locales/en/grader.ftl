@@ -259,3 +259,17 @@ http-wrong-length = Content-Length says { $n }, but the page has { $len } bytes{
 http-length-is-chars = : that is its number of characters; Content-Length counts bytes, and each Chinese character is 3 bytes in UTF-8: use len(body.encode())
 http-no-content-length = no Content-Length header: the browser cannot tell where the body ends (only a close could say it, and then the connection cannot be kept alive); send `Content-Length: <len(body)>` with the length in bytes
 http-image-changed = the image arrived changed: { $got } bytes instead of { $len }, different from byte { $at } on; open it in binary mode ('rb') and send its bytes as they are, never through decode()/encode() or a text-mode file
+
+# A teacher's scripted suite: $what is the step as the script writes it, $client a party-* or the script's name.
+step-failed = step { $i } of { $n } ({ $what }): { $why }
+script-line-no-match = { $client }: the line does not match
+script-line-not-utf8 = { $client }: the line is not UTF-8 text
+script-closed-before-newline = { $client }: the program closed the connection before the end of the line (no newline)
+script-too-long = { $client }: more than { $limit } bytes came without a newline
+script-line-short = { $client }: the line stopped short: no newline { $within }
+script-closed-after-part = { $client }: the program closed the connection after { $got } of { $len } bytes
+script-part-within = { $client }: { $got } of { $len } bytes came { $within }
+script-did-not-close = { $client }: the program did not close the connection { $within }
+script-closed-in-silence = { $client }: the program closed the connection where { $ms } ms of silence were expected
+script-sent-instead-of-closing = { $client }: the program sent { $count } byte(s) instead of closing the connection
+script-sent-in-silence = { $client }: the program sent { $count } byte(s) where { $ms } ms of silence were expected

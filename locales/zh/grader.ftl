@@ -239,3 +239,16 @@ http-wrong-length = Content-Length 说是 { $n }，但页面有 { $len } 个字�
 http-length-is-chars = ：这是它的字符数；Content-Length 计算的是字节数，而一个汉字在 UTF-8 里占 3 个字节：要用 len(body.encode())
 http-no-content-length = 没有 Content-Length 头部：浏览器无法判断正文在哪里结束（只有关闭连接才能表示结束，那样连接就没法保持了）；要发送 `Content-Length: <len(body)>`，长度以字节计
 http-image-changed = 收到的图片被改动了：收到 { $got } 个字节，而不是 { $len } 个，从字节偏移 { $at } 处开始不同；要用二进制模式（'rb'）打开它，把字节原样发送，不要经过 decode()/encode()，也不要用文本模式的文件
+
+step-failed = 第 { $i } 步（共 { $n } 步，{ $what }）：{ $why }
+script-line-no-match = { $client }：这一行与期望的不匹配
+script-line-not-utf8 = { $client }：这一行不是 UTF-8 文字
+script-closed-before-newline = { $client }：这一行还没结束（没有换行符），程序就关闭了连接
+script-too-long = { $client }：收到了超过 { $limit } 个字节，却一直没有换行符
+script-line-short = { $client }：这一行只收到一部分：{ $within }没有收到换行符
+script-closed-after-part = { $client }：期望 { $len } 个字节，只收到 { $got } 个，程序就关闭了连接
+script-part-within = { $client }：期望 { $len } 个字节，{ $within }只收到了 { $got } 个
+script-did-not-close = { $client }：程序{ $within }没有关闭连接
+script-closed-in-silence = { $client }：这时本应有 { $ms } 毫秒什么也不发，程序却关闭了连接
+script-sent-instead-of-closing = { $client }：程序本应关闭连接，却发送了 { $count } 个字节
+script-sent-in-silence = { $client }：这时本应有 { $ms } 毫秒什么也不发，程序却发送了 { $count } 个字节

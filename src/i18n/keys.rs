@@ -316,6 +316,19 @@ keys! {
     HTTP_NO_CONTENT_LENGTH = "http-no-content-length",
     HTTP_IMAGE_CHANGED = "http-image-changed",
 
+    STEP_FAILED = "step-failed",
+    SCRIPT_LINE_NO_MATCH = "script-line-no-match",
+    SCRIPT_LINE_NOT_UTF8 = "script-line-not-utf8",
+    SCRIPT_CLOSED_BEFORE_NEWLINE = "script-closed-before-newline",
+    SCRIPT_TOO_LONG = "script-too-long",
+    SCRIPT_LINE_SHORT = "script-line-short",
+    SCRIPT_CLOSED_AFTER_PART = "script-closed-after-part",
+    SCRIPT_PART_WITHIN = "script-part-within",
+    SCRIPT_DID_NOT_CLOSE = "script-did-not-close",
+    SCRIPT_CLOSED_IN_SILENCE = "script-closed-in-silence",
+    SCRIPT_SENT_INSTEAD_OF_CLOSING = "script-sent-instead-of-closing",
+    SCRIPT_SENT_IN_SILENCE = "script-sent-in-silence",
+
     // grade-help.ftl: `sockspec grade --help`.
     GRADE_ABOUT = "grade-about",
     GRADE_AFTER_HELP = "grade-after-help",

@@ -137,6 +137,7 @@ fn every_message_renders_in_both_languages_without_errors() {
             "target",
             "secret",
             "cut",
+            "ms",
         ]
         .map(|name| (name, FluentValue::from("x"))),
     );
