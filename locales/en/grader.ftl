@@ -201,3 +201,75 @@ file-state-none = { $why }; no output file was written
 file-fine-receiver = { $why } (the content checks do not ask more; the lesson's receiver exits once its file is written)
 not-run-over-limit = not run: the program went over { $limit } in the checks before it, at each launch
 cause-over-limit = the program went over { $limit } in { $count } checks in a row; the checks after them were not run (`--only ID` runs one alone)
+
+# UDP: $what is datagram-nth (datagram $k of $n), $len its bytes, $n the bytes printed, $within a within-*.
+datagram-nth = datagram { $k } of { $n }
+datagram-same-line = { $what } was printed on the same line as the one before: each datagram must be printed on a line of its own (print() ends the line; print(..., end='') does not)
+datagram-printed-part = { $what } ({ $len } bytes) was printed only in part, its first { $n } bytes: the datagram was cut (a recvfrom() buffer smaller than the datagram keeps only its start and drops the rest)
+datagram-not-own-line = { $what } was printed, but not as a line of its own
+datagram-differs-from-typed = the datagram differs from the line typed
+datagram-nul-padded = the datagram holds the line typed, then NUL bytes: the whole buffer was sent
+datagram-sent-at-end = nothing was sent while the line was typed; after stdin ended one datagram came holding it: send one datagram per line as it is typed
+crashed-before-sending-typed = the program crashed ({ $status }) before sending the line typed
+exited-without-sending-typed = the program exited (status 0) without sending the line typed
+no-datagram-after-typing = no datagram arrived { $within } of typing the line
+line-before-end-not-sent = a line before the end of input was not sent, so the end could not be tested: { $why }
+empty-line-empty-datagram = the empty line was sent as an empty datagram
+
+# An HTTP server: $why is the failure an advice follows; $status and $reason a response's status line.
+http-advice = { $why }; { $advice }
+http-missing-still-answered = a missing file must still get a response: 404 Not Found
+http-answered = answered { $status } { $reason }
+http-closed-the-connection = closed the connection
+http-answered-before-whole = the server { $answer } before the whole request had arrived ({ $why }); one recv() may hold only part of a request: read until the blank line (\r\n\r\n) that ends its head
+http-request-in-pieces = the request came in pieces: read until the blank line (\r\n\r\n) that ends its head before answering, since one recv() may hold only part of it
+http-pieces-of-five = the request came in pieces of 5 bytes: read until \r\n\r\n before parsing
+http-first-until-close = the first response has no Content-Length, so only closing the connection could end its body: the connection cannot carry a second request
+http-keep-alive = HTTP/1.1 keeps a connection open for more requests; { $why }: loop over requests on a connection until the client closes it
+http-said-close = it said `Connection: close` and served one request per connection
+http-did-not-say-close = it did not say `Connection: close`, so the browser sent its next request on the same connection
+http-body-unread = the request had a body of { $len } bytes: read it (Content-Length says how many bytes) before answering and closing; closing with unread bytes makes the kernel reset the connection, and the browser may lose the response
+http-no-status = the status { $status } is no HTTP status (200 to 599)
+http-more-after-response = after its response the server sent { $count } more bytes: it took the request's body for another request; read Content-Length bytes of body as part of the request
+http-reset-after-response = the connection was reset after the response: the server closed its socket with { $len } bytes of the request's body unread, and the kernel answers that with a reset, which can destroy the response before the browser reads it; read Content-Length bytes of body before closing
+http-next-after-body = after a request with a body, the next browser must still be served
+http-not-at-once = browser 1 had sent only the start of its request, and browser 2 was not served meanwhile: serve each connection in a thread of its own
+http-stopped-after-earlier-dotdot = the server stopped serving after an earlier `..` request
+http-traversal = GET { $target } was answered { $status } { $reason }{ $secret }: a request must never reach a file outside the served directory; decode %XX first, then refuse any `..` (or resolve the path with os.path.realpath and check it is still inside the directory)
+http-with-secret = {" "}with the secret file beside the served directory
+http-stopped-after-dotdot = the server stopped serving after the `..` requests
+# A response that did not come whole: $count bytes arrived; $why one of these, then http-declared-short.
+http-no-response-in-time = no response arrived in time
+http-incomplete-in-time = the response was not complete in time ({ $count } bytes arrived)
+http-closed-without-response = the server closed the connection without a response
+http-closed-inside-response = the server closed the connection inside the response ({ $count } bytes arrived)
+http-malformed = not an HTTP response: { $why }
+http-connection-failed = the connection failed: { $error }
+http-declared-short = { $why }: Content-Length says { $n } bytes, but only { $got } followed; count the bytes of the encoded body (len(body.encode())), not its characters
+http-deadline = { $why } (deadline { $secs } s)
+http-reset = { $why }: the connection was reset, which is what closing a socket with unread request bytes does
+# The response judged: $cut and $hint are empty or http-body-cut, http-length-is-chars.
+http-wrong-status = GET { $target } was answered { $status } { $reason }, expected { $want } { $expected }
+http-body-not-index = the body is not the file index.html{ $cut }
+http-body-cut = : it stops after { $n } of the page's { $len } bytes, where its Content-Length says; Content-Length counts bytes, not characters
+http-bare-lf = a line of the response head ends in \n alone: HTTP ends every status and header line with \r\n, and the head with an empty \r\n line
+http-wrong-content-type = Content-Type is { $got }, expected { $want } (the browser decides how to show the body by it)
+http-no-content-type = no Content-Type header: send `Content-Type: { $want }; charset=utf-8` so the browser knows what the body is
+http-wrong-length = Content-Length says { $n }, but the page has { $len } bytes{ $hint }
+http-length-is-chars = : that is its number of characters; Content-Length counts bytes, and each Chinese character is 3 bytes in UTF-8: use len(body.encode())
+http-no-content-length = no Content-Length header: the browser cannot tell where the body ends (only a close could say it, and then the connection cannot be kept alive); send `Content-Length: <len(body)>` with the length in bytes
+http-image-changed = the image arrived changed: { $got } bytes instead of { $len }, different from byte { $at } on; open it in binary mode ('rb') and send its bytes as they are, never through decode()/encode() or a text-mode file
+
+# A teacher's scripted suite: $what is the step as the script writes it, $client a party-* or the script's name.
+step-failed = step { $i } of { $n } ({ $what }): { $why }
+script-line-no-match = { $client }: the line does not match
+script-line-not-utf8 = { $client }: the line is not UTF-8 text
+script-closed-before-newline = { $client }: the program closed the connection before the end of the line (no newline)
+script-too-long = { $client }: more than { $limit } bytes came without a newline
+script-line-short = { $client }: the line stopped short: no newline { $within }
+script-closed-after-part = { $client }: the program closed the connection after { $got } of { $len } bytes
+script-part-within = { $client }: { $got } of { $len } bytes came { $within }
+script-did-not-close = { $client }: the program did not close the connection { $within }
+script-closed-in-silence = { $client }: the program closed the connection where { $ms } ms of silence were expected
+script-sent-instead-of-closing = { $client }: the program sent { $count } byte(s) instead of closing the connection
+script-sent-in-silence = { $client }: the program sent { $count } byte(s) where { $ms } ms of silence were expected

@@ -131,6 +131,13 @@ fn every_message_renders_in_both_languages_without_errors() {
             "unread",
             "change",
             "verb",
+            "reason",
+            "answer",
+            "advice",
+            "target",
+            "secret",
+            "cut",
+            "ms",
         ]
         .map(|name| (name, FluentValue::from("x"))),
     );

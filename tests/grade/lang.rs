@@ -169,6 +169,40 @@ fn a_server_that_never_replies_is_told_so_in_chinese_and_json_keeps_the_english(
 }
 
 #[test]
+fn a_udp_receiver_that_runs_datagrams_together_is_told_so_in_chinese() {
+    let args = [
+        "udp-receiver",
+        "--only",
+        "udp-receiver/basic/several",
+        "--",
+        "python3",
+        "udp/receiver_no_newline.py",
+        "{port}",
+    ];
+    let graded = grade_in_chinese(&args);
+    assert_eq!(graded.code, 1, "{}\n{}", graded.stdout, graded.stderr);
+    assert_says(
+        &graded,
+        &["    原因：       第 2 个数据报（共 5 个）和前一个数据报打印在了同一行：每个数据报都应该\
+           单独打印成一行（print() 会自动换行；print(..., end='') 不会）\n"],
+    );
+    assert_never_says(
+        &graded,
+        &["datagram 2 of 5", "on the same line", "a line of its own"],
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.splice(1..1, ["--format", "json"]);
+    let check = &grade_in_chinese(&json_args).json()["checks"][0];
+    assert_eq!(
+        check["message"],
+        "datagram 2 of 5 was printed on the same line as the one before: each datagram must be \
+         printed on a line of its own (print() ends the line; print(..., end='') does not)"
+    );
+    assert_eq!(check["message_key"]["id"], "datagram-same-line");
+}
+
+#[test]
 fn a_client_that_dies_of_eof_error_is_told_the_fix_in_chinese() {
     let args = [
         "echo-client",

@@ -140,7 +140,15 @@ fn every_step_kind_plays_and_a_failure_names_its_step() -> Result<(), Box<dyn st
     let dir = tempfile::tempdir()?;
     let suite = dir.path().join("scripted-echo.toml");
     std::fs::write(&suite, SCRIPTED_ECHO)?;
-    let mut args = strings(&["grade", suite.to_str().unwrap(), "--format", "json", "--"]);
+    let mut args = strings(&[
+        "grade",
+        suite.to_str().unwrap(),
+        "--format",
+        "json",
+        "--lang",
+        "zh",
+        "--",
+    ]);
     args.extend(strings(&[
         env!("CARGO_BIN_EXE_sockspec"),
         "serve",
@@ -156,6 +164,10 @@ fn every_step_kind_plays_and_a_failure_names_its_step() -> Result<(), Box<dyn st
     assert_eq!(
         wrong["message"],
         "step 3 of 3 (expect \"ECHO：abd\\n\"): client 1: the reply differs"
+    );
+    assert_eq!(
+        wrong["localized"]["message"],
+        "第 3 步（共 3 步，expect \"ECHO：abd\\n\"）：客户端 1：回复与期望的不一致"
     );
     assert_eq!(wrong["input"]["text"], "abc\\n");
     assert_eq!(wrong["expected"]["text"], "ECHO：abd\\n");

@@ -11,7 +11,9 @@ use crate::grade::conn::Conn;
 use crate::grade::ctx::Ctx;
 use crate::grade::procfs::Proto;
 use crate::grade::suite::HttpCase;
-use crate::grade::verdict::{CheckResult, Failure};
+use crate::grade::verdict::{CheckResult, Failure, Outcome};
+use crate::grade::words;
+use crate::i18n::{key, Arg, Message};
 use crate::peers::http::client::{self, Framing, Response, ResponseError};
 use crate::wire::Deadline;
 
@@ -100,7 +102,7 @@ pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
             let request = get("/no-such-page.html", close);
             let mut conn = ctx.connect(addr, "browser")?;
             let response = fetch(ctx, &mut conn, &request, false).map_err(|f| {
-                f.with_message_after("a missing file must still get a response: 404 Not Found")
+                f.with_message_after(Message::new(key::HTTP_MISSING_STILL_ANSWERED))
             })?;
             judge_status(&response, 404, "/no-such-page.html").map_err(|f| f.with_input(request))
         }
@@ -110,25 +112,22 @@ pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
             if let Err(broke) = conn.send_slices(&request, SLICE, SLICE_PAUSE) {
                 // The server answered or closed before the request was whole: show what it said.
                 let answer = receive(ctx, &mut conn, false)
-                    .map(|r| format!("answered {} {}", r.status, r.reason))
-                    .unwrap_or_else(|_| "closed the connection".to_string());
-                return Err(Failure::fail(format!(
-                    "the server {answer} before the whole request had arrived ({}); one recv() may hold \
-                     only part of a request: read until the blank line (\\r\\n\\r\\n) that ends its head",
-                    broke.message
-                ))
-                .with_input(request));
+                    .map(|r| {
+                        Message::new(key::HTTP_ANSWERED)
+                            .arg("status", r.status)
+                            .arg("reason", r.reason)
+                    })
+                    .unwrap_or_else(|_| Message::new(key::HTTP_CLOSED_THE_CONNECTION));
+                let message = Message::new(key::HTTP_ANSWERED_BEFORE_WHOLE)
+                    .arg("answer", answer)
+                    .arg("why", broke.said_message());
+                return Err(Failure::said(Outcome::Fail, message).with_input(request));
             }
-            let response = receive(ctx, &mut conn, false).map_err(|f| {
-                f.with_message_after(
-                    "the request came in pieces: read until the blank line (\\r\\n\\r\\n) that ends \
-                     its head before answering, since one recv() may hold only part of it",
-                )
-            })?;
+            let response = receive(ctx, &mut conn, false)
+                .map_err(|f| f.with_message_after(Message::new(key::HTTP_REQUEST_IN_PIECES)))?;
             judge_body(&response, &site.index).map_err(|f| {
-                f.with_input(request).with_message_after(
-                    "the request came in pieces of 5 bytes: read until \\r\\n\\r\\n before parsing",
-                )
+                f.with_input(request)
+                    .with_message_after(Message::new(key::HTTP_PIECES_OF_FIVE))
             })
         }
         HttpCase::KeepAlive => {
@@ -138,24 +137,20 @@ pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
             let response = fetch(ctx, &mut conn, &first, false)?;
             judge_body(&response, &site.index).map_err(|f| f.with_input(first.clone()))?;
             if response.framing == Framing::UntilClose {
-                return Err(Failure::fail(
-                    "the first response has no Content-Length, so only closing the connection could end \
-                     its body: the connection cannot carry a second request",
+                return Err(Failure::said(
+                    Outcome::Fail,
+                    Message::new(key::HTTP_FIRST_UNTIL_CLOSE),
                 )
                 .with_input(first));
             }
             let said_close = response.closes();
             let again = fetch(ctx, &mut conn, &second, false).map_err(|f| {
-                let why = if said_close {
-                    "it said `Connection: close` and served one request per connection"
+                let why = Message::new(if said_close {
+                    key::HTTP_SAID_CLOSE
                 } else {
-                    "it did not say `Connection: close`, so the browser sent its next request on the \
-                     same connection"
-                };
-                f.with_message_after(&format!(
-                    "HTTP/1.1 keeps a connection open for more requests; {why}: loop over requests on \
-                     a connection until the client closes it"
-                ))
+                    key::HTTP_DID_NOT_SAY_CLOSE
+                });
+                f.with_message_after(Message::new(key::HTTP_KEEP_ALIVE).arg("why", why))
             })?;
             judge_status(&again, 200, IMAGE_PATH)
                 .and_then(|()| judge_binary(&again, &site.image))
@@ -171,53 +166,35 @@ pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
             .into_bytes();
             let mut conn = ctx.connect(addr, "browser")?;
             let response = fetch(ctx, &mut conn, &request, false).map_err(|f| {
-                f.with_message_after(&format!(
-                    "the request had a body of {} bytes: read it (Content-Length says how many bytes) \
-                     before answering and closing; closing with unread bytes makes the kernel reset \
-                     the connection, and the browser may lose the response",
-                    body.len()
-                ))
+                f.with_message_after(Message::new(key::HTTP_BODY_UNREAD).arg("len", body.len()))
             })?;
             if !(200..600).contains(&response.status) {
-                return Err(Failure::fail(format!(
-                    "the status {} is no HTTP status (200 to 599)",
-                    response.status
-                ))
-                .with_input(request));
+                let message = Message::new(key::HTTP_NO_STATUS).arg("status", response.status);
+                return Err(Failure::said(Outcome::Fail, message).with_input(request));
             }
             // Nothing may follow: not a second response (the body taken for a request), not a reset
             // (the body left unread when the server closed).
             let wait = ctx.wait().min(AFTER_RESPONSE);
             match conn.read_more_within(wait) {
                 Ok(extra) if !extra.is_empty() => {
-                    return Err(Failure::fail(format!(
-                        "after its response the server sent {} more bytes: it took the request's body \
-                         for another request; read Content-Length bytes of body as part of the request",
-                        extra.len()
-                    ))
-                    .with_input(request)
-                    .with_actual(extra));
+                    let message =
+                        Message::new(key::HTTP_MORE_AFTER_RESPONSE).arg("count", extra.len());
+                    return Err(Failure::said(Outcome::Fail, message)
+                        .with_input(request)
+                        .with_actual(extra));
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                    return Err(Failure::fail(format!(
-                        "the connection was reset after the response: the server closed its socket with \
-                         {} bytes of the request's body unread, and the kernel answers that with a reset, \
-                         which can destroy the response before the browser reads it; read Content-Length \
-                         bytes of body before closing",
-                        body.len()
-                    ))
-                    .with_input(request));
+                    let message =
+                        Message::new(key::HTTP_RESET_AFTER_RESPONSE).arg("len", body.len());
+                    return Err(Failure::said(Outcome::Fail, message).with_input(request));
                 }
                 _ => {}
             }
             drop(conn);
             let next = get("/", close);
             let mut conn = ctx.connect(addr, "browser 2")?;
-            let response = fetch(ctx, &mut conn, &next, false).map_err(|f| {
-                f.with_message_after(
-                    "after a request with a body, the next browser must still be served",
-                )
-            })?;
+            let response = fetch(ctx, &mut conn, &next, false)
+                .map_err(|f| f.with_message_after(Message::new(key::HTTP_NEXT_AFTER_BODY)))?;
             judge_body(&response, &site.index).map_err(|f| f.with_input(next))
         }
         HttpCase::Concurrent => {
@@ -226,12 +203,8 @@ pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
             let mut idle = ctx.connect(addr, "browser 1")?;
             idle.send(head)?;
             let mut conn = ctx.connect(addr, "browser 2")?;
-            let response = fetch(ctx, &mut conn, &request, false).map_err(|f| {
-                f.with_message_after(
-                    "browser 1 had sent only the start of its request, and browser 2 was not served \
-                     meanwhile: serve each connection in a thread of its own",
-                )
-            })?;
+            let response = fetch(ctx, &mut conn, &request, false)
+                .map_err(|f| f.with_message_after(Message::new(key::HTTP_NOT_AT_ONCE)))?;
             judge_body(&response, &site.index).map_err(|f| f.with_input(request.clone()))?;
             idle.send(tail)?;
             let response = receive(ctx, &mut idle, false)?;
@@ -246,7 +219,7 @@ pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
             ] {
                 let request = get(target, close);
                 let mut conn = ctx.connect(addr, "attacker").map_err(|f| {
-                    f.with_message_after("the server stopped serving after an earlier `..` request")
+                    f.with_message_after(Message::new(key::HTTP_STOPPED_AFTER_EARLIER_DOTDOT))
                 })?;
                 conn.send(&request)?;
                 let response = match conn.read_http(Deadline::after(ctx.wait()), false, MAX_BODY) {
@@ -258,27 +231,26 @@ pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
                 if client::contains(&response.body, &site.secret)
                     || (200..300).contains(&response.status)
                 {
-                    return Err(Failure::fail(format!(
-                        "GET {target} was answered {} {}{}: a request must never reach a file outside the \
-                         served directory; decode %XX first, then refuse any `..` (or resolve the path with \
-                         os.path.realpath and check it is still inside the directory)",
-                        response.status,
-                        response.reason,
-                        if client::contains(&response.body, &site.secret) {
-                            " with the secret file beside the served directory"
-                        } else {
-                            ""
-                        }
-                    ))
-                    .with_input(request)
-                    .with_actual(response.head.clone()));
+                    let secret = if client::contains(&response.body, &site.secret) {
+                        Message::new(key::HTTP_WITH_SECRET).into()
+                    } else {
+                        Arg::from("")
+                    };
+                    let message = Message::new(key::HTTP_TRAVERSAL)
+                        .arg("target", target)
+                        .arg("status", response.status)
+                        .arg("reason", response.reason.as_str())
+                        .arg("secret", secret);
+                    return Err(Failure::said(Outcome::Fail, message)
+                        .with_input(request)
+                        .with_actual(response.head.clone()));
                 }
             }
             // Still a server after all that.
             let request = get("/", close);
-            let mut conn = ctx.connect(addr, "browser").map_err(|f| {
-                f.with_message_after("the server stopped serving after the `..` requests")
-            })?;
+            let mut conn = ctx
+                .connect(addr, "browser")
+                .map_err(|f| f.with_message_after(Message::new(key::HTTP_STOPPED_AFTER_DOTDOT)))?;
             let response = fetch(ctx, &mut conn, &request, false)?;
             judge_body(&response, &site.index).map_err(|f| f.with_input(request))
         }
@@ -287,16 +259,41 @@ pub(crate) fn run(ctx: &mut Ctx, case: HttpCase) -> CheckResult {
 
 /// A sentence added to a failure's message: what the failure means for an HTTP server.
 trait Explain {
-    fn with_message_after(self, why: &str) -> Self;
+    fn with_message_after(self, advice: Message) -> Self;
 }
 
 impl Explain for Failure {
-    fn with_message_after(mut self, why: &str) -> Self {
+    fn with_message_after(mut self, advice: Message) -> Self {
         // A failure of the grader itself needs no advice to the student.
         if !self.harness {
-            self.message = format!("{}; {why}", self.message);
+            let why = self.said_message();
+            self.reword(
+                Message::new(key::HTTP_ADVICE)
+                    .arg("why", why)
+                    .arg("advice", advice),
+            );
         }
         self
+    }
+}
+
+/// What [`ResponseError`] says, as a message: the same English words.
+fn said_error(error: &ResponseError) -> Message {
+    match error {
+        ResponseError::Deadline { arrived: 0 } => Message::new(key::HTTP_NO_RESPONSE_IN_TIME),
+        ResponseError::Deadline { arrived } => {
+            Message::new(key::HTTP_INCOMPLETE_IN_TIME).arg("count", *arrived)
+        }
+        ResponseError::Closed { arrived: 0 } => Message::new(key::HTTP_CLOSED_WITHOUT_RESPONSE),
+        ResponseError::Closed { arrived } => {
+            Message::new(key::HTTP_CLOSED_INSIDE_RESPONSE).arg("count", *arrived)
+        }
+        ResponseError::Malformed { why } => {
+            Message::new(key::HTTP_MALFORMED).arg("why", why.as_str())
+        }
+        ResponseError::Io(e) => {
+            Message::new(key::HTTP_CONNECTION_FAILED).arg("error", e.to_string())
+        }
     }
 }
 
@@ -321,28 +318,28 @@ fn response_failure(error: ResponseError, conn: &mut Conn, wait: Duration) -> Fa
             .header("content-length")
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|&n| n > got.len() - len)
-            .map(|n| {
-                format!(
-                    ": Content-Length says {n} bytes, but only {} followed; count the bytes of the \
-                     encoded body (len(body.encode())), not its characters",
-                    got.len() - len
-                )
-            }),
+            .map(|n| (n, got.len() - len)),
         _ => None,
     };
-    let message = format!("{error}{}", declared.unwrap_or_default());
+    let mut message = said_error(&error);
+    if let Some((n, followed)) = declared {
+        message = Message::new(key::HTTP_DECLARED_SHORT)
+            .arg("why", message)
+            .arg("n", n)
+            .arg("got", followed);
+    }
     let failure = match error {
         ResponseError::Deadline { .. } => {
-            Failure::timeout(format!("{message} (deadline {:.1} s)", wait.as_secs_f64()))
-                .after_waiting()
+            let message = Message::new(key::HTTP_DEADLINE)
+                .arg("why", message)
+                .arg("secs", words::secs(wait));
+            Failure::said(Outcome::Timeout, message).after_waiting()
         }
-        ResponseError::Io(ref e) if e.kind() == io::ErrorKind::ConnectionReset => {
-            Failure::fail(format!(
-                "{message}: the connection was reset, which is what closing a socket with unread \
-             request bytes does"
-            ))
-        }
-        _ => Failure::fail(message),
+        ResponseError::Io(ref e) if e.kind() == io::ErrorKind::ConnectionReset => Failure::said(
+            Outcome::Fail,
+            Message::new(key::HTTP_RESET).arg("why", message),
+        ),
+        _ => Failure::said(Outcome::Fail, message),
     };
     if got.is_empty() {
         failure
@@ -355,17 +352,18 @@ fn judge_status(response: &Response, want: u16, target: &str) -> CheckResult {
     if response.status == want {
         return Ok(());
     }
-    Err(Failure::fail(format!(
-        "GET {target} was answered {} {}, expected {want} {}",
-        response.status,
-        response.reason,
-        crate::peers::http::reason(want)
-    ))
-    .with_expected(format!(
-        "HTTP/1.1 {want} {}\r\n",
-        crate::peers::http::reason(want)
-    ))
-    .with_actual(response.head.clone()))
+    let message = Message::new(key::HTTP_WRONG_STATUS)
+        .arg("target", target)
+        .arg("status", response.status)
+        .arg("reason", response.reason.as_str())
+        .arg("want", want)
+        .arg("expected", crate::peers::http::reason(want));
+    Err(Failure::said(Outcome::Fail, message)
+        .with_expected(format!(
+            "HTTP/1.1 {want} {}\r\n",
+            crate::peers::http::reason(want)
+        ))
+        .with_actual(response.head.clone()))
 }
 
 /// The page arrived: 200 and its bytes. What the head says about it is `basic/index`'s question alone,
@@ -374,18 +372,18 @@ fn judge_body(response: &Response, page: &[u8]) -> CheckResult {
     judge_status(response, 200, "/")?;
     if response.body != page {
         let cut = match response.framing {
-            Framing::Length(n) if page.starts_with(&response.body) => format!(
-                ": it stops after {n} of the page's {} bytes, where its Content-Length says; \
-                 Content-Length counts bytes, not characters",
-                page.len()
-            ),
-            _ => String::new(),
+            Framing::Length(n) if page.starts_with(&response.body) => {
+                Message::new(key::HTTP_BODY_CUT)
+                    .arg("n", n)
+                    .arg("len", page.len())
+                    .into()
+            }
+            _ => Arg::from(""),
         };
-        return Err(
-            Failure::fail(format!("the body is not the file index.html{cut}"))
-                .with_expected(page.to_vec())
-                .with_actual(response.body.clone()),
-        );
+        let message = Message::new(key::HTTP_BODY_NOT_INDEX).arg("cut", cut);
+        return Err(Failure::said(Outcome::Fail, message)
+            .with_expected(page.to_vec())
+            .with_actual(response.body.clone()));
     }
     Ok(())
 }
@@ -401,26 +399,21 @@ fn judge_page(response: &Response, page: &[u8]) -> CheckResult {
         .enumerate()
         .any(|(i, w)| w[1] == b'\n' && (w[0] != b'\r' || i == 0 && head[0] == b'\n'))
     {
-        return Err(Failure::fail(
-            "a line of the response head ends in \\n alone: HTTP ends every status and header line \
-             with \\r\\n, and the head with an empty \\r\\n line",
-        )
-        .with_actual(head.clone()));
+        return Err(
+            Failure::said(Outcome::Fail, Message::new(key::HTTP_BARE_LF)).with_actual(head.clone()),
+        );
     }
     match response.header("content-type") {
         Some(t) if t.to_ascii_lowercase().starts_with(kind) => {}
         Some(t) => {
-            return Err(Failure::fail(format!(
-                "Content-Type is {t:?}, expected {kind} (the browser decides how to show the body by it)"
-            ))
-            .with_actual(head.clone()))
+            let message = Message::new(key::HTTP_WRONG_CONTENT_TYPE)
+                .arg("got", format!("{t:?}"))
+                .arg("want", kind);
+            return Err(Failure::said(Outcome::Fail, message).with_actual(head.clone()));
         }
         None => {
-            return Err(Failure::fail(format!(
-                "no Content-Type header: send `Content-Type: {kind}; charset=utf-8` so the browser \
-                 knows what the body is"
-            ))
-            .with_actual(head.clone()))
+            let message = Message::new(key::HTTP_NO_CONTENT_TYPE).arg("want", kind);
+            return Err(Failure::said(Outcome::Fail, message).with_actual(head.clone()));
         }
     }
     match response.framing {
@@ -428,27 +421,24 @@ fn judge_page(response: &Response, page: &[u8]) -> CheckResult {
         Framing::Length(n) => {
             let chars = String::from_utf8_lossy(page).chars().count();
             let hint = if n as usize == chars {
-                ": that is its number of characters; Content-Length counts bytes, and each Chinese \
-                 character is 3 bytes in UTF-8: use len(body.encode())"
-                    .to_string()
+                Message::new(key::HTTP_LENGTH_IS_CHARS).into()
             } else {
-                String::new()
+                Arg::from("")
             };
-            return Err(Failure::fail(format!(
-                "Content-Length says {n}, but the page has {} bytes{hint}",
-                page.len()
-            ))
-            .with_expected(format!("Content-Length: {}", page.len()))
-            .with_actual(head.clone()));
+            let message = Message::new(key::HTTP_WRONG_LENGTH)
+                .arg("n", n)
+                .arg("len", page.len())
+                .arg("hint", hint);
+            return Err(Failure::said(Outcome::Fail, message)
+                .with_expected(format!("Content-Length: {}", page.len()))
+                .with_actual(head.clone()));
         }
         Framing::Chunked => {}
         Framing::UntilClose | Framing::NoBody => {
-            return Err(Failure::fail(
-                "no Content-Length header: the browser cannot tell where the body ends (only a close \
-                 could say it, and then the connection cannot be kept alive); send `Content-Length: \
-                 <len(body)>` with the length in bytes",
-            )
-            .with_actual(head.clone()))
+            return Err(
+                Failure::said(Outcome::Fail, Message::new(key::HTTP_NO_CONTENT_LENGTH))
+                    .with_actual(head.clone()),
+            );
         }
     }
     judge_body(response, page)
@@ -460,13 +450,11 @@ fn judge_binary(response: &Response, image: &[u8]) -> CheckResult {
         return Ok(());
     }
     let at = crate::grade::verdict::first_difference(&response.body, image).unwrap_or(0);
-    Err(Failure::fail(format!(
-        "the image arrived changed: {} bytes instead of {}, different from byte {at} on; open it in \
-         binary mode ('rb') and send its bytes as they are, never through decode()/encode() or a \
-         text-mode file",
-        response.body.len(),
-        image.len()
-    ))
-    .with_expected(image.to_vec())
-    .with_actual(response.body.clone()))
+    let message = Message::new(key::HTTP_IMAGE_CHANGED)
+        .arg("got", response.body.len())
+        .arg("len", image.len())
+        .arg("at", at);
+    Err(Failure::said(Outcome::Fail, message)
+        .with_expected(image.to_vec())
+        .with_actual(response.body.clone()))
 }

@@ -12,8 +12,9 @@ use crate::grade::datagram::UdpPeer;
 use crate::grade::printed::{contains, misprinted, printed, printed_part};
 use crate::grade::procfs::Proto;
 use crate::grade::suite::Leave;
-use crate::grade::verdict::{CheckResult, Direction, Failure};
+use crate::grade::verdict::{CheckResult, Direction, Failure, Outcome};
 use crate::grade::watch::Watched;
+use crate::i18n::{key, Message};
 use crate::wire;
 
 /// How many of `texts` show on successive, distinct lines of `out`, in order.
@@ -77,7 +78,10 @@ fn send_and_watch(
     }
     let k = lines_matched(&out, messages, strict);
     let missing = &messages[k];
-    let nth = format!("datagram {} of {}", k + 1, messages.len());
+    let nth = Message::new(key::DATAGRAM_NTH)
+        .arg("k", k + 1)
+        .arg("n", messages.len());
+    let said = |id: &str| Message::new(id).arg("what", nth.clone());
     let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
     let merged = k > 0
         && lines
@@ -85,23 +89,19 @@ fn send_and_watch(
             .any(|l| contains(l, &messages[k - 1]) && contains(l, missing))
         || messages.len() > 1 && run_together(&out, messages);
     let failure = if let Some(why) = misprinted(&out, missing) {
-        Failure::fail(format!("{nth} was printed wrongly: {}", why.english()))
+        Failure::said(Outcome::Fail, said(key::PRINTED_WRONGLY).arg("why", why))
             .with_cause(cause::printed_bytes())
     } else if merged {
-        Failure::fail(format!(
-            "{nth} was printed on the same line as the one before: each datagram must be printed on \
-             a line of its own (print() ends the line; print(..., end='') does not)"
-        ))
+        Failure::said(Outcome::Fail, said(key::DATAGRAM_SAME_LINE))
     } else if let Some(part) = printed_part(&out[lines_before(&out, messages, strict)..], missing) {
-        Failure::fail(format!(
-            "{nth} ({} bytes) was printed only in part, its first {part} bytes: the datagram was cut \
-             (a recvfrom() buffer smaller than the datagram keeps only its start and drops the rest)",
-            missing.len()
-        ))
+        let message = said(key::DATAGRAM_PRINTED_PART)
+            .arg("len", missing.len())
+            .arg("n", part);
+        Failure::said(Outcome::Fail, message)
     } else if strict && contains(&out, missing) {
-        Failure::fail(format!("{nth} was printed, but not as a line of its own"))
+        Failure::said(Outcome::Fail, said(key::DATAGRAM_NOT_OWN_LINE))
     } else {
-        ctx.not_printed(watched, &nth, &out, None)?
+        ctx.not_printed(watched, nth.into(), &out, None)?
     };
     let failure = if watched == Watched::Deadline {
         failure.after_waiting()
@@ -215,13 +215,15 @@ fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpPeer, line: &[u8]) -> Check
             if body == line {
                 Ok(())
             } else {
-                let failure = Failure::fail("the datagram differs from the line typed");
                 let failure = match cause::nul_padding(line, &got) {
-                    Some(cause) => Failure::fail(
-                        "the datagram holds the line typed, then NUL bytes: the whole buffer was sent",
-                    )
-                    .with_cause(cause),
-                    None => failure,
+                    Some(cause) => {
+                        Failure::said(Outcome::Fail, Message::new(key::DATAGRAM_NUL_PADDED))
+                            .with_cause(cause)
+                    }
+                    None => Failure::said(
+                        Outcome::Fail,
+                        Message::new(key::DATAGRAM_DIFFERS_FROM_TYPED),
+                    ),
                 };
                 Err(failure.with_expected(line).with_actual(got))
             }
@@ -232,25 +234,28 @@ fn typed_becomes_datagram(ctx: &mut Ctx, socket: &UdpPeer, line: &[u8]) -> Check
             let wait = ctx.deadline().remaining().unwrap_or_default();
             let late = receive(ctx, socket, wait)?;
             match late {
-                Some(got) if contains(&got, line) => Err(Failure::fail(
-                    "nothing was sent while the line was typed; after stdin ended one datagram came \
-                     holding it: send one datagram per line as it is typed",
+                Some(got) if contains(&got, line) => Err(Failure::said(
+                    Outcome::Fail,
+                    Message::new(key::DATAGRAM_SENT_AT_END),
                 )
                 .with_expected(line)
                 .with_actual(got)
                 .after_waiting()),
                 _ => match ctx.exited()? {
-                    Some(status) if !status.success() => Err(Failure::crash(format!(
-                        "the program crashed ({}) before sending the line typed",
-                        crate::grade::ctx::describe_status(status)
-                    ))),
-                    Some(_) => Err(Failure::fail(
-                        "the program exited (status 0) without sending the line typed",
+                    Some(status) if !status.success() => Err(Failure::said(
+                        Outcome::Crash,
+                        Message::new(key::CRASHED_BEFORE_SENDING_TYPED)
+                            .arg("status", crate::grade::ctx::describe_status(status)),
                     )),
-                    None => Err(Failure::timeout(format!(
-                        "no datagram arrived {} of typing the line",
-                        ctx.limits().within()
-                    ))),
+                    Some(_) => Err(Failure::said(
+                        Outcome::Fail,
+                        Message::new(key::EXITED_WITHOUT_SENDING_TYPED),
+                    )),
+                    None => Err(Failure::said(
+                        Outcome::Timeout,
+                        Message::new(key::NO_DATAGRAM_AFTER_TYPING)
+                            .arg("within", ctx.limits().within_said()),
+                    )),
                 },
             }
         }
@@ -299,10 +304,10 @@ pub fn sender_exit(ctx: &mut Ctx, how: Leave, lines: &[Vec<u8>]) -> CheckResult 
     let socket = ctx.launch_sender()?;
     for line in lines {
         typed_becomes_datagram(ctx, &socket, line).map_err(|f| {
-            Failure::not_run(format!(
-                "a line before the end of input was not sent, so the end could not be tested: {}",
-                f.message
-            ))
+            Failure::said(
+                Outcome::NotRun,
+                Message::new(key::LINE_BEFORE_END_NOT_SENT).arg("why", f.said_message()),
+            )
         })?;
     }
     let why = end_input(ctx, how)?;
@@ -310,8 +315,9 @@ pub fn sender_exit(ctx: &mut Ctx, how: Leave, lines: &[Vec<u8>]) -> CheckResult 
     if how == Leave::EmptyLine {
         if let Some(got) = receive(ctx, &socket, Duration::from_millis(100))? {
             if got.is_empty() {
-                return Err(Failure::fail(
-                    "the empty line was sent as an empty datagram",
+                return Err(Failure::said(
+                    Outcome::Fail,
+                    Message::new(key::EMPTY_LINE_EMPTY_DATAGRAM),
                 ));
             }
         }

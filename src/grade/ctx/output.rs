@@ -6,7 +6,7 @@ use crate::grade::printed::{contains, misprinted, partly_printed, printed};
 use crate::grade::verdict::{CheckResult, Failure, Outcome};
 use crate::grade::watch::{self, Watched};
 use crate::grade::words::phrase;
-use crate::i18n::{key, Message};
+use crate::i18n::{key, Arg, Message};
 use crate::wire::Deadline;
 
 impl Ctx<'_> {
@@ -46,7 +46,7 @@ impl Ctx<'_> {
             let message = Message::new(key::PRINTED_PART).arg("what", phrase(what));
             Failure::said(Outcome::Fail, message)
         } else {
-            self.not_printed(watched, what, &out, own)?
+            self.not_printed(watched, phrase(what), &out, own)?
         };
         Err(failure.with_expected(text).with_actual(out))
     }
@@ -73,11 +73,11 @@ impl Ctx<'_> {
     }
 
     /// Why nothing matching was printed, once a watch ended without it: the program ended, answered
-    /// something else, or printed nothing by the deadline.
+    /// something else, or printed nothing by the deadline. `what` names what was awaited (a [`phrase`]).
     pub fn not_printed(
         &mut self,
         watched: Watched,
-        what: &str,
+        what: Arg,
         out: &[u8],
         own: Option<&[u8]>,
     ) -> CheckResult<Failure> {
@@ -92,7 +92,7 @@ impl Ctx<'_> {
         };
         let printed_something = !out.trim_ascii().is_empty();
         let said = |outcome: Outcome, message: Message| {
-            Failure::said(outcome, message.arg("what", phrase(what)))
+            Failure::said(outcome, message.arg("what", what.clone()))
         };
         let failure = match exited {
             Some(status) => said(

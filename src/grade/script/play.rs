@@ -11,6 +11,8 @@ use crate::grade::conn::{Awaited, Compare, Conn, Then};
 use crate::grade::ctx::Ctx;
 use crate::grade::procfs::Proto;
 use crate::grade::verdict::{CheckResult, Failure, Outcome};
+use crate::grade::words::{party, within};
+use crate::i18n::{key, Message};
 use crate::wire::{Deadline, ReadEnd};
 
 /// After unexpected bytes start arriving (during a silence or before a close), how long to keep reading
@@ -40,12 +42,13 @@ pub(crate) fn play(ctx: &mut Ctx, steps: &[Step]) -> CheckResult {
         let result = perform(ctx, addr, &mut clients, step, wait, &mut input);
         if let Err(mut failure) = result {
             settle_if_dying(ctx, &failure);
-            failure.message = format!(
-                "step {} of {} ({}): {}",
-                i + 1,
-                steps.len(),
-                Describe(&step.action),
-                failure.message
+            let why = failure.said_message();
+            failure.reword(
+                Message::new(key::STEP_FAILED)
+                    .arg("i", i + 1)
+                    .arg("n", steps.len())
+                    .arg("what", Describe(&step.action).to_string())
+                    .arg("why", why),
             );
             if failure.input.is_none() {
                 failure.input = input;
@@ -156,7 +159,8 @@ fn expect_line(
     let end = conn
         .receive_until(deadline, |b| b.contains(&b'\n') || b.len() >= MAX_REPLY)
         .map_err(|e| broke(conn, e))?;
-    let name = conn.name().to_string();
+    let client = party(conn.name());
+    let said = |id: &str| Message::new(id).arg("client", client.clone());
     if let Some(at) = conn.leftover().iter().position(|&b| b == b'\n') {
         let line = conn.take(at + 1);
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
@@ -164,30 +168,36 @@ fn expect_line(
         return match std::str::from_utf8(text) {
             Ok(text) if re.is_match(text) => Ok(()),
             // The step's description, which the message starts with, shows the regex.
-            Ok(_) => Err(Failure::fail(format!("{name}: the line does not match"))
-                .with_expected(expected)
-                .with_actual(line)),
-            Err(_) => Err(Failure::fail(format!("{name}: the line is not UTF-8 text"))
-                .with_expected(expected)
-                .with_actual(line)),
+            Ok(_) => Err(
+                Failure::said(Outcome::Fail, said(key::SCRIPT_LINE_NO_MATCH))
+                    .with_expected(expected)
+                    .with_actual(line),
+            ),
+            Err(_) => Err(
+                Failure::said(Outcome::Fail, said(key::SCRIPT_LINE_NOT_UTF8))
+                    .with_expected(expected)
+                    .with_actual(line),
+            ),
         };
     }
     let actual = conn.take(MAX_REPLY);
-    let secs = wait.as_secs_f64();
+    let within = within(wait, false);
     let failure = match end {
-        ReadEnd::Eof if actual.is_empty() => Failure::fail(format!(
-            "{name}: the program closed the connection without replying"
-        )),
-        ReadEnd::Eof => Failure::fail(format!(
-            "{name}: the program closed the connection before the end of the line (no newline)"
-        )),
-        ReadEnd::Done => Failure::fail(format!(
-            "{name}: more than {MAX_REPLY} bytes came without a newline"
-        )),
-        _ if actual.is_empty() => Failure::timeout(format!("{name}: no reply within {secs:.1} s")),
-        _ => Failure::timeout(format!(
-            "{name}: the line stopped short: no newline within {secs:.1} s"
-        )),
+        ReadEnd::Eof if actual.is_empty() => {
+            Failure::said(Outcome::Fail, said(key::CLOSED_WITHOUT_REPLY))
+        }
+        ReadEnd::Eof => Failure::said(Outcome::Fail, said(key::SCRIPT_CLOSED_BEFORE_NEWLINE)),
+        ReadEnd::Done => Failure::said(
+            Outcome::Fail,
+            said(key::SCRIPT_TOO_LONG).arg("limit", MAX_REPLY),
+        ),
+        _ if actual.is_empty() => {
+            Failure::said(Outcome::Timeout, said(key::NO_REPLY).arg("within", within))
+        }
+        _ => Failure::said(
+            Outcome::Timeout,
+            said(key::SCRIPT_LINE_SHORT).arg("within", within),
+        ),
     };
     Err(failure.with_expected(expected).with_actual(actual))
 }
@@ -197,22 +207,24 @@ fn expect_len(conn: &mut Conn, len: usize, deadline: Deadline, wait: Duration) -
     let end = conn
         .receive_until(deadline, |b| b.len() >= len)
         .map_err(|e| broke(conn, e))?;
-    let name = conn.name().to_string();
+    let client = party(conn.name());
     if conn.leftover().len() >= len {
         conn.take(len);
         return Ok(());
     }
     let actual = conn.take(len);
+    let said = |id: &str| {
+        Message::new(id)
+            .arg("client", client.clone())
+            .arg("got", actual.len())
+            .arg("len", len)
+    };
     let failure = match end {
-        ReadEnd::Eof => Failure::fail(format!(
-            "{name}: the program closed the connection after {} of {len} bytes",
-            actual.len()
-        )),
-        _ => Failure::timeout(format!(
-            "{name}: {} of {len} bytes came within {:.1} s",
-            actual.len(),
-            wait.as_secs_f64()
-        )),
+        ReadEnd::Eof => Failure::said(Outcome::Fail, said(key::SCRIPT_CLOSED_AFTER_PART)),
+        _ => Failure::said(
+            Outcome::Timeout,
+            said(key::SCRIPT_PART_WITHIN).arg("within", within(wait, false)),
+        ),
     };
     Err(failure
         .with_expected(format!("{len} bytes"))
@@ -221,7 +233,7 @@ fn expect_len(conn: &mut Conn, len: usize, deadline: Deadline, wait: Duration) -
 
 /// The program closes the connection (an orderly close or a reset) with nothing more sent first.
 fn expect_close(conn: &mut Conn, deadline: Deadline, wait: Duration) -> CheckResult {
-    let name = conn.name().to_string();
+    let client = party(conn.name());
     let end = match conn.receive_until(deadline, |b| !b.is_empty()) {
         Ok(end) => end,
         // A reset closes too: a program that closes with unread data sends one.
@@ -229,50 +241,51 @@ fn expect_close(conn: &mut Conn, deadline: Deadline, wait: Duration) -> CheckRes
         Err(e) => return Err(broke(conn, e)),
     };
     if !conn.leftover().is_empty() {
-        return Err(unexpected(conn, "instead of closing the connection"));
+        return Err(unexpected(
+            conn,
+            Message::new(key::SCRIPT_SENT_INSTEAD_OF_CLOSING),
+        ));
     }
     match end {
         ReadEnd::Eof => Ok(()),
-        _ => Err(Failure::timeout(format!(
-            "{name}: the program did not close the connection within {:.1} s",
-            wait.as_secs_f64()
-        ))),
+        _ => Err(Failure::said(
+            Outcome::Timeout,
+            Message::new(key::SCRIPT_DID_NOT_CLOSE)
+                .arg("client", client)
+                .arg("within", within(wait, false)),
+        )),
     }
 }
 
 /// Nothing from the program for `silence`; the connection stays open.
 fn expect_silence(conn: &mut Conn, silence: Duration) -> CheckResult {
-    let name = conn.name().to_string();
-    let ms = silence.as_millis();
+    let ms = silence.as_millis() as u64;
+    let in_silence = || Message::new(key::SCRIPT_SENT_IN_SILENCE).arg("ms", ms);
     if !conn.leftover().is_empty() {
-        return Err(unexpected(
-            conn,
-            &format!("where {ms} ms of silence were expected"),
-        ));
+        return Err(unexpected(conn, in_silence()));
     }
     match conn.receive_until(Deadline::after(silence), |b| !b.is_empty()) {
         Err(e) => Err(broke(conn, e)),
-        Ok(ReadEnd::Eof) => Err(Failure::fail(format!(
-            "{name}: the program closed the connection where {ms} ms of silence were expected"
-        ))),
-        Ok(_) if !conn.leftover().is_empty() => Err(unexpected(
-            conn,
-            &format!("where {ms} ms of silence were expected"),
+        Ok(ReadEnd::Eof) => Err(Failure::said(
+            Outcome::Fail,
+            Message::new(key::SCRIPT_CLOSED_IN_SILENCE)
+                .arg("client", party(conn.name()))
+                .arg("ms", ms),
         )),
+        Ok(_) if !conn.leftover().is_empty() => Err(unexpected(conn, in_silence())),
         Ok(_) => Ok(()),
     }
 }
 
-/// A failure for bytes that came when none should have, with all of them that come promptly.
-fn unexpected(conn: &mut Conn, when: &str) -> Failure {
+/// A failure for bytes that came when none should have, with all of them that come promptly: `message`
+/// says when, and gets the client and the count.
+fn unexpected(conn: &mut Conn, message: Message) -> Failure {
     let _ = conn.receive_until(Deadline::after(REST_OF_UNEXPECTED), |b| {
         b.len() >= MAX_REPLY || b.ends_with(b"\n")
     });
     let actual = conn.take(MAX_REPLY);
-    Failure::fail(format!(
-        "{}: the program sent {} byte(s) {when}",
-        conn.name(),
-        actual.len()
-    ))
-    .with_actual(actual)
+    let message = message
+        .arg("client", party(conn.name()))
+        .arg("count", actual.len());
+    Failure::said(Outcome::Fail, message).with_actual(actual)
 }
