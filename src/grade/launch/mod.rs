@@ -72,7 +72,7 @@ pub const RUN_MARKER_VAR: &str = "SOCKSPEC_RUN";
 /// Readiness polling starts this fast (a server is often up within milliseconds) and slows to
 /// `POLL_MAX` so a slow starter costs little CPU.
 const POLL_FIRST: Duration = Duration::from_millis(2);
-const POLL_MAX: Duration = Duration::from_millis(20);
+const POLL_MAX: Duration = Duration::from_millis(10);
 
 /// Capabilities a program in a private namespace loses (from its bounding set, before exec):
 /// `CAP_SYS_ADMIN` (`setns` back out, `unshare`), `CAP_NET_ADMIN` (interfaces, routes), `CAP_BPF`.
