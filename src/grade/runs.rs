@@ -34,6 +34,8 @@ pub const WORKDIR_PREFIX: &str = "sockspec-run-";
 
 /// How long stopping registered runs may take before the survivors are counted as stragglers.
 const STOP_WAIT: Duration = Duration::from_secs(3);
+/// How long removing the runs' cgroups is retried once their processes were killed.
+const RELEASE_WAIT: Duration = Duration::from_millis(500);
 
 /// Kill rounds are this far apart at first (killed processes die within milliseconds), then slower.
 const ROUND_FIRST: Duration = Duration::from_millis(2);
@@ -380,10 +382,26 @@ fn clean_up<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Cleanup {
         }
     }
     let (programs, stragglers) = stop_all(&runs, STOP_WAIT);
+    // A killed process keeps its cgroup busy until its parent reaps it, and here the parent (this
+    // process, the leader's parent and the subreaper of its descendants) is ending without doing so:
+    // the run's own processes are reaped here, and removing a group is retried for a moment.
+    let deadline = Deadline::after(RELEASE_WAIT);
     for run in &runs {
         for dir in &run.cgroups {
-            // Only an empty cgroup can be removed; one with a straggler stays for the next sweep.
-            let _ = fs::remove_dir(dir);
+            let mut pause = ROUND_FIRST;
+            loop {
+                run.reap(dir);
+                // Only an empty cgroup can be removed; one with a straggler stays for the next sweep.
+                let gone = match fs::remove_dir(dir) {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == io::ErrorKind::NotFound,
+                };
+                let Some(left) = deadline.remaining().filter(|_| !gone) else {
+                    break;
+                };
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(ROUND_MAX);
+            }
         }
     }
     let removed = paths.iter().filter(|p| remove_path(p)).count();
@@ -430,6 +448,17 @@ pub fn stop_all(runs: &[RunInfo], wait: Duration) -> (usize, usize) {
 }
 
 impl RunInfo {
+    /// Reaps, without waiting, the run's leader and the processes left in `cgroup` that are this
+    /// process's children (zombies once killed); others are not ours to reap, and are left alone.
+    fn reap(&self, cgroup: &Path) {
+        let pids = std::iter::once(self.pgid).chain(cgroup::members_of(cgroup));
+        for pid in pids.filter(|&pid| pid > 1) {
+            let mut status = 0;
+            // SAFETY: waitpid on one pid, WNOHANG, into a valid status; not our child: ECHILD.
+            unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        }
+    }
+
     /// Sends SIGKILL to every live process of the run; returns how many there were.
     fn kill_round(&self) -> usize {
         let members: HashSet<i32> = self
