@@ -19,19 +19,7 @@ fn a_daemon_that_drops_its_environment_is_stopped_with_the_run() {
         return;
     };
     drop(probe);
-    let args = strings(&[
-        "grade",
-        "echo-server",
-        "--only",
-        "echo-server/basic/ascii",
-        "--format",
-        "json",
-        "--",
-        "python3",
-        "misbehaving/escapes_env.py",
-        "{port}",
-        &tag,
-    ]);
+    let args = ascii_check(&["misbehaving/escapes_env.py", "{port}", &tag]);
     let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(60));
     let name = format!("sockspec-escapee-{tag}");
     let left = processes_whose("cmdline", |c| String::from_utf8_lossy(c).contains(&name));
@@ -51,18 +39,7 @@ fn a_daemon_that_drops_its_environment_is_stopped_with_the_run() {
 fn a_program_starts_with_no_signal_blocked_so_sigterm_stops_it() {
     // The grader blocks SIGINT, SIGTERM and SIGHUP for its signal thread; a launched program must not
     // inherit that mask, or every check would end in SIGKILL after the grace period.
-    let args = strings(&[
-        "grade",
-        "echo-server",
-        "--only",
-        "echo-server/basic/ascii",
-        "--format",
-        "json",
-        "--",
-        "python3",
-        "misbehaving/shows_signal_mask.py",
-        "{port}",
-    ]);
+    let args = ascii_check(&["misbehaving/shows_signal_mask.py", "{port}"]);
     let graded = sockspec_in(&submissions_dir(), &args, Duration::from_secs(120));
     let report = graded.json();
     let check = &report["checks"][0];
@@ -72,4 +49,20 @@ fn a_program_starts_with_no_signal_blocked_so_sigterm_stops_it() {
         printed.contains("signals blocked: 0000000000000000"),
         "the program started with signals blocked: {printed:?}"
     );
+}
+
+/// `sockspec grade` arguments for the echo server's ascii check alone, JSON out, of `python3 PROGRAM...`.
+fn ascii_check(program: &[&str]) -> Vec<String> {
+    let mut args = strings(&[
+        "grade",
+        "echo-server",
+        "--only",
+        "echo-server/basic/ascii",
+        "--format",
+        "json",
+        "--",
+        "python3",
+    ]);
+    args.extend(strings(program));
+    args
 }
